@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# README command 2: starts the real local services, then runs every test tier
+# (unit, integration against the services, golden SQL) with the lints CI enforces.
+source "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/../.."
+bash infra/local/up.sh
+
+export CHAINLAKE_TEST_KAFKA="${CHAINLAKE_TEST_KAFKA:-127.0.0.1:$KAFKA_PORT}"
+export CHAINLAKE_TEST_S3="${CHAINLAKE_TEST_S3:-http://127.0.0.1:$S3_PORT}"
+export CHAINLAKE_TEST_BUCKET="$S3_BUCKET"
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked "$@"

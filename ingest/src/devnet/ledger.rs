@@ -1,0 +1,68 @@
+//! What the traffic generator sent, to compare with what the lake computed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::TxClass;
+use crate::{Error, Result};
+
+/// Counts and sums of every transaction the generator sent (all mined with status 1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    pub txs: u64,
+    pub native_transfers: u64,
+    /// Exact sum of the native transfers' values, in wei.
+    pub native_transfer_wei: u128,
+    pub deploys: u64,
+    pub calls: u64,
+    /// Calls per contract address (lowercase hex).
+    pub calls_by_contract: BTreeMap<String, u64>,
+    /// Highest block that holds one of the transactions.
+    pub last_block: u64,
+}
+
+impl Ledger {
+    /// Records one sent transaction, classified by the same rule as the ingest.
+    pub fn record(&mut self, to: Option<&str>, input: &str, value: u128) {
+        self.txs += 1;
+        match TxClass::of(to, input) {
+            TxClass::NativeTransfer => {
+                self.native_transfers += 1;
+                self.native_transfer_wei += value;
+            }
+            TxClass::ContractDeploy => self.deploys += 1,
+            TxClass::ContractCall => {
+                self.calls += 1;
+                *self.calls_by_contract.entry(to.unwrap_or_default().to_lowercase()).or_default() += 1;
+            }
+        }
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(|source| Error::Encode { what: "ledger", source })?;
+        std::fs::write(path, text).map_err(|source| Error::Io { path: path.display().to_string(), source })
+    }
+
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        serde_json::from_str(&text).map_err(|e| Error::devnet(format!("ledger {}", path.display()), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_by_class() {
+        let mut l = Ledger::default();
+        l.record(Some("0xAB"), "0x", 5);
+        l.record(Some("0xab"), "0xa9059cbb", 0);
+        l.record(None, "0x6080", 0);
+        l.record(Some("0xcd"), "0x", 7);
+        assert_eq!((l.txs, l.native_transfers, l.native_transfer_wei, l.deploys, l.calls), (4, 2, 12, 1, 1));
+        assert_eq!(l.calls_by_contract.get("0xab"), Some(&1));
+    }
+}

@@ -1,0 +1,210 @@
+//! Realistic traffic on anvil: ERC20 tokens, a Uniswap V2 pool, swaps, transfers, deploys.
+//!
+//! Reads the compiled [`Artifacts`]; writes transactions to the node (unlocked dev accounts,
+//! `eth_sendTransaction`, manual mining so that many transactions share a block) and returns
+//! the [`Ledger`] of everything it sent. Every transaction must succeed, so the ledger is exact.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use alloy::dyn_abi::DynSolValue;
+use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::rpc::client::{ClientBuilder, RpcClient};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{Artifacts, Ledger};
+use crate::{Error, Result};
+
+/// How much traffic to send after the contracts are set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TrafficConfig {
+    pub blocks: u32,
+    pub txs_per_block: u32,
+}
+
+const GWEI: u128 = 1_000_000_000;
+const ETHER: u128 = 1_000_000_000_000_000_000;
+
+#[derive(Clone, Copy)]
+enum Fees {
+    Legacy,
+    AccessList,
+    Dynamic { priority_gwei: u128 },
+}
+
+struct Sender {
+    client: RpcClient,
+    nonces: HashMap<Address, u64>,
+    pending: Vec<B256>,
+    ledger: Ledger,
+}
+
+fn rpc_err(what: &str) -> impl FnOnce(alloy::transports::TransportError) -> Error + '_ {
+    move |e| Error::devnet(what, e)
+}
+
+impl Sender {
+    async fn nonce(&mut self, from: Address) -> Result<u64> {
+        if let Some(n) = self.nonces.get_mut(&from) {
+            *n += 1;
+            return Ok(*n - 1);
+        }
+        let n: alloy::primitives::U64 = self
+            .client
+            .request("eth_getTransactionCount", (from, "pending"))
+            .await
+            .map_err(rpc_err("eth_getTransactionCount"))?;
+        let n = n.to::<u64>();
+        self.nonces.insert(from, n + 1);
+        Ok(n)
+    }
+
+    /// Sends one transaction; returns the created contract's address for deploys.
+    async fn send(&mut self, from: Address, to: Option<Address>, value: u128, data: Bytes, gas: u64, fees: Fees) -> Result<Address> {
+        let nonce = self.nonce(from).await?;
+        let mut tx = json!({
+            "from": from, "value": format!("{value:#x}"), "input": data, "gas": format!("{gas:#x}"),
+            "nonce": format!("{nonce:#x}"),
+        });
+        if let Some(to) = to {
+            tx["to"] = json!(to);
+        }
+        match fees {
+            Fees::Legacy => {
+                tx["gasPrice"] = json!(format!("{:#x}", 10 * GWEI));
+                tx["type"] = json!("0x0");
+            }
+            Fees::AccessList => {
+                tx["gasPrice"] = json!(format!("{:#x}", 10 * GWEI));
+                tx["accessList"] = json!([]);
+                tx["type"] = json!("0x1");
+            }
+            Fees::Dynamic { priority_gwei } => {
+                tx["maxFeePerGas"] = json!(format!("{:#x}", 20 * GWEI));
+                tx["maxPriorityFeePerGas"] = json!(format!("{:#x}", priority_gwei * GWEI));
+                tx["type"] = json!("0x2");
+            }
+        }
+        let hash: B256 =
+            self.client.request("eth_sendTransaction", (tx,)).await.map_err(rpc_err("eth_sendTransaction"))?;
+        self.pending.push(hash);
+        let to_hex = to.map(|a| format!("{a:#x}"));
+        self.ledger.record(to_hex.as_deref(), &data.to_string(), value);
+        Ok(from.create(nonce))
+    }
+
+    /// Mines the pending transactions and checks every one succeeded.
+    async fn mine(&mut self) -> Result<()> {
+        for _attempt in 0..20 {
+            let _: Value = self.client.request_noparams("evm_mine").await.map_err(rpc_err("evm_mine"))?;
+            let mut still_pending = Vec::new();
+            for hash in std::mem::take(&mut self.pending) {
+                let r: Option<Value> = self
+                    .client
+                    .request("eth_getTransactionReceipt", (hash,))
+                    .await
+                    .map_err(rpc_err("eth_getTransactionReceipt"))?;
+                match r {
+                    None => still_pending.push(hash),
+                    Some(r) => {
+                        if r.get("status").and_then(Value::as_str) != Some("0x1") {
+                            return Err(Error::devnet(format!("tx {hash}"), "reverted"));
+                        }
+                        let block = r.get("blockNumber").and_then(Value::as_str).and_then(crate::hexnum::parse_u64);
+                        self.ledger.last_block = self.ledger.last_block.max(block.unwrap_or(0));
+                    }
+                }
+            }
+            self.pending = still_pending;
+            if self.pending.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(Error::devnet("mine", format!("{} transactions never mined", self.pending.len())))
+    }
+}
+
+fn addr(a: Address) -> DynSolValue {
+    DynSolValue::Address(a)
+}
+fn uint(v: u128) -> DynSolValue {
+    DynSolValue::Uint(U256::from(v), 256)
+}
+
+/// Deploys tokens and a Uniswap V2 pool on the node at `rpc_url`, then sends the traffic.
+#[tracing::instrument(skip(artifacts))]
+pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig) -> Result<Ledger> {
+    let client = ClientBuilder::default().http(rpc_url.parse().map_err(|e: url::ParseError| Error::devnet("rpc url", e))?);
+    let accounts: Vec<Address> = client.request_noparams("eth_accounts").await.map_err(rpc_err("eth_accounts"))?;
+    if accounts.len() < 10 {
+        return Err(Error::devnet("eth_accounts", "need 10 unlocked dev accounts (anvil)"));
+    }
+    let _: Value = client.request("evm_setAutomine", (false,)).await.map_err(rpc_err("evm_setAutomine"))?;
+    let mut s = Sender { client, nonces: HashMap::new(), pending: Vec::new(), ledger: Ledger::default() };
+    let owner = accounts[0];
+    let deadline = DynSolValue::Uint(U256::MAX, 256);
+    let a = &artifacts;
+    let dynamic = Fees::Dynamic { priority_gwei: 1 };
+
+    let supply = uint(1_000_000_000 * ETHER);
+    let token = |name: &str, sym: &str| a.erc20.deploy_data(&[DynSolValue::String(name.into()), DynSolValue::String(sym.into()), supply.clone(), addr(owner)]);
+    let tka = s.send(owner, None, 0, token("Token A", "TKA")?, 3_000_000, dynamic).await?;
+    let tkb = s.send(owner, None, 0, token("Token B", "TKB")?, 3_000_000, dynamic).await?;
+    let weth = s.send(owner, None, 0, a.weth.deploy_data(&[])?, 2_000_000, dynamic).await?;
+    let factory = s.send(owner, None, 0, a.factory.deploy_data(&[addr(owner)])?, 6_000_000, dynamic).await?;
+    s.mine().await?;
+    let router = s.send(owner, None, 0, a.router.deploy_data(&[addr(factory), addr(weth)])?, 7_000_000, dynamic).await?;
+    for t in [tka, tkb] {
+        s.send(owner, Some(t), 0, a.erc20.call_data("approve", &[addr(router), DynSolValue::Uint(U256::MAX, 256)])?, 100_000, dynamic).await?;
+    }
+    s.mine().await?;
+    let liq = uint(1_000_000 * ETHER);
+    let add = a.router.call_data("addLiquidity", &[addr(tka), addr(tkb), liq.clone(), liq.clone(), uint(0), uint(0), addr(owner), deadline.clone()])?;
+    s.send(owner, Some(router), 0, add, 6_000_000, dynamic).await?;
+    let add_eth = a.router.call_data("addLiquidityETH", &[addr(tka), liq.clone(), uint(0), uint(0), addr(owner), deadline.clone()])?;
+    s.send(owner, Some(router), 100 * ETHER, add_eth, 6_000_000, dynamic).await?;
+    s.mine().await?;
+
+    let mut n: u128 = 0;
+    for b in 0..cfg.blocks {
+        for i in 0..cfg.txs_per_block {
+            n += 1;
+            let fees = match n % 3 {
+                0 => Fees::Legacy,
+                1 => Fees::AccessList,
+                _ => Fees::Dynamic { priority_gwei: 1 + n % 4 },
+            };
+            let from = accounts[1 + (n as usize % 8)];
+            let to = accounts[(n as usize * 7 + 3) % 10];
+            match i % 8 {
+                3 | 4 => {
+                    let t = if i % 8 == 3 { tka } else { tkb };
+                    let data = a.erc20.call_data("transfer", &[addr(to), uint((n % 100 + 1) * ETHER)])?;
+                    s.send(owner, Some(t), 0, data, 100_000, fees).await?;
+                }
+                5 => {
+                    let path = DynSolValue::Array(vec![addr(tka), addr(tkb)]);
+                    let data = a.router.call_data("swapExactTokensForTokens", &[uint(ETHER), uint(0), path, addr(owner), deadline.clone()])?;
+                    s.send(owner, Some(router), 0, data, 300_000, fees).await?;
+                }
+                6 => {
+                    let path = DynSolValue::Array(vec![addr(weth), addr(tka)]);
+                    let data = a.router.call_data("swapExactETHForTokens", &[uint(0), path, addr(to), deadline.clone()])?;
+                    s.send(owner, Some(router), ETHER / 10, data, 300_000, fees).await?;
+                }
+                7 if b % 2 == 0 => {
+                    let data = a.erc20.deploy_data(&[DynSolValue::String(format!("Token {n}")), DynSolValue::String(format!("T{n}")), supply.clone(), addr(from)])?;
+                    s.send(accounts[9], None, 0, data, 3_000_000, fees).await?;
+                }
+                _ => {
+                    s.send(from, Some(to), (n % 1000 + 1) * 1_000_000_000_000_000, Bytes::new(), 21_000, fees).await?;
+                }
+            }
+        }
+        s.mine().await?;
+    }
+    Ok(s.ledger)
+}

@@ -1,0 +1,81 @@
+//! Typed errors of the ingest crate; each carries the coordinates needed to find the input.
+
+use rdkafka::error::KafkaError;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while extracting, transforming or publishing a chain.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A JSON-RPC call failed after the transport's own retries.
+    #[error("rpc {method} failed (chain {chain}, block {block:?}): {source}")]
+    Rpc {
+        chain: String,
+        method: &'static str,
+        block: Option<u64>,
+        #[source]
+        source: alloy::transports::TransportError,
+    },
+    /// The node returned `null` for a block that should exist.
+    #[error("block {block} not found (chain {chain})")]
+    BlockNotFound { chain: String, block: u64 },
+    /// A node response did not have the shape JSON-RPC promises.
+    #[error("malformed {what} (chain {chain}, block {block}, tx {tx:?}): {reason}")]
+    Malformed {
+        chain: String,
+        block: u64,
+        tx: Option<String>,
+        what: &'static str,
+        reason: String,
+    },
+    /// A Kafka produce failed.
+    #[error("kafka produce to topic {topic} failed (key {key}): {source}")]
+    Produce {
+        topic: String,
+        key: String,
+        #[source]
+        source: KafkaError,
+    },
+    /// Creating the Kafka client or topics failed.
+    #[error("kafka {action} failed: {source}")]
+    Kafka {
+        action: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    /// Serialising a wire record failed (a bug, never bad input).
+    #[error("encoding {what} failed: {source}")]
+    Encode {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The local devnet (anvil, artifacts, traffic) failed.
+    #[error("devnet: {what}: {reason}")]
+    Devnet { what: String, reason: String },
+    /// A local file could not be read or written.
+    #[error("io on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether retrying the same operation later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Rpc { .. } | Error::BlockNotFound { .. } | Error::Produce { .. } => true,
+            Error::Kafka { .. } => true,
+            Error::Malformed { .. } | Error::Encode { .. } | Error::Devnet { .. } | Error::Io { .. } => {
+                false
+            }
+        }
+    }
+
+    pub(crate) fn devnet(what: impl Into<String>, reason: impl ToString) -> Self {
+        Error::Devnet { what: what.into(), reason: reason.to_string() }
+    }
+}

@@ -1,0 +1,20 @@
+//! chainlake-ingest: reads an EVM chain over JSON-RPC and publishes it to Kafka.
+//!
+//! Roles, one module each:
+//! - [`rpc`] extracts raw blocks and receipts (2 requests per block);
+//! - [`transform`] turns them into the wire records of [`wire`], classifying every transaction;
+//! - [`publish`] writes those records to the `{chain}.*` Kafka topics;
+//! - [`crawler`] drives extract → transform → publish for backfills and head following;
+//! - [`devnet`] runs a local anvil chain and generates realistic traffic with a ledger.
+
+pub mod config;
+pub mod crawler;
+pub mod devnet;
+pub mod error;
+pub mod hexnum;
+pub mod publish;
+pub mod rpc;
+pub mod transform;
+pub mod wire;
+
+pub use error::{Error, Result};

@@ -1,0 +1,230 @@
+//! The wire format of every `{chain}.*` Kafka topic (JSON, one record per message).
+//!
+//! Wei amounts and fees are exact decimal strings (they can exceed 64 bits); hashes,
+//! addresses and byte strings are `0x` hex as the node sent them. Every record carries
+//! `schema_version` so consumers can evolve. docs/topics.md documents each field.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the record layouts below; bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a transaction does, decided from its `to` and `input` alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxClass {
+    /// `to` set and empty input: moves ether only.
+    NativeTransfer,
+    /// No `to`: creates a contract.
+    ContractDeploy,
+    /// `to` set and input present: calls a contract.
+    ContractCall,
+}
+
+impl TxClass {
+    pub const ALL: [TxClass; 3] = [TxClass::NativeTransfer, TxClass::ContractDeploy, TxClass::ContractCall];
+
+    /// Classifies by the rule of the design: deploy if `to` is absent, transfer if input is empty.
+    pub fn of(to: Option<&str>, input: &str) -> Self {
+        match to {
+            None => TxClass::ContractDeploy,
+            Some(_) if input.is_empty() || input == "0x" || input == "0X" => TxClass::NativeTransfer,
+            Some(_) => TxClass::ContractCall,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxClass::NativeTransfer => "native_transfer",
+            TxClass::ContractDeploy => "contract_deploy",
+            TxClass::ContractCall => "contract_call",
+        }
+    }
+}
+
+/// The kind of data a topic carries; the topic name is `{prefix}{chain}.{suffix}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TopicKind {
+    Blocks,
+    Txs(TxClass),
+    Logs,
+}
+
+impl TopicKind {
+    pub const ALL: [TopicKind; 5] = [
+        TopicKind::Blocks,
+        TopicKind::Txs(TxClass::NativeTransfer),
+        TopicKind::Txs(TxClass::ContractDeploy),
+        TopicKind::Txs(TxClass::ContractCall),
+        TopicKind::Logs,
+    ];
+
+    /// Topic name after `{chain}.`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            TopicKind::Blocks => "blocks",
+            TopicKind::Txs(TxClass::NativeTransfer) => "txs.native_transfer",
+            TopicKind::Txs(TxClass::ContractDeploy) => "txs.contract_deploy",
+            TopicKind::Txs(TxClass::ContractCall) => "txs.contract_call",
+            TopicKind::Logs => "logs",
+        }
+    }
+
+    /// Bronze table name for this topic (dots are not portable in table paths).
+    pub fn table_name(self) -> &'static str {
+        match self {
+            TopicKind::Blocks => "blocks",
+            TopicKind::Txs(TxClass::NativeTransfer) => "txs_native_transfer",
+            TopicKind::Txs(TxClass::ContractDeploy) => "txs_contract_deploy",
+            TopicKind::Txs(TxClass::ContractCall) => "txs_contract_call",
+            TopicKind::Logs => "logs",
+        }
+    }
+}
+
+/// Topic names of one chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    prefix: String,
+    chain: String,
+}
+
+impl Topics {
+    /// `prefix` namespaces topics (tests, demos); production uses an empty prefix.
+    pub fn new(prefix: &str, chain: &str) -> Self {
+        Topics { prefix: prefix.to_owned(), chain: chain.to_owned() }
+    }
+
+    pub fn name(&self, kind: TopicKind) -> String {
+        format!("{}{}.{}", self.prefix, self.chain, kind.suffix())
+    }
+
+    /// The kind of a topic name of this chain, if it is one.
+    pub fn kind_of(&self, topic: &str) -> Option<TopicKind> {
+        TopicKind::ALL.into_iter().find(|k| self.name(*k) == topic)
+    }
+
+    pub fn all(&self) -> Vec<(TopicKind, String)> {
+        TopicKind::ALL.into_iter().map(|k| (k, self.name(k))).collect()
+    }
+}
+
+/// One block header; topic `{chain}.blocks`, key = block hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockRecord {
+    pub schema_version: u32,
+    pub chain: String,
+    pub number: u64,
+    pub hash: String,
+    pub parent_hash: String,
+    /// Unix seconds.
+    pub timestamp: u64,
+    /// Fee recipient (`miner`, or `author` on old Parity responses).
+    pub miner: String,
+    pub gas_used: u64,
+    pub gas_limit: u64,
+    pub base_fee_per_gas: Option<String>,
+    pub tx_count: u64,
+    pub size: Option<u64>,
+    pub extra_data: Option<String>,
+    pub withdrawals_count: Option<u64>,
+    pub blob_gas_used: Option<u64>,
+    pub excess_blob_gas: Option<u64>,
+}
+
+/// One transaction joined with its receipt; topic `{chain}.txs.{class}`, key = tx hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxRecord {
+    pub schema_version: u32,
+    pub chain: String,
+    pub block_number: u64,
+    pub block_hash: String,
+    pub block_timestamp: u64,
+    pub hash: String,
+    pub tx_index: u64,
+    /// EIP-2718 type as sent (absent on pre-Berlin responses: legacy).
+    pub tx_type: u64,
+    /// False when the type is newer than this code knows: the record is kept, flagged.
+    pub type_known: bool,
+    pub class: TxClass,
+    pub from: String,
+    pub to: Option<String>,
+    pub value: String,
+    pub input: String,
+    pub nonce: u64,
+    pub gas: u64,
+    pub gas_price: Option<String>,
+    pub max_fee_per_gas: Option<String>,
+    pub max_priority_fee_per_gas: Option<String>,
+    pub max_fee_per_blob_gas: Option<String>,
+    pub blob_hashes_count: Option<u64>,
+    pub authorizations_count: Option<u64>,
+    /// False when the node returned no receipt for this tx (flagged, not dropped).
+    pub has_receipt: bool,
+    /// 1 success, 0 failure; absent before Byzantium (receipts carried a state root).
+    pub status: Option<u64>,
+    pub gas_used: Option<u64>,
+    pub cumulative_gas_used: Option<u64>,
+    pub effective_gas_price: Option<String>,
+    pub contract_address: Option<String>,
+    pub logs_count: Option<u64>,
+}
+
+/// One event log; topic `{chain}.logs`, key = `{block_hash}:{log_index}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogRecord {
+    pub schema_version: u32,
+    pub chain: String,
+    pub block_number: u64,
+    pub block_hash: String,
+    pub block_timestamp: u64,
+    pub tx_hash: String,
+    pub tx_index: u64,
+    pub log_index: u64,
+    pub address: String,
+    pub topic0: Option<String>,
+    pub topic1: Option<String>,
+    pub topic2: Option<String>,
+    pub topic3: Option<String>,
+    pub topics_count: u64,
+    pub data: String,
+    pub removed: bool,
+}
+
+impl LogRecord {
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.block_hash, self.log_index)
+    }
+}
+
+/// Everything one block produces, ready to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockBundle {
+    pub block: BlockRecord,
+    pub txs: Vec<TxRecord>,
+    pub logs: Vec<LogRecord>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_rule() {
+        assert_eq!(TxClass::of(None, "0x6080"), TxClass::ContractDeploy);
+        assert_eq!(TxClass::of(None, "0x"), TxClass::ContractDeploy);
+        assert_eq!(TxClass::of(Some("0xab"), "0x"), TxClass::NativeTransfer);
+        assert_eq!(TxClass::of(Some("0xab"), ""), TxClass::NativeTransfer);
+        assert_eq!(TxClass::of(Some("0xab"), "0xa9059cbb"), TxClass::ContractCall);
+    }
+
+    #[test]
+    fn topic_names_round_trip() {
+        let t = Topics::new("t1-", "eth");
+        assert_eq!(t.name(TopicKind::Txs(TxClass::ContractCall)), "t1-eth.txs.contract_call");
+        for (k, name) in t.all() {
+            assert_eq!(t.kind_of(&name), Some(k));
+        }
+        assert_eq!(t.kind_of("eth.blocks"), None);
+    }
+}

@@ -1,0 +1,44 @@
+//! Configuration sections read by the medallion crate.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `[lake]`: where the Delta tables live.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LakeConfig {
+    /// A local directory (`./lake`, `file:///…`) or `s3://bucket/prefix`.
+    pub root: String,
+    /// Commits between classic checkpoints of each table.
+    pub checkpoint_interval: u32,
+    /// Object store options (e.g. `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ALLOW_HTTP`).
+    /// Credentials come from the environment (`AWS_ACCESS_KEY_ID`, …), never from this file.
+    #[serde(default)]
+    pub storage_options: BTreeMap<String, String>,
+}
+
+/// `[sink]`: the Kafka → Bronze sink.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SinkConfig {
+    /// Identifies this sink in the `txn` app ids of the Delta log (`{sink-id}-{topic}-{partition}`).
+    pub sink_id: String,
+    /// Flush a table when it has buffered this many rows…
+    pub flush_rows: usize,
+    /// …or this many payload bytes…
+    pub flush_bytes: usize,
+    /// …or its oldest buffered row is this old.
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+}
+
+/// `[medallion]`: the Silver and Gold jobs.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MedallionConfig {
+    /// Directory with `silver_*.sql` and `gold_*.sql`, read at run time.
+    pub sql_dir: PathBuf,
+}

@@ -1,0 +1,70 @@
+//! Typed errors of the medallion crate, with the coordinates of what failed.
+
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::DeltaTableError;
+use rdkafka::error::KafkaError;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Delta operation on a table failed.
+    #[error("delta {action} on table {table} failed: {source}")]
+    Delta {
+        action: &'static str,
+        table: String,
+        #[source]
+        source: DeltaTableError,
+    },
+    /// The Kafka consumer failed.
+    #[error("kafka {action} failed (topic {topic:?}, partition {partition:?}): {source}")]
+    Kafka {
+        action: &'static str,
+        topic: Option<String>,
+        partition: Option<i32>,
+        #[source]
+        source: KafkaError,
+    },
+    /// Building an Arrow batch failed (schema and records disagree: a bug, not bad input).
+    #[error("arrow batch for table {table} failed: {source}")]
+    Arrow {
+        table: String,
+        #[source]
+        source: deltalake::arrow::error::ArrowError,
+    },
+    /// A SQL job failed.
+    #[error("sql {job} failed: {source}")]
+    Sql {
+        job: String,
+        #[source]
+        source: Box<DataFusionError>,
+    },
+    /// The lake location or a SQL file is not usable.
+    #[error("{what}: {reason}")]
+    Config { what: String, reason: String },
+    #[error("io on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether retrying later may succeed (I/O, broker and commit conflicts).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Kafka { .. } | Error::Io { .. })
+            || matches!(self, Error::Delta { source, .. } if matches!(source, DeltaTableError::ObjectStore { .. } | DeltaTableError::Transaction { .. }))
+    }
+
+    pub(crate) fn delta(action: &'static str, table: impl ToString) -> impl FnOnce(DeltaTableError) -> Self {
+        let table = table.to_string();
+        move |source| Error::Delta { action, table, source }
+    }
+
+    pub(crate) fn sql(job: impl ToString) -> impl FnOnce(DataFusionError) -> Self {
+        let job = job.to_string();
+        move |source| Error::Sql { job, source: Box::new(source) }
+    }
+}

@@ -1,0 +1,179 @@
+//! Table locations and Delta writes, the same on a local directory and on S3/MinIO.
+//!
+//! Layout: `{root}/{chain}/{layer}/{table}/`. Every table is written with protocol
+//! reader 1 / writer 2 (no deletion vectors, no timestampNtz: Dremio reads it), UTC
+//! microsecond timestamps and classic checkpoints every `checkpoint_interval` commits.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::compute::cast;
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::Transaction;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
+use deltalake::DeltaTable;
+use url::Url;
+
+use crate::config::LakeConfig;
+use crate::{Error, Result};
+
+/// The medallion layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    Bronze,
+    Silver,
+    Gold,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 3] = [Layer::Bronze, Layer::Silver, Layer::Gold];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Bronze => "bronze",
+            Layer::Silver => "silver",
+            Layer::Gold => "gold",
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Environment variables passed to the object store when set (credentials stay out of files).
+const ENV_OPTIONS: [&str; 6] =
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP"];
+
+/// The root of the lake and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: Url,
+    options: HashMap<String, String>,
+    checkpoint_interval: u32,
+}
+
+impl Lake {
+    pub fn new(cfg: &LakeConfig) -> Result<Self> {
+        let bad = |reason: String| Error::Config { what: format!("lake root {}", cfg.root), reason };
+        let mut root = if cfg.root.contains("://") {
+            Url::parse(&cfg.root).map_err(|e| bad(e.to_string()))?
+        } else {
+            let path = std::path::Path::new(&cfg.root);
+            std::fs::create_dir_all(path).map_err(|source| Error::Io { path: cfg.root.clone(), source })?;
+            let abs = path.canonicalize().map_err(|source| Error::Io { path: cfg.root.clone(), source })?;
+            Url::from_directory_path(&abs).map_err(|()| bad("not an absolute directory".into()))?
+        };
+        if !root.path().ends_with('/') {
+            root.set_path(&format!("{}/", root.path()));
+        }
+        // `aws-endpoint-url` (env layer) and `AWS_ENDPOINT_URL` name the same option.
+        let mut options: HashMap<String, String> =
+            cfg.storage_options.iter().map(|(k, v)| (k.to_uppercase().replace('-', "_"), v.clone())).collect();
+        if root.scheme() == "s3" || root.scheme() == "s3a" {
+            for key in ENV_OPTIONS {
+                if let Ok(v) = std::env::var(key) {
+                    options.entry(key.to_owned()).or_insert(v);
+                }
+            }
+        }
+        Ok(Lake { root, options, checkpoint_interval: cfg.checkpoint_interval.max(1) })
+    }
+
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    pub fn table_url(&self, chain: &str, layer: Layer, name: &str) -> Result<Url> {
+        self.root.join(&format!("{chain}/{layer}/{name}/")).map_err(|e| Error::Config {
+            what: format!("table {chain}/{layer}/{name}"),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Opens a table; an absent table comes back uninitialised (`version() == None`).
+    pub async fn open(&self, url: &Url) -> Result<DeltaTable> {
+        if url.scheme() == "file" {
+            if let Ok(path) = url.to_file_path() {
+                std::fs::create_dir_all(&path)
+                    .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+            }
+        }
+        DeltaTable::try_from_url_with_storage_options(url.clone(), self.options.clone())
+            .await
+            .map_err(Error::delta("open", url))
+    }
+
+    fn table_config(&self) -> Vec<(String, Option<String>)> {
+        vec![("delta.checkpointInterval".to_owned(), Some(self.checkpoint_interval.to_string()))]
+    }
+
+    /// Appends `batches` and records `txns` (app id → version) in the same commit.
+    pub async fn append(&self, table: DeltaTable, batches: Vec<RecordBatch>, txns: Vec<Transaction>) -> Result<DeltaTable> {
+        let name = table.table_url().to_string();
+        let batches = batches.into_iter().map(normalize_for_delta).collect::<Result<Vec<_>>>()?;
+        table
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_configuration(self.table_config())
+            .with_commit_properties(CommitProperties::default().with_application_transactions(txns))
+            .await
+            .map_err(Error::delta("append", name))
+    }
+
+    /// Replaces the table's content (and schema) with `batches`.
+    pub async fn overwrite(&self, table: DeltaTable, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<DeltaTable> {
+        let name = table.table_url().to_string();
+        let mut batches = batches.into_iter().map(normalize_for_delta).collect::<Result<Vec<_>>>()?;
+        if batches.is_empty() {
+            batches.push(normalize_for_delta(RecordBatch::new_empty(schema))?);
+        }
+        table
+            .write(batches)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(SchemaMode::Overwrite)
+            .with_configuration(self.table_config())
+            .await
+            .map_err(Error::delta("overwrite", name))
+    }
+}
+
+/// Casts what Delta/Dremio cannot take as is: any timestamp becomes UTC microseconds,
+/// unsigned integers become signed 64-bit.
+pub fn normalize_for_delta(batch: RecordBatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let target = |dt: &DataType| -> Option<DataType> {
+        match dt {
+            DataType::Timestamp(unit, tz) if *unit != TimeUnit::Microsecond || tz.as_deref() != Some("UTC") => {
+                Some(DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))
+            }
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => Some(DataType::Int64),
+            _ => None,
+        }
+    };
+    if !schema.fields().iter().any(|f| target(f.data_type()).is_some()) {
+        return Ok(batch);
+    }
+    let arrow_err = |source| Error::Arrow { table: "normalize".into(), source };
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (f, col) in schema.fields().iter().zip(batch.columns()) {
+        match target(f.data_type()) {
+            Some(dt) => {
+                columns.push(cast(col, &dt).map_err(arrow_err)?);
+                fields.push(Field::new(f.name(), dt, f.is_nullable()));
+            }
+            None => {
+                columns.push(col.clone());
+                fields.push(f.as_ref().clone());
+            }
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(arrow_err)
+}

@@ -1,0 +1,17 @@
+//! chainlake-medallion: Kafka → Bronze Delta tables (exactly-once), then Silver and Gold.
+//!
+//! - [`lake`] resolves table locations (local directory or `s3://`) and writes Delta tables;
+//! - [`bronze`] is the sink: one Bronze table per topic, Kafka offsets in the Delta commit;
+//! - [`jobs`] runs the SQL of `sql/` on DataFusion to build Silver and Gold;
+//! - [`catalog`] registers every table of a chain by name (`bronze.x`, `silver.x`, `gold.x`).
+
+pub mod bronze;
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod jobs;
+pub mod lake;
+
+pub use error::{Error, Result};
+/// Re-exported so dependants use the exact arrow/datafusion versions of the lake.
+pub use deltalake;

@@ -1,0 +1,13 @@
+-- gold.native_transfers_daily: successful plain ether transfers per chain and UTC day.
+-- Reads silver.transactions. Pre-Byzantium receipts have no status: counted as successful.
+SELECT
+  chain,
+  block_date AS day,
+  count(*) AS transfers,
+  sum(value_wei) AS wei,
+  count(DISTINCT from_address) AS senders,
+  count(DISTINCT to_address) AS recipients
+FROM silver.transactions
+WHERE class = 'native_transfer' AND coalesce(status, 1) = 1
+GROUP BY chain, block_date
+ORDER BY chain, day

@@ -1,0 +1,12 @@
+-- gold.tx_class_daily: transactions per class (native_transfer, contract_deploy, contract_call)
+-- per chain and UTC day, with failures. Reads silver.transactions.
+SELECT
+  chain,
+  block_date AS day,
+  class,
+  count(*) AS txs,
+  sum(CASE WHEN status = 0 THEN 1 ELSE 0 END) AS failed,
+  sum(gas_used) AS gas_used
+FROM silver.transactions
+GROUP BY chain, block_date, class
+ORDER BY chain, day, class

@@ -1,0 +1,45 @@
+-- silver.transactions: every transaction of a Silver block exactly once, with its receipt.
+-- Reads bronze.txs_* (the three classes) and silver.blocks; wei values as DECIMAL(38,0).
+WITH all_txs AS (
+  SELECT * FROM bronze.txs_native_transfer
+  UNION ALL SELECT * FROM bronze.txs_contract_deploy
+  UNION ALL SELECT * FROM bronze.txs_contract_call
+),
+dedup AS (
+  SELECT *, row_number() OVER (
+    PARTITION BY chain, block_hash, hash ORDER BY _ingested_at DESC, _kafka_partition DESC, _kafka_offset DESC
+  ) AS rn
+  FROM all_txs
+)
+SELECT
+  t.chain,
+  t.block_number,
+  t.block_hash,
+  b.block_time,
+  b.block_date,
+  t.hash,
+  t.tx_index,
+  t.tx_type,
+  t.type_known,
+  t.class,
+  t."from" AS from_address,
+  t."to" AS to_address,
+  TRY_CAST(t.value AS DECIMAL(38, 0)) AS value_wei,
+  t.value AS value_raw,
+  t.input,
+  t.nonce,
+  t.gas AS gas_limit,
+  TRY_CAST(t.gas_price AS DECIMAL(38, 0)) AS gas_price,
+  TRY_CAST(t.max_fee_per_gas AS DECIMAL(38, 0)) AS max_fee_per_gas,
+  TRY_CAST(t.max_priority_fee_per_gas AS DECIMAL(38, 0)) AS max_priority_fee_per_gas,
+  TRY_CAST(t.max_fee_per_blob_gas AS DECIMAL(38, 0)) AS max_fee_per_blob_gas,
+  t.has_receipt,
+  t.status,
+  t.gas_used,
+  t.cumulative_gas_used,
+  TRY_CAST(t.effective_gas_price AS DECIMAL(38, 0)) AS effective_gas_price,
+  t.contract_address,
+  t.logs_count
+FROM dedup AS t
+JOIN silver.blocks AS b ON b.chain = t.chain AND b.hash = t.block_hash
+WHERE t.rn = 1

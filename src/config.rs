@@ -1,0 +1,135 @@
+//! The one typed configuration of chainlake, loaded in layers with figment:
+//! built-in defaults (`config/defaults.toml`) → TOML file → `CHAINLAKE__SECTION__KEY` env.
+
+use std::path::{Path, PathBuf};
+
+use chainlake_ingest::config::{ChainConfig, KafkaConfig, RpcConfig};
+use chainlake_ingest::devnet::TrafficConfig;
+use chainlake_medallion::config::{LakeConfig, MedallionConfig, SinkConfig};
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+/// The built-in defaults.
+pub const DEFAULTS: &str = include_str!("../config/defaults.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    pub chain: ChainConfig,
+    pub rpc: RpcConfig,
+    pub kafka: KafkaConfig,
+    pub lake: LakeConfig,
+    pub sink: SinkConfig,
+    pub medallion: MedallionConfig,
+    pub metrics: MetricsConfig,
+    pub devnet: DevnetConfig,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MetricsConfig {
+    /// `host:port` of the `/metrics` listener; empty disables it.
+    pub listen: String,
+}
+
+/// `[devnet]`: the local chain of the demo and the tests.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DevnetConfig {
+    /// Where `infra/local/install.sh` put anvil and the contract packages; empty means
+    /// `$CHAINLAKE_HOME`, or `$HOME/.cache/chainlake`.
+    pub home: String,
+    pub traffic: TrafficConfig,
+}
+
+impl DevnetConfig {
+    pub fn home_dir(&self) -> PathBuf {
+        if !self.home.is_empty() {
+            return PathBuf::from(&self.home);
+        }
+        if let Ok(h) = std::env::var("CHAINLAKE_HOME") {
+            return PathBuf::from(h);
+        }
+        let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+        Path::new(&home).join(".cache/chainlake")
+    }
+
+    pub fn anvil_bin(&self) -> PathBuf {
+        self.home_dir().join("anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+    }
+
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.home_dir().join("contracts/node_modules")
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Loads defaults, then `file` (or `./chainlake.toml` if present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Toml::string(DEFAULTS));
+        match file {
+            Some(f) => fig = fig.merge(Toml::file_exact(f)),
+            None => fig = fig.merge(Toml::file("chainlake.toml")),
+        }
+        Self::from_figment(fig.merge(env_provider()))
+    }
+
+    /// Loads from explicit layers (tests).
+    pub fn from_figment(fig: Figment) -> Result<Self, ConfigError> {
+        fig.extract().map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// Only the built-in defaults.
+    pub fn defaults() -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(DEFAULTS)))
+    }
+}
+
+/// `CHAINLAKE__KAFKA__TOPIC_PREFIX` → `kafka.topic-prefix`.
+pub fn env_provider() -> Env {
+    Env::prefixed("CHAINLAKE__").map(|k| k.as_str().replace("__", ".").replace('_', "-").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_parse() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(c.chain.name, "devnet");
+        assert_eq!(c.sink.flush_interval, std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn precedence_defaults_file_env() {
+        Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[kafka]\nbrokers = \"file:1\"\ntopic-prefix = \"f-\"\n")?;
+            jail.set_env("CHAINLAKE__KAFKA__TOPIC_PREFIX", "env-");
+            let c = Config::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.kafka.brokers, "file:1");
+            assert_eq!(c.kafka.topic_prefix, "env-");
+            assert_eq!(c.kafka.partitions, 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[kafka]\nbrokerz = \"x\"\n")?;
+            let err = Config::load(Some(Path::new("c.toml"))).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("brokerz"), "{err}");
+            Ok(())
+        });
+    }
+}

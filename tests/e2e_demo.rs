@@ -1,0 +1,33 @@
+//! End to end on real services: a fresh anvil with generated traffic (real ERC20 and
+//! Uniswap V2 contracts) → ingest → tansu → Bronze → Silver → Gold; Gold must equal the
+//! generator's ledger exactly.
+
+mod common;
+
+use chainlake::pipeline;
+use chainlake_ingest::devnet::TrafficConfig;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gold_equals_the_traffic_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::test_config("e2e", dir.path().to_str().unwrap());
+    let traffic = TrafficConfig { blocks: 10, txs_per_block: 16 };
+    let report = pipeline::demo(&mut cfg, &traffic, &CancellationToken::new()).await.unwrap();
+
+    let l = &report.ledger;
+    // The traffic is realistic enough to mean something.
+    assert!(l.native_transfers >= 40, "{l:?}");
+    assert!(l.deploys >= 5 + 4, "tokens, WETH, factory, router and traffic deploys: {l:?}");
+    assert!(l.calls_by_contract.len() >= 4, "tokens, router and more: {l:?}");
+    assert_eq!(l.txs, 9 + 10 * 16);
+
+    // Exact equality: counts, wei sum, deploys, calls per contract, last block.
+    assert_eq!(report.gold, report.ledger);
+    assert_eq!(report.sink.rejected, 0);
+    assert_eq!(report.crawl.blocks, l.last_block + 1, "every height from genesis to head");
+
+    // RPC economy: 2 requests per block plus head polls and the chain id check.
+    let per_block = report.rpc_requests as f64 / report.crawl.blocks as f64;
+    assert!(per_block < 3.0, "requests per block {per_block}");
+}
