@@ -76,10 +76,10 @@ impl Crawler {
         cancel: &CancellationToken,
         stats: &mut CrawlStats,
     ) -> Result<()> {
-        let mut blocks = futures::stream::iter(from..=to)
+        let mut blocks = std::pin::pin!(futures::stream::iter(from..=to)
             .map(|n| self.rpc.fetch_block(n))
             .buffered(concurrency.max(1))
-            .take_until(cancel.cancelled());
+            .take_until(cancel.cancelled()));
         while let Some(raw) = blocks.try_next().await? {
             self.publish(raw, stats).await?;
         }

@@ -67,7 +67,7 @@ impl RpcSource {
         let outcome = match &res {
             Ok(_) => "ok",
             Err(RpcError::ErrorResp(_)) => "error_response",
-            Err(e) if e.is_retryable() => "retryable",
+            Err(RpcError::Transport(_)) => "transport_error",
             Err(_) => "failed",
         };
         let labels = [("chain", self.chain.clone()), ("provider", self.provider.clone()), ("method", method.to_owned())];

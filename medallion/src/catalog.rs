@@ -49,7 +49,7 @@ async fn register_delta(ctx: &SessionContext, lake: &Lake, chain: &str, layer: L
         return Ok(false);
     }
     table.update_datafusion_session(&ctx.state()).map_err(Error::delta("register object store", &url))?;
-    let provider = table.table_provider().await.map_err(Error::delta("table provider", &url))?;
+    let provider = table.table_provider().await.map_err(Error::sql(format!("table provider {url}")))?;
     register(ctx, layer, name, provider)?;
     Ok(true)
 }

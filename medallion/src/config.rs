@@ -16,8 +16,33 @@ pub struct LakeConfig {
     pub checkpoint_interval: u32,
     /// Object store options (e.g. `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ALLOW_HTTP`).
     /// Credentials come from the environment (`AWS_ACCESS_KEY_ID`, …), never from this file.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "scalars_as_strings")]
     pub storage_options: BTreeMap<String, String>,
+}
+
+/// Environment layers type `true` and `9000` as bool and number; object stores want strings.
+fn scalars_as_strings<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        B(bool),
+        I(i64),
+        F(f64),
+    }
+    let raw = BTreeMap::<String, Scalar>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Scalar::S(s) => s,
+                Scalar::B(b) => b.to_string(),
+                Scalar::I(i) => i.to_string(),
+                Scalar::F(f) => f.to_string(),
+            };
+            (k, v)
+        })
+        .collect())
 }
 
 /// `[sink]`: the Kafka → Bronze sink.

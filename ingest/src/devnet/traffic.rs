@@ -123,7 +123,7 @@ impl Sender {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        Err(Error::devnet("mine", format!("{} transactions never mined", self.pending.len())))
+        Err(Error::devnet("mine", format!("{} transactions never mined, e.g. {:?}", self.pending.len(), self.pending.first())))
     }
 }
 
@@ -168,39 +168,45 @@ pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig)
     s.send(owner, Some(router), 100 * ETHER, add_eth, 6_000_000, dynamic).await?;
     s.mine().await?;
 
+    // One fee style per sender: anvil's pool drops a sender's later transactions when
+    // their types differ within one block. Types still mix within every block.
+    let fees_of = |k: usize| match k % 3 {
+        0 => Fees::Legacy,
+        1 => Fees::AccessList,
+        _ => Fees::Dynamic { priority_gwei: 1 + (k as u128) % 4 },
+    };
     let mut n: u128 = 0;
     for b in 0..cfg.blocks {
         for i in 0..cfg.txs_per_block {
             n += 1;
-            let fees = match n % 3 {
-                0 => Fees::Legacy,
-                1 => Fees::AccessList,
-                _ => Fees::Dynamic { priority_gwei: 1 + n % 4 },
-            };
-            let from = accounts[1 + (n as usize % 8)];
-            let to = accounts[(n as usize * 7 + 3) % 10];
+            let k = 1 + (n as usize % 8);
+            let (from, to) = (accounts[k], accounts[(n as usize * 7 + 3) % 10]);
             match i % 8 {
                 3 | 4 => {
                     let t = if i % 8 == 3 { tka } else { tkb };
                     let data = a.erc20.call_data("transfer", &[addr(to), uint((n % 100 + 1) * ETHER)])?;
-                    s.send(owner, Some(t), 0, data, 100_000, fees).await?;
+                    s.send(owner, Some(t), 0, data, 100_000, dynamic).await?;
                 }
                 5 => {
                     let path = DynSolValue::Array(vec![addr(tka), addr(tkb)]);
                     let data = a.router.call_data("swapExactTokensForTokens", &[uint(ETHER), uint(0), path, addr(owner), deadline.clone()])?;
-                    s.send(owner, Some(router), 0, data, 300_000, fees).await?;
+                    s.send(owner, Some(router), 0, data, 300_000, dynamic).await?;
                 }
                 6 => {
                     let path = DynSolValue::Array(vec![addr(weth), addr(tka)]);
                     let data = a.router.call_data("swapExactETHForTokens", &[uint(0), path, addr(to), deadline.clone()])?;
-                    s.send(owner, Some(router), ETHER / 10, data, 300_000, fees).await?;
+                    s.send(owner, Some(router), ETHER / 10, data, 300_000, dynamic).await?;
+                }
+                2 => {
+                    let data = a.weth.call_data("deposit", &[])?;
+                    s.send(from, Some(weth), (n % 10 + 1) * ETHER / 100, data, 100_000, fees_of(k)).await?;
                 }
                 7 if b % 2 == 0 => {
                     let data = a.erc20.deploy_data(&[DynSolValue::String(format!("Token {n}")), DynSolValue::String(format!("T{n}")), supply.clone(), addr(from)])?;
-                    s.send(accounts[9], None, 0, data, 3_000_000, fees).await?;
+                    s.send(accounts[9], None, 0, data, 3_000_000, fees_of(9)).await?;
                 }
                 _ => {
-                    s.send(from, Some(to), (n % 1000 + 1) * 1_000_000_000_000_000, Bytes::new(), 21_000, fees).await?;
+                    s.send(from, Some(to), (n % 1000 + 1) * 1_000_000_000_000_000, Bytes::new(), 21_000, fees_of(k)).await?;
                 }
             }
         }
