@@ -99,6 +99,7 @@ pub fn env_provider() -> Env {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type
 mod tests {
     use super::*;
     use figment::Jail;
@@ -127,7 +128,8 @@ mod tests {
     fn unknown_keys_are_refused() {
         Jail::expect_with(|jail| {
             jail.create_file("c.toml", "[kafka]\nbrokerz = \"x\"\n")?;
-            let err = Config::load(Some(Path::new("c.toml"))).err().map(|e| e.to_string()).unwrap_or_default();
+            let err =
+                Config::load(Some(Path::new("c.toml"))).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("brokerz"), "{err}");
             Ok(())
         });

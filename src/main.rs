@@ -91,9 +91,9 @@ enum DevnetCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,deltalake=warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            "info,deltalake=warn,deltalake_core=warn,buoyant_kernel=warn,delta_kernel=warn".into()
+        }))
         .with_writer(std::io::stderr)
         .init();
     let cfg = match Config::load(cli.config.as_deref()) {
@@ -140,7 +140,8 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Demo { blocks, txs_per_block, no_services, ledger } => {
             if !no_services {
-                pipeline::start_local_services(std::path::Path::new(".")).context("starting local services")?;
+                pipeline::start_local_services(std::path::Path::new("."))
+                    .context("starting local services")?;
             }
             // A demo run owns its namespace: fresh topics and a fresh local lake.
             let run_id = chrono_free_run_id();
@@ -188,7 +189,8 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
                 None => crawler.rpc().head().await?,
             };
             let (_stop_tx, stop_rx) = tokio::sync::watch::channel(None);
-            let stats = crawler.follow(from, stop_rx, cfg.rpc.poll_interval, cfg.rpc.concurrency, &cancel).await?;
+            let stats =
+                crawler.follow(from, stop_rx, cfg.rpc.poll_interval, cfg.rpc.concurrency, &cancel).await?;
             println!("{stats:?}");
             Ok(ExitCode::SUCCESS)
         }
@@ -198,25 +200,24 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
             println!("{stats:?}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Medallion { every } => {
-            loop {
-                for r in pipeline::medallion(&cfg).await? {
-                    println!("{}: {} rows", r.table, r.rows);
-                }
-                let Some(every) = every else { return Ok(ExitCode::SUCCESS) };
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = cancel.cancelled() => return Ok(ExitCode::SUCCESS),
-                }
+        Command::Medallion { every } => loop {
+            for r in pipeline::medallion(&cfg).await? {
+                println!("{}: {} rows", r.table, r.rows);
             }
-        }
+            let Some(every) = every else { return Ok(ExitCode::SUCCESS) };
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = cancel.cancelled() => return Ok(ExitCode::SUCCESS),
+            }
+        },
         Command::Query { sql } => {
             println!("{}", pipeline::render(&pipeline::query(&cfg, &sql).await?)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Devnet(DevnetCommand::Traffic { blocks, txs_per_block, ledger }) => {
             let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir())?;
-            let l = devnet::generate(&cfg.rpc.url, &artifacts, &TrafficConfig { blocks, txs_per_block }).await?;
+            let l =
+                devnet::generate(&cfg.rpc.url, &artifacts, &TrafficConfig { blocks, txs_per_block }).await?;
             l.write(&ledger)?;
             println!("{}", serde_json::to_string_pretty(&l)?);
             Ok(ExitCode::SUCCESS)

@@ -40,7 +40,11 @@ pub async fn connect(cfg: &Config) -> Result<Crawler> {
     let rpc = RpcSource::new(&cfg.chain.name, &cfg.rpc)?;
     let actual = rpc.chain_id().await?;
     if actual != cfg.chain.chain_id {
-        return Err(PipelineError::ChainId { configured: cfg.chain.chain_id, actual, provider: cfg.rpc.pseudonym.clone() });
+        return Err(PipelineError::ChainId {
+            configured: cfg.chain.chain_id,
+            actual,
+            provider: cfg.rpc.pseudonym.clone(),
+        });
     }
     ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, &cfg.chain.name)).await?;
     Ok(Crawler::new(rpc, Publisher::new(&cfg.kafka, &cfg.chain.name)?))
@@ -94,12 +98,32 @@ pub async fn gold_totals(cfg: &Config) -> Result<Ledger> {
     let one = |rows: Vec<Vec<String>>| -> Result<Vec<String>> {
         rows.into_iter().next().ok_or_else(|| PipelineError::Result("no row".into()))
     };
-    let num = |s: &str| -> Result<u128> { s.parse().map_err(|_| PipelineError::Result(format!("not a number: {s}"))) };
-    let native = one(rows(&query(cfg, "SELECT CAST(coalesce(sum(transfers), 0) AS VARCHAR), \
-        CAST(coalesce(sum(wei), 0) AS VARCHAR) FROM gold.native_transfers_daily").await?)?)?;
-    let classes = rows(&query(cfg, "SELECT class, CAST(sum(txs) AS VARCHAR) FROM gold.tx_class_daily GROUP BY class").await?)?;
-    let calls = rows(&query(cfg, "SELECT contract, CAST(sum(calls) AS VARCHAR) FROM gold.contract_calls_daily GROUP BY contract").await?)?;
-    let last = one(rows(&query(cfg, "SELECT CAST(coalesce(max(block_number), 0) AS VARCHAR) FROM silver.transactions").await?)?)?;
+    let num = |s: &str| -> Result<u128> {
+        s.parse().map_err(|_| PipelineError::Result(format!("not a number: {s}")))
+    };
+    let native = one(rows(
+        &query(
+            cfg,
+            "SELECT CAST(coalesce(sum(transfers), 0) AS VARCHAR), \
+        CAST(coalesce(sum(wei), 0) AS VARCHAR) FROM gold.native_transfers_daily",
+        )
+        .await?,
+    )?)?;
+    let classes = rows(
+        &query(cfg, "SELECT class, CAST(sum(txs) AS VARCHAR) FROM gold.tx_class_daily GROUP BY class")
+            .await?,
+    )?;
+    let calls = rows(
+        &query(
+            cfg,
+            "SELECT contract, CAST(sum(calls) AS VARCHAR) FROM gold.contract_calls_daily GROUP BY contract",
+        )
+        .await?,
+    )?;
+    let last = one(rows(
+        &query(cfg, "SELECT CAST(coalesce(max(block_number), 0) AS VARCHAR) FROM silver.transactions")
+            .await?,
+    )?)?;
     let mut l = Ledger {
         native_transfers: num(&native[0])? as u64,
         native_transfer_wei: num(&native[1])?,
@@ -142,7 +166,11 @@ impl DemoReport {
 /// Chain → Kafka → Bronze → Silver → Gold on a fresh anvil with generated traffic.
 ///
 /// `cfg.rpc.url` is replaced by the spawned anvil's; topics and tables follow `cfg`.
-pub async fn demo(cfg: &mut Config, traffic: &TrafficConfig, cancel: &CancellationToken) -> Result<DemoReport> {
+pub async fn demo(
+    cfg: &mut Config,
+    traffic: &TrafficConfig,
+    cancel: &CancellationToken,
+) -> Result<DemoReport> {
     let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &[]).await?;
     cfg.rpc.url = anvil.url();
     cfg.rpc.pseudonym = format!("anvil-{}", anvil.port());
@@ -152,7 +180,8 @@ pub async fn demo(cfg: &mut Config, traffic: &TrafficConfig, cancel: &Cancellati
     // Follow the head while the traffic is sent, then stop at the final head.
     let (stop_tx, stop_rx) = watch::channel(None);
     let follower = {
-        let (crawler, cancel, poll, conc) = (crawler.clone(), cancel.clone(), cfg.rpc.poll_interval, cfg.rpc.concurrency);
+        let (crawler, cancel, poll, conc) =
+            (crawler.clone(), cancel.clone(), cfg.rpc.poll_interval, cfg.rpc.concurrency);
         tokio::spawn(async move { crawler.follow(0, stop_rx, poll, conc, &cancel).await })
     };
     let ledger = devnet::generate(&anvil.url(), &artifacts, traffic).await;

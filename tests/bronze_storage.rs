@@ -1,6 +1,8 @@
 //! Kafka → Bronze on the local lake and on the S3 server, with the same test body: real
 //! mainnet blocks published to tansu, a malformed record among them, the sink run twice.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 mod common;
 
 use chainlake::config::Config;
@@ -31,11 +33,15 @@ async fn bronze_round_trip(mut cfg: Config) {
         publisher.publish(&bundle).await.unwrap();
     }
     // A malformed record between good ones: kept raw in _rejected, never a crash.
-    let raw: FutureProducer = ClientConfig::new().set("bootstrap.servers", &cfg.kafka.brokers).create().unwrap();
+    let raw: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", &cfg.kafka.brokers).create().unwrap();
     let blocks_topic = topics.name(TopicKind::Blocks);
-    raw.send(FutureRecord::to(&blocks_topic).key("bad").payload("{\"number\": \"not a block\""), std::time::Duration::from_secs(10))
-        .await
-        .unwrap();
+    raw.send(
+        FutureRecord::to(&blocks_topic).key("bad").payload("{\"number\": \"not a block\""),
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
 
     let cancel = CancellationToken::new();
     let stats = pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();
@@ -48,10 +54,15 @@ async fn bronze_round_trip(mut cfg: Config) {
     assert_eq!(count(&cfg, "SELECT CAST(count(*) AS VARCHAR) FROM bronze.logs").await, logs.to_string());
     assert_eq!(count(&cfg, "SELECT CAST(count(DISTINCT hash) AS VARCHAR) FROM bronze.blocks").await, "3");
     let rejected = pipeline::rows(
-        &pipeline::query(&cfg, "SELECT _kafka_topic, _kafka_key, payload FROM bronze._rejected").await.unwrap(),
+        &pipeline::query(&cfg, "SELECT _kafka_topic, _kafka_key, payload FROM bronze._rejected")
+            .await
+            .unwrap(),
     )
     .unwrap();
-    assert_eq!(rejected, vec![vec![blocks_topic.clone(), "bad".into(), "{\"number\": \"not a block\"".into()]]);
+    assert_eq!(
+        rejected,
+        vec![vec![blocks_topic.clone(), "bad".into(), "{\"number\": \"not a block\"".into()]]
+    );
 
     // Exactly once: a second run finds its offsets in the Delta log and writes nothing again.
     let again = pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();

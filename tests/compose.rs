@@ -2,6 +2,8 @@
 //! valid YAML, the expected services, and every chainlake service's environment loads into
 //! the typed config and its command parses with the real binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests fail loudly on purpose
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -26,10 +28,15 @@ fn resolve(v: &str) -> String {
 fn compose_has_the_stack() {
     let c = compose();
     let services = c["services"].as_mapping().unwrap();
-    for s in ["kafka", "minio", "minio-init", "redis", "chainlake-ingest", "chainlake-sink", "chainlake-medallion"] {
+    for s in
+        ["kafka", "minio", "minio-init", "redis", "chainlake-ingest", "chainlake-sink", "chainlake-medallion"]
+    {
         assert!(services.contains_key(s), "service {s} missing");
     }
-    assert_eq!(c["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"].as_str(), Some("broker,controller"));
+    assert_eq!(
+        c["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"].as_str(),
+        Some("broker,controller")
+    );
 }
 
 #[test]

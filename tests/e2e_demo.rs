@@ -2,6 +2,8 @@
 //! Uniswap V2 contracts) → ingest → tansu → Bronze → Silver → Gold; Gold must equal the
 //! generator's ledger exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 mod common;
 
 use chainlake::pipeline;

@@ -43,7 +43,8 @@ impl Crawler {
     async fn publish(&self, raw: RawBlock, stats: &mut CrawlStats) -> Result<()> {
         let bundle = transform_block(self.rpc.chain(), &raw.block, Some(&raw.receipts))?;
         for tx in bundle.txs.iter().filter(|t| !t.type_known || !t.has_receipt) {
-            metrics::counter!("chainlake_flagged_txs_total", "chain" => self.rpc.chain().to_owned()).increment(1);
+            metrics::counter!("chainlake_flagged_txs_total", "chain" => self.rpc.chain().to_owned())
+                .increment(1);
             tracing::warn!(chain = self.rpc.chain(), block = raw.number, tx = %tx.hash, tx_type = tx.tx_type,
                 has_receipt = tx.has_receipt, "transaction kept with a flag");
         }
@@ -62,7 +63,13 @@ impl Crawler {
 
     /// Publishes `from..=to`, fetching up to `concurrency` blocks at once, publishing in order.
     #[tracing::instrument(skip(self, cancel), fields(chain = %self.rpc.chain()))]
-    pub async fn backfill(&self, from: u64, to: u64, concurrency: usize, cancel: &CancellationToken) -> Result<CrawlStats> {
+    pub async fn backfill(
+        &self,
+        from: u64,
+        to: u64,
+        concurrency: usize,
+        cancel: &CancellationToken,
+    ) -> Result<CrawlStats> {
         let mut stats = CrawlStats::default();
         self.backfill_into(from, to, concurrency, cancel, &mut stats).await?;
         Ok(stats)

@@ -15,34 +15,28 @@ pub enum Error {
         method: &'static str,
         block: Option<u64>,
         #[source]
-        source: alloy::transports::TransportError,
+        source: Box<alloy::transports::TransportError>,
     },
     /// The node returned `null` for a block that should exist.
     #[error("block {block} not found (chain {chain})")]
     BlockNotFound { chain: String, block: u64 },
     /// A node response did not have the shape JSON-RPC promises.
     #[error("malformed {what} (chain {chain}, block {block}, tx {tx:?}): {reason}")]
-    Malformed {
-        chain: String,
-        block: u64,
-        tx: Option<String>,
-        what: &'static str,
-        reason: String,
-    },
+    Malformed { chain: String, block: u64, tx: Option<String>, what: &'static str, reason: String },
     /// A Kafka produce failed.
     #[error("kafka produce to topic {topic} failed (key {key}): {source}")]
     Produce {
         topic: String,
         key: String,
         #[source]
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     /// Creating the Kafka client or topics failed.
     #[error("kafka {action} failed: {source}")]
     Kafka {
         action: &'static str,
         #[source]
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     /// Serialising a wire record failed (a bug, never bad input).
     #[error("encoding {what} failed: {source}")]
@@ -69,9 +63,7 @@ impl Error {
         match self {
             Error::Rpc { .. } | Error::BlockNotFound { .. } | Error::Produce { .. } => true,
             Error::Kafka { .. } => true,
-            Error::Malformed { .. } | Error::Encode { .. } | Error::Devnet { .. } | Error::Io { .. } => {
-                false
-            }
+            Error::Malformed { .. } | Error::Encode { .. } | Error::Devnet { .. } | Error::Io { .. } => false,
         }
     }
 

@@ -44,9 +44,13 @@ pub fn u64_field(o: &Obj, key: &'static str) -> Result<u64, FieldError> {
 pub fn opt_u64(o: &Obj, key: &'static str) -> Result<Option<u64>, FieldError> {
     match present(o, key) {
         None => Ok(None),
-        Some(Value::String(s)) => parse_u64(s).map(Some).ok_or_else(|| FieldError::NotQuantity(key, s.clone())),
+        Some(Value::String(s)) => {
+            parse_u64(s).map(Some).ok_or_else(|| FieldError::NotQuantity(key, s.clone()))
+        }
         // Some clients (and hand-made fixtures) send small numbers as JSON numbers.
-        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| FieldError::NotQuantity(key, n.to_string())),
+        Some(Value::Number(n)) => {
+            n.as_u64().map(Some).ok_or_else(|| FieldError::NotQuantity(key, n.to_string()))
+        }
         Some(v) => Err(FieldError::NotQuantity(key, v.to_string())),
     }
 }
@@ -55,13 +59,12 @@ pub fn opt_u64(o: &Obj, key: &'static str) -> Result<Option<u64>, FieldError> {
 pub fn opt_wei(o: &Obj, key: &'static str) -> Result<Option<String>, FieldError> {
     match present(o, key) {
         None => Ok(None),
-        Some(Value::String(s)) => parse_u256(s)
-            .map(|v| Some(v.to_string()))
-            .ok_or_else(|| FieldError::NotQuantity(key, s.clone())),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(|v| Some(v.to_string()))
-            .ok_or_else(|| FieldError::NotQuantity(key, n.to_string())),
+        Some(Value::String(s)) => {
+            parse_u256(s).map(|v| Some(v.to_string())).ok_or_else(|| FieldError::NotQuantity(key, s.clone()))
+        }
+        Some(Value::Number(n)) => {
+            n.as_u64().map(|v| Some(v.to_string())).ok_or_else(|| FieldError::NotQuantity(key, n.to_string()))
+        }
         Some(v) => Err(FieldError::NotQuantity(key, v.to_string())),
     }
 }
@@ -100,14 +103,16 @@ mod tests {
         assert_eq!(parse_u64("0x"), Some(0));
         assert_eq!(parse_u64("zz"), None);
         assert_eq!(
-            parse_u256("0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff").map(|v| v.to_string()),
+            parse_u256("0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff")
+                .map(|v| v.to_string()),
             Some(U256::MAX.to_string())
         );
     }
 
     #[test]
     fn optional_fields_treat_null_as_absent() {
-        let o: Obj = serde_json::from_str(r#"{"a": null, "b": "0x10", "c": 5, "d": true}"#).unwrap_or_default();
+        let o: Obj =
+            serde_json::from_str(r#"{"a": null, "b": "0x10", "c": 5, "d": true}"#).unwrap_or_default();
         assert_eq!(opt_u64(&o, "a"), Ok(None));
         assert_eq!(opt_u64(&o, "b"), Ok(Some(16)));
         assert_eq!(opt_u64(&o, "c"), Ok(Some(5)));

@@ -20,20 +20,26 @@ pub async fn ensure_topics(cfg: &KafkaConfig, topics: &Topics) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &cfg.brokers)
         .create()
-        .map_err(|source| Error::Kafka { action: "create admin client", source })?;
+        .map_err(|e| Error::Kafka { action: "create admin client", source: Box::new(e) })?;
     let names: Vec<String> = topics.all().into_iter().map(|(_, n)| n).collect();
     let new: Vec<NewTopic<'_>> = names
         .iter()
         .map(|n| NewTopic::new(n, cfg.partitions, TopicReplication::Fixed(cfg.replication_factor)))
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results = admin.create_topics(&new, &opts).await.map_err(|source| Error::Kafka { action: "create topics", source })?;
+    let results = admin
+        .create_topics(&new, &opts)
+        .await
+        .map_err(|e| Error::Kafka { action: "create topics", source: Box::new(e) })?;
     for r in results {
         match r {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => {
                 tracing::error!(%topic, ?code, "topic creation failed");
-                return Err(Error::Kafka { action: "create topic", source: KafkaError::AdminOp(code) });
+                return Err(Error::Kafka {
+                    action: "create topic",
+                    source: Box::new(KafkaError::AdminOp(code)),
+                });
             }
         }
     }
@@ -58,7 +64,7 @@ impl Publisher {
             .set("linger.ms", "5")
             .set("message.timeout.ms", cfg.message_timeout.as_millis().to_string())
             .create()
-            .map_err(|source| Error::Kafka { action: "create producer", source })?;
+            .map_err(|e| Error::Kafka { action: "create producer", source: Box::new(e) })?;
         Ok(Publisher { producer, topics: Topics::new(&cfg.topic_prefix, chain), chain: chain.to_owned() })
     }
 
@@ -71,8 +77,13 @@ impl Publisher {
     /// Re-publishing a block yields the same keys, so downstream deduplicates by key.
     #[tracing::instrument(skip_all, fields(chain = %self.chain, block = bundle.block.number))]
     pub async fn publish(&self, bundle: &BlockBundle) -> Result<()> {
-        let mut msgs: Vec<(String, String, Vec<u8>)> = Vec::with_capacity(1 + bundle.txs.len() + bundle.logs.len());
-        msgs.push((self.topics.name(TopicKind::Blocks), bundle.block.hash.clone(), encode(&bundle.block, "block")?));
+        let mut msgs: Vec<(String, String, Vec<u8>)> =
+            Vec::with_capacity(1 + bundle.txs.len() + bundle.logs.len());
+        msgs.push((
+            self.topics.name(TopicKind::Blocks),
+            bundle.block.hash.clone(),
+            encode(&bundle.block, "block")?,
+        ));
         for tx in &bundle.txs {
             msgs.push((self.topics.name(TopicKind::Txs(tx.class)), tx.hash.clone(), encode(tx, "tx")?));
         }
@@ -83,12 +94,17 @@ impl Publisher {
             self.producer
                 .send(FutureRecord::to(topic).key(key).payload(payload), Duration::from_secs(30))
                 .await
-                .map_err(|(source, _)| Error::Produce { topic: topic.clone(), key: key.clone(), source })
+                .map_err(|(e, _)| Error::Produce {
+                    topic: topic.clone(),
+                    key: key.clone(),
+                    source: Box::new(e),
+                })
         });
         try_join_all(sends).await?;
         for (topic, _, payload) in &msgs {
             metrics::counter!("chainlake_kafka_records_total", "topic" => topic.clone()).increment(1);
-            metrics::counter!("chainlake_kafka_bytes_total", "topic" => topic.clone()).increment(payload.len() as u64);
+            metrics::counter!("chainlake_kafka_bytes_total", "topic" => topic.clone())
+                .increment(payload.len() as u64);
         }
         Ok(())
     }

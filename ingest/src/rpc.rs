@@ -43,7 +43,12 @@ impl RpcSource {
         })?;
         let retry = RetryBackoffLayer::new(cfg.max_retries, cfg.initial_backoff.as_millis() as u64, u64::MAX);
         let client = ClientBuilder::default().layer(retry).http(url);
-        Ok(RpcSource { client, chain: chain.to_owned(), provider: cfg.pseudonym.clone(), requests: Arc::default() })
+        Ok(RpcSource {
+            client,
+            chain: chain.to_owned(),
+            provider: cfg.pseudonym.clone(),
+            requests: Arc::default(),
+        })
     }
 
     pub fn chain(&self) -> &str {
@@ -70,11 +75,23 @@ impl RpcSource {
             Err(RpcError::Transport(_)) => "transport_error",
             Err(_) => "failed",
         };
-        let labels = [("chain", self.chain.clone()), ("provider", self.provider.clone()), ("method", method.to_owned())];
-        metrics::counter!("chainlake_rpc_requests_total", &[&labels[..], &[("outcome", outcome.to_owned())]].concat())
-            .increment(1);
+        let labels = [
+            ("chain", self.chain.clone()),
+            ("provider", self.provider.clone()),
+            ("method", method.to_owned()),
+        ];
+        metrics::counter!(
+            "chainlake_rpc_requests_total",
+            &[&labels[..], &[("outcome", outcome.to_owned())]].concat()
+        )
+        .increment(1);
         metrics::histogram!("chainlake_rpc_request_seconds", &labels).record(started.elapsed().as_secs_f64());
-        res.map_err(|source| Error::Rpc { chain: self.chain.clone(), method, block, source })
+        res.map_err(|source| Error::Rpc {
+            chain: self.chain.clone(),
+            method,
+            block,
+            source: Box::new(source),
+        })
     }
 
     /// `eth_chainId`.

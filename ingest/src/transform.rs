@@ -62,14 +62,16 @@ pub fn transform_block(chain: &str, block: &Value, receipts: Option<&Value>) -> 
     let mut txs = Vec::with_capacity(raw_txs.len());
     let mut logs = Vec::new();
     for raw in raw_txs {
-        let t = raw
-            .as_object()
-            .ok_or_else(|| malformed("transaction", None, "not hydrated (hash only) or not an object".into()))?;
+        let t = raw.as_object().ok_or_else(|| {
+            malformed("transaction", None, "not hydrated (hash only) or not an object".into())
+        })?;
         let hash = hexnum::string(t, "hash").map_err(|e| malformed("transaction", None, e.to_string()))?;
         let receipt = receipts_by_hash.get(hash.as_str()).copied();
-        let tx = transform_tx(&header, t, receipt).map_err(|e| malformed("transaction", Some(&hash), e.to_string()))?;
+        let tx = transform_tx(&header, t, receipt)
+            .map_err(|e| malformed("transaction", Some(&hash), e.to_string()))?;
         if let Some(r) = receipt {
-            push_logs(&header, &tx, r, &mut logs).map_err(|e| malformed("log", Some(&hash), e.to_string()))?;
+            push_logs(&header, &tx, r, &mut logs)
+                .map_err(|e| malformed("log", Some(&hash), e.to_string()))?;
         }
         txs.push(tx);
     }
@@ -146,7 +148,12 @@ fn transform_tx(b: &BlockRecord, t: &Obj, r: Option<&Obj>) -> std::result::Resul
     Ok(tx)
 }
 
-fn push_logs(b: &BlockRecord, tx: &TxRecord, r: &Obj, out: &mut Vec<LogRecord>) -> std::result::Result<(), FieldError> {
+fn push_logs(
+    b: &BlockRecord,
+    tx: &TxRecord,
+    r: &Obj,
+    out: &mut Vec<LogRecord>,
+) -> std::result::Result<(), FieldError> {
     let Some(raw_logs) = r.get("logs").and_then(Value::as_array) else { return Ok(()) };
     for l in raw_logs {
         let Some(l) = l.as_object() else { return Err(FieldError::NotString("logs[]")) };

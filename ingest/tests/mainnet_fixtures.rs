@@ -1,6 +1,8 @@
 //! Every recorded mainnet block in testdata/mainnet parses and classifies without loss:
 //! counts and value sums equal what the raw JSON says.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 use std::path::{Path, PathBuf};
 
 use alloy::primitives::U256;
@@ -45,7 +47,10 @@ fn every_hydrated_block_is_lossless() {
         let result = transform_block("ethereum", block, receipts.as_ref());
         if !hydrated {
             let err = result.err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains(&format!("block {n}")), "hash-only block {n} must be refused with coordinates: {err}");
+            assert!(
+                err.contains(&format!("block {n}")),
+                "hash-only block {n} must be refused with coordinates: {err}"
+            );
             continue;
         }
         let bundle = result.unwrap_or_else(|e| panic!("block {n}: {e}"));
@@ -56,13 +61,21 @@ fn every_hydrated_block_is_lossless() {
         assert_eq!(bundle.block.tx_count as usize, raw.len());
 
         // Value sums: independent parse of the raw JSON vs the exact decimal strings.
-        let raw_sum = raw.iter().map(|t| parse_u256(t["value"].as_str().unwrap()).unwrap()).fold(U256::ZERO, |a, b| a + b);
-        let sum = bundle.txs.iter().map(|t| U256::from_str_radix(&t.value, 10).unwrap()).fold(U256::ZERO, |a, b| a + b);
+        let raw_sum = raw
+            .iter()
+            .map(|t| parse_u256(t["value"].as_str().unwrap()).unwrap())
+            .fold(U256::ZERO, |a, b| a + b);
+        let sum = bundle
+            .txs
+            .iter()
+            .map(|t| U256::from_str_radix(&t.value, 10).unwrap())
+            .fold(U256::ZERO, |a, b| a + b);
         assert_eq!(sum, raw_sum, "block {n} value sum");
 
         // Classes: counted straight from the raw fields.
         let deploys = raw.iter().filter(|t| t["to"].is_null()).count();
-        let transfers = raw.iter().filter(|t| !t["to"].is_null() && t["input"].as_str() == Some("0x")).count();
+        let transfers =
+            raw.iter().filter(|t| !t["to"].is_null() && t["input"].as_str() == Some("0x")).count();
         let count = |c: TxClass| bundle.txs.iter().filter(|t| t.class == c).count();
         assert_eq!(count(TxClass::ContractDeploy), deploys, "block {n} deploys");
         assert_eq!(count(TxClass::NativeTransfer), transfers, "block {n} transfers");

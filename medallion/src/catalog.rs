@@ -29,7 +29,13 @@ pub fn new_session() -> Result<SessionContext> {
 }
 
 /// Registers (or replaces) `layer.name` with in-memory batches.
-pub fn register_batches(ctx: &SessionContext, layer: Layer, name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<()> {
+pub fn register_batches(
+    ctx: &SessionContext,
+    layer: Layer,
+    name: &str,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<()> {
     let mem = MemTable::try_new(schema, vec![batches]).map_err(Error::sql(format!("{layer}.{name}")))?;
     register(ctx, layer, name, Arc::new(mem))
 }
@@ -42,7 +48,13 @@ fn register(ctx: &SessionContext, layer: Layer, name: &str, provider: Arc<dyn Ta
 }
 
 /// Registers the Delta table at `layer/name` if it exists; returns whether it did.
-async fn register_delta(ctx: &SessionContext, lake: &Lake, chain: &str, layer: Layer, name: &str) -> Result<bool> {
+async fn register_delta(
+    ctx: &SessionContext,
+    lake: &Lake,
+    chain: &str,
+    layer: Layer,
+    name: &str,
+) -> Result<bool> {
     let url = lake.table_url(chain, layer, name)?;
     let table = lake.open(&url).await?;
     if table.version().is_none() {

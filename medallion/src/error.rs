@@ -15,7 +15,7 @@ pub enum Error {
         action: &'static str,
         table: String,
         #[source]
-        source: DeltaTableError,
+        source: Box<DeltaTableError>,
     },
     /// The Kafka consumer failed.
     #[error("kafka {action} failed (topic {topic:?}, partition {partition:?}): {source}")]
@@ -24,14 +24,14 @@ pub enum Error {
         topic: Option<String>,
         partition: Option<i32>,
         #[source]
-        source: KafkaError,
+        source: Box<KafkaError>,
     },
     /// Building an Arrow batch failed (schema and records disagree: a bug, not bad input).
     #[error("arrow batch for table {table} failed: {source}")]
     Arrow {
         table: String,
         #[source]
-        source: deltalake::arrow::error::ArrowError,
+        source: Box<deltalake::arrow::error::ArrowError>,
     },
     /// A SQL job failed.
     #[error("sql {job} failed: {source}")]
@@ -55,12 +55,17 @@ impl Error {
     /// Whether retrying later may succeed (I/O, broker and commit conflicts).
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Kafka { .. } | Error::Io { .. })
-            || matches!(self, Error::Delta { source, .. } if matches!(source, DeltaTableError::ObjectStore { .. } | DeltaTableError::Transaction { .. }))
+            || matches!(self, Error::Delta { source, .. } if matches!(source.as_ref(), DeltaTableError::ObjectStore { .. } | DeltaTableError::Transaction { .. }))
     }
 
     pub(crate) fn delta(action: &'static str, table: impl ToString) -> impl FnOnce(DeltaTableError) -> Self {
         let table = table.to_string();
-        move |source| Error::Delta { action, table, source }
+        move |source| Error::Delta { action, table, source: Box::new(source) }
+    }
+
+    pub(crate) fn arrow(table: impl ToString) -> impl FnOnce(deltalake::arrow::error::ArrowError) -> Self {
+        let table = table.to_string();
+        move |source| Error::Arrow { table, source: Box::new(source) }
     }
 
     pub(crate) fn sql(job: impl ToString) -> impl FnOnce(DataFusionError) -> Self {

@@ -44,12 +44,16 @@ pub fn load_jobs(dir: &Path) -> Result<Vec<Job>> {
             Some(("gold", n)) => (Layer::Gold, n),
             _ => continue,
         };
-        let sql = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        let sql = std::fs::read_to_string(&path)
+            .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
         jobs.push(Job { layer, name: name.to_owned(), path, sql });
     }
     jobs.sort_by(|a, b| (a.layer != Layer::Silver, &a.name).cmp(&(b.layer != Layer::Silver, &b.name)));
     if jobs.is_empty() {
-        return Err(Error::Config { what: format!("sql dir {}", dir.display()), reason: "no silver_*.sql or gold_*.sql".into() });
+        return Err(Error::Config {
+            what: format!("sql dir {}", dir.display()),
+            reason: "no silver_*.sql or gold_*.sql".into(),
+        });
     }
     Ok(jobs)
 }
@@ -80,7 +84,8 @@ pub async fn run_jobs(lake: &Lake, chain: &str, jobs: &[Job]) -> Result<Vec<JobR
         let url = lake.table_url(chain, job.layer, &job.name)?;
         lake.overwrite(lake.open(&url).await?, schema, batches).await?;
         metrics::gauge!("chainlake_job_rows", "table" => table.clone()).set(rows as f64);
-        metrics::histogram!("chainlake_job_seconds", "table" => table.clone()).record(started.elapsed().as_secs_f64());
+        metrics::histogram!("chainlake_job_seconds", "table" => table.clone())
+            .record(started.elapsed().as_secs_f64());
         tracing::info!(%table, rows, "job done");
         reports.push(JobReport { table, rows });
     }

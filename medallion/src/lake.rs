@@ -48,8 +48,14 @@ impl fmt::Display for Layer {
 }
 
 /// Environment variables passed to the object store when set (credentials stay out of files).
-const ENV_OPTIONS: [&str; 6] =
-    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP"];
+const ENV_OPTIONS: [&str; 6] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+];
 
 /// The root of the lake and how to reach it.
 #[derive(Debug, Clone)]
@@ -74,8 +80,11 @@ impl Lake {
             root.set_path(&format!("{}/", root.path()));
         }
         // `aws-endpoint-url` (env layer) and `AWS_ENDPOINT_URL` name the same option.
-        let mut options: HashMap<String, String> =
-            cfg.storage_options.iter().map(|(k, v)| (k.to_uppercase().replace('-', "_"), v.clone())).collect();
+        let mut options: HashMap<String, String> = cfg
+            .storage_options
+            .iter()
+            .map(|(k, v)| (k.to_uppercase().replace('-', "_"), v.clone()))
+            .collect();
         if root.scheme() == "s3" || root.scheme() == "s3a" {
             for key in ENV_OPTIONS {
                 if let Ok(v) = std::env::var(key) {
@@ -115,7 +124,12 @@ impl Lake {
     }
 
     /// Appends `batches` and records `txns` (app id → version) in the same commit.
-    pub async fn append(&self, table: DeltaTable, batches: Vec<RecordBatch>, txns: Vec<Transaction>) -> Result<DeltaTable> {
+    pub async fn append(
+        &self,
+        table: DeltaTable,
+        batches: Vec<RecordBatch>,
+        txns: Vec<Transaction>,
+    ) -> Result<DeltaTable> {
         let name = table.table_url().to_string();
         let batches = batches.into_iter().map(normalize_for_delta).collect::<Result<Vec<_>>>()?;
         table
@@ -128,7 +142,12 @@ impl Lake {
     }
 
     /// Replaces the table's content (and schema) with `batches`.
-    pub async fn overwrite(&self, table: DeltaTable, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<DeltaTable> {
+    pub async fn overwrite(
+        &self,
+        table: DeltaTable,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<DeltaTable> {
         let name = table.table_url().to_string();
         let mut batches = batches.into_iter().map(normalize_for_delta).collect::<Result<Vec<_>>>()?;
         if batches.is_empty() {
@@ -150,7 +169,9 @@ pub fn normalize_for_delta(batch: RecordBatch) -> Result<RecordBatch> {
     let schema = batch.schema();
     let target = |dt: &DataType| -> Option<DataType> {
         match dt {
-            DataType::Timestamp(unit, tz) if *unit != TimeUnit::Microsecond || tz.as_deref() != Some("UTC") => {
+            DataType::Timestamp(unit, tz)
+                if *unit != TimeUnit::Microsecond || tz.as_deref() != Some("UTC") =>
+            {
                 Some(DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))
             }
             DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => Some(DataType::Int64),
@@ -160,7 +181,7 @@ pub fn normalize_for_delta(batch: RecordBatch) -> Result<RecordBatch> {
     if !schema.fields().iter().any(|f| target(f.data_type()).is_some()) {
         return Ok(batch);
     }
-    let arrow_err = |source| Error::Arrow { table: "normalize".into(), source };
+    let arrow_err = |e| Error::arrow("normalize")(e);
     let mut fields = Vec::with_capacity(schema.fields().len());
     let mut columns = Vec::with_capacity(schema.fields().len());
     for (f, col) in schema.fields().iter().zip(batch.columns()) {

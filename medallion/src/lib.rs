@@ -12,6 +12,6 @@ pub mod error;
 pub mod jobs;
 pub mod lake;
 
-pub use error::{Error, Result};
 /// Re-exported so dependants use the exact arrow/datafusion versions of the lake.
 pub use deltalake;
+pub use error::{Error, Result};

@@ -2,6 +2,8 @@
 //! height, a failed transaction and a value wider than 64 bits goes through the real jobs;
 //! each Silver and Gold table is compared with its expected table.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -53,7 +55,17 @@ fn block(number: u64, hash: &str, ts: u64, miner: &str, base_gwei: u64) -> Block
 }
 
 #[allow(clippy::too_many_arguments)]
-fn tx(hash: &str, b: &BlockRecord, index: u64, to: Option<&str>, input: &str, value: &str, status: u64, gas_used: u64, egp_gwei_tenths: u64) -> TxRecord {
+fn tx(
+    hash: &str,
+    b: &BlockRecord,
+    index: u64,
+    to: Option<&str>,
+    input: &str,
+    value: &str,
+    status: u64,
+    gas_used: u64,
+    egp_gwei_tenths: u64,
+) -> TxRecord {
     TxRecord {
         schema_version: SCHEMA_VERSION,
         chain: "t".into(),
@@ -110,7 +122,13 @@ fn bronze(ctx: &SessionContext) {
         let mut buf = buffer_for(kind);
         for payload in rows {
             offset += 1;
-            let env = Envelope { topic: kind.suffix().into(), partition: 0, offset, key: None, ingested_at: offset * 1_000_000 };
+            let env = Envelope {
+                topic: kind.suffix().into(),
+                partition: 0,
+                offset,
+                key: None,
+                ingested_at: offset * 1_000_000,
+            };
             buf.push(&payload, env).unwrap();
         }
         let batch: RecordBatch = buf.take_batch().unwrap();

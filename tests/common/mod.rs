@@ -2,6 +2,7 @@
 //! infra/local/up.sh), endpoints from the environment with loopback defaults, and a unique
 //! namespace (topic prefix, sink id, lake prefix) per test so tests run in parallel.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

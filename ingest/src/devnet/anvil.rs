@@ -41,17 +41,20 @@ impl Anvil {
     }
 
     async fn wait_ready(&self, deadline: Duration) -> Result<()> {
-        let client = alloy::rpc::client::ClientBuilder::default().http(
-            self.url().parse().map_err(|e: url::ParseError| Error::devnet("anvil url", e))?,
-        );
+        let client = alloy::rpc::client::ClientBuilder::default()
+            .http(self.url().parse().map_err(|e: url::ParseError| Error::devnet("anvil url", e))?);
         let started = tokio::time::Instant::now();
         loop {
-            let r: std::result::Result<alloy::primitives::U64, _> = client.request_noparams("eth_chainId").await;
+            let r: std::result::Result<alloy::primitives::U64, _> =
+                client.request_noparams("eth_chainId").await;
             if r.is_ok() {
                 return Ok(());
             }
             if started.elapsed() > deadline {
-                return Err(Error::devnet("anvil", format!("not ready on port {} after {deadline:?}", self.port)));
+                return Err(Error::devnet(
+                    "anvil",
+                    format!("not ready on port {} after {deadline:?}", self.port),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

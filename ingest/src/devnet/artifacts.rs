@@ -40,7 +40,9 @@ impl Artifact {
     pub fn deploy_data(&self, args: &[DynSolValue]) -> Result<Bytes> {
         let mut data = self.bytecode.to_vec();
         if let Some(ctor) = &self.abi.constructor {
-            let enc = ctor.abi_encode_input(args).map_err(|e| Error::devnet(format!("constructor of {}", self.name), e))?;
+            let enc = ctor
+                .abi_encode_input(args)
+                .map_err(|e| Error::devnet(format!("constructor of {}", self.name), e))?;
             data.extend_from_slice(&enc);
         }
         Ok(data.into())
@@ -53,7 +55,9 @@ impl Artifact {
             .function(function)
             .and_then(|fs| fs.iter().find(|f| f.inputs.len() == args.len()))
             .ok_or_else(|| Error::devnet(format!("{}.{function}", self.name), "no such function"))?;
-        f.abi_encode_input(args).map(Into::into).map_err(|e| Error::devnet(format!("{}.{function}", self.name), e))
+        f.abi_encode_input(args)
+            .map(Into::into)
+            .map_err(|e| Error::devnet(format!("{}.{function}", self.name), e))
     }
 }
 

@@ -41,12 +41,14 @@ impl Ledger {
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|source| Error::Encode { what: "ledger", source })?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|source| Error::Encode { what: "ledger", source })?;
         std::fs::write(path, text).map_err(|source| Error::Io { path: path.display().to_string(), source })
     }
 
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
         serde_json::from_str(&text).map_err(|e| Error::devnet(format!("ledger {}", path.display()), e))
     }
 }

@@ -39,6 +39,7 @@ struct Sender {
     nonces: HashMap<Address, u64>,
     pending: Vec<B256>,
     ledger: Ledger,
+    blocks: u64,
 }
 
 fn rpc_err(what: &str) -> impl FnOnce(alloy::transports::TransportError) -> Error + '_ {
@@ -62,7 +63,15 @@ impl Sender {
     }
 
     /// Sends one transaction; returns the created contract's address for deploys.
-    async fn send(&mut self, from: Address, to: Option<Address>, value: u128, data: Bytes, gas: u64, fees: Fees) -> Result<Address> {
+    async fn send(
+        &mut self,
+        from: Address,
+        to: Option<Address>,
+        value: u128,
+        data: Bytes,
+        gas: u64,
+        fees: Fees,
+    ) -> Result<Address> {
         let nonce = self.nonce(from).await?;
         let mut tx = json!({
             "from": from, "value": format!("{value:#x}"), "input": data, "gas": format!("{gas:#x}"),
@@ -87,8 +96,11 @@ impl Sender {
                 tx["type"] = json!("0x2");
             }
         }
-        let hash: B256 =
-            self.client.request("eth_sendTransaction", (tx,)).await.map_err(rpc_err("eth_sendTransaction"))?;
+        let hash: B256 = self
+            .client
+            .request("eth_sendTransaction", (tx,))
+            .await
+            .map_err(rpc_err("eth_sendTransaction"))?;
         self.pending.push(hash);
         let to_hex = to.map(|a| format!("{a:#x}"));
         self.ledger.record(to_hex.as_deref(), &data.to_string(), value);
@@ -97,6 +109,14 @@ impl Sender {
 
     /// Mines the pending transactions and checks every one succeeded.
     async fn mine(&mut self) -> Result<()> {
+        // Rotate the fee recipient like a chain with several builders.
+        self.blocks += 1;
+        let builder = Address::with_last_byte(0xb0 + (self.blocks % 3) as u8);
+        let _: Value = self
+            .client
+            .request("anvil_setCoinbase", (builder,))
+            .await
+            .map_err(rpc_err("anvil_setCoinbase"))?;
         for _attempt in 0..20 {
             let _: Value = self.client.request_noparams("evm_mine").await.map_err(rpc_err("evm_mine"))?;
             let mut still_pending = Vec::new();
@@ -112,7 +132,8 @@ impl Sender {
                         if r.get("status").and_then(Value::as_str) != Some("0x1") {
                             return Err(Error::devnet(format!("tx {hash}"), "reverted"));
                         }
-                        let block = r.get("blockNumber").and_then(Value::as_str).and_then(crate::hexnum::parse_u64);
+                        let block =
+                            r.get("blockNumber").and_then(Value::as_str).and_then(crate::hexnum::parse_u64);
                         self.ledger.last_block = self.ledger.last_block.max(block.unwrap_or(0));
                     }
                 }
@@ -123,7 +144,10 @@ impl Sender {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        Err(Error::devnet("mine", format!("{} transactions never mined, e.g. {:?}", self.pending.len(), self.pending.first())))
+        Err(Error::devnet(
+            "mine",
+            format!("{} transactions never mined, e.g. {:?}", self.pending.len(), self.pending.first()),
+        ))
     }
 }
 
@@ -137,34 +161,60 @@ fn uint(v: u128) -> DynSolValue {
 /// Deploys tokens and a Uniswap V2 pool on the node at `rpc_url`, then sends the traffic.
 #[tracing::instrument(skip(artifacts))]
 pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig) -> Result<Ledger> {
-    let client = ClientBuilder::default().http(rpc_url.parse().map_err(|e: url::ParseError| Error::devnet("rpc url", e))?);
-    let accounts: Vec<Address> = client.request_noparams("eth_accounts").await.map_err(rpc_err("eth_accounts"))?;
+    let client = ClientBuilder::default()
+        .http(rpc_url.parse().map_err(|e: url::ParseError| Error::devnet("rpc url", e))?);
+    let accounts: Vec<Address> =
+        client.request_noparams("eth_accounts").await.map_err(rpc_err("eth_accounts"))?;
     if accounts.len() < 10 {
         return Err(Error::devnet("eth_accounts", "need 10 unlocked dev accounts (anvil)"));
     }
     let _: Value = client.request("evm_setAutomine", (false,)).await.map_err(rpc_err("evm_setAutomine"))?;
-    let mut s = Sender { client, nonces: HashMap::new(), pending: Vec::new(), ledger: Ledger::default() };
+    let mut s =
+        Sender { client, nonces: HashMap::new(), pending: Vec::new(), ledger: Ledger::default(), blocks: 0 };
     let owner = accounts[0];
     let deadline = DynSolValue::Uint(U256::MAX, 256);
     let a = &artifacts;
     let dynamic = Fees::Dynamic { priority_gwei: 1 };
 
     let supply = uint(1_000_000_000 * ETHER);
-    let token = |name: &str, sym: &str| a.erc20.deploy_data(&[DynSolValue::String(name.into()), DynSolValue::String(sym.into()), supply.clone(), addr(owner)]);
+    let token = |name: &str, sym: &str| {
+        a.erc20.deploy_data(&[
+            DynSolValue::String(name.into()),
+            DynSolValue::String(sym.into()),
+            supply.clone(),
+            addr(owner),
+        ])
+    };
     let tka = s.send(owner, None, 0, token("Token A", "TKA")?, 3_000_000, dynamic).await?;
     let tkb = s.send(owner, None, 0, token("Token B", "TKB")?, 3_000_000, dynamic).await?;
     let weth = s.send(owner, None, 0, a.weth.deploy_data(&[])?, 2_000_000, dynamic).await?;
     let factory = s.send(owner, None, 0, a.factory.deploy_data(&[addr(owner)])?, 6_000_000, dynamic).await?;
     s.mine().await?;
-    let router = s.send(owner, None, 0, a.router.deploy_data(&[addr(factory), addr(weth)])?, 7_000_000, dynamic).await?;
+    let router = s
+        .send(owner, None, 0, a.router.deploy_data(&[addr(factory), addr(weth)])?, 7_000_000, dynamic)
+        .await?;
     for t in [tka, tkb] {
-        s.send(owner, Some(t), 0, a.erc20.call_data("approve", &[addr(router), DynSolValue::Uint(U256::MAX, 256)])?, 100_000, dynamic).await?;
+        s.send(
+            owner,
+            Some(t),
+            0,
+            a.erc20.call_data("approve", &[addr(router), DynSolValue::Uint(U256::MAX, 256)])?,
+            100_000,
+            dynamic,
+        )
+        .await?;
     }
     s.mine().await?;
     let liq = uint(1_000_000 * ETHER);
-    let add = a.router.call_data("addLiquidity", &[addr(tka), addr(tkb), liq.clone(), liq.clone(), uint(0), uint(0), addr(owner), deadline.clone()])?;
+    let add = a.router.call_data(
+        "addLiquidity",
+        &[addr(tka), addr(tkb), liq.clone(), liq.clone(), uint(0), uint(0), addr(owner), deadline.clone()],
+    )?;
     s.send(owner, Some(router), 0, add, 6_000_000, dynamic).await?;
-    let add_eth = a.router.call_data("addLiquidityETH", &[addr(tka), liq.clone(), uint(0), uint(0), addr(owner), deadline.clone()])?;
+    let add_eth = a.router.call_data(
+        "addLiquidityETH",
+        &[addr(tka), liq.clone(), uint(0), uint(0), addr(owner), deadline.clone()],
+    )?;
     s.send(owner, Some(router), 100 * ETHER, add_eth, 6_000_000, dynamic).await?;
     s.mine().await?;
 
@@ -179,7 +229,7 @@ pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig)
     for b in 0..cfg.blocks {
         for i in 0..cfg.txs_per_block {
             n += 1;
-            let k = 1 + (n as usize % 8);
+            let k = 1 + ((n * 3 + n / 8) % 8) as usize;
             let (from, to) = (accounts[k], accounts[(n as usize * 7 + 3) % 10]);
             match i % 8 {
                 3 | 4 => {
@@ -189,12 +239,17 @@ pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig)
                 }
                 5 => {
                     let path = DynSolValue::Array(vec![addr(tka), addr(tkb)]);
-                    let data = a.router.call_data("swapExactTokensForTokens", &[uint(ETHER), uint(0), path, addr(owner), deadline.clone()])?;
+                    let data = a.router.call_data(
+                        "swapExactTokensForTokens",
+                        &[uint(ETHER), uint(0), path, addr(owner), deadline.clone()],
+                    )?;
                     s.send(owner, Some(router), 0, data, 300_000, dynamic).await?;
                 }
                 6 => {
                     let path = DynSolValue::Array(vec![addr(weth), addr(tka)]);
-                    let data = a.router.call_data("swapExactETHForTokens", &[uint(0), path, addr(to), deadline.clone()])?;
+                    let data = a
+                        .router
+                        .call_data("swapExactETHForTokens", &[uint(0), path, addr(to), deadline.clone()])?;
                     s.send(owner, Some(router), ETHER / 10, data, 300_000, dynamic).await?;
                 }
                 2 => {
@@ -202,11 +257,24 @@ pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig)
                     s.send(from, Some(weth), (n % 10 + 1) * ETHER / 100, data, 100_000, fees_of(k)).await?;
                 }
                 7 if b % 2 == 0 => {
-                    let data = a.erc20.deploy_data(&[DynSolValue::String(format!("Token {n}")), DynSolValue::String(format!("T{n}")), supply.clone(), addr(from)])?;
+                    let data = a.erc20.deploy_data(&[
+                        DynSolValue::String(format!("Token {n}")),
+                        DynSolValue::String(format!("T{n}")),
+                        supply.clone(),
+                        addr(from),
+                    ])?;
                     s.send(accounts[9], None, 0, data, 3_000_000, fees_of(9)).await?;
                 }
                 _ => {
-                    s.send(from, Some(to), (n % 1000 + 1) * 1_000_000_000_000_000, Bytes::new(), 21_000, fees_of(k)).await?;
+                    s.send(
+                        from,
+                        Some(to),
+                        (n % 1000 + 1) * 1_000_000_000_000_000,
+                        Bytes::new(),
+                        21_000,
+                        fees_of(k),
+                    )
+                    .await?;
                 }
             }
         }

@@ -86,8 +86,9 @@ impl<T: DeserializeOwned + Serialize + Send> TableBuffer for Typed<T> {
 }
 
 fn to_batch<S: Serialize>(schema: &SchemaRef, table: &str, rows: &[S]) -> Result<RecordBatch> {
-    let err = |source| Error::Arrow { table: table.to_owned(), source };
-    let mut decoder = ReaderBuilder::new(schema.clone()).with_batch_size(rows.len().max(1)).build_decoder().map_err(err)?;
+    let err = |e| Error::arrow(table)(e);
+    let mut decoder =
+        ReaderBuilder::new(schema.clone()).with_batch_size(rows.len().max(1)).build_decoder().map_err(err)?;
     decoder.serialize(rows).map_err(err)?;
     Ok(decoder.flush().map_err(err)?.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())))
 }
@@ -95,7 +96,12 @@ fn to_batch<S: Serialize>(schema: &SchemaRef, table: &str, rows: &[S]) -> Result
 /// A buffer for the Bronze table of `kind`.
 pub fn buffer_for(kind: TopicKind) -> Box<dyn TableBuffer> {
     fn typed<T: DeserializeOwned + Serialize + Send + 'static>(kind: TopicKind) -> Box<dyn TableBuffer> {
-        Box::new(Typed::<T> { schema: bronze_schema(kind), table: kind.table_name(), rows: Vec::new(), _t: PhantomData })
+        Box::new(Typed::<T> {
+            schema: bronze_schema(kind),
+            table: kind.table_name(),
+            rows: Vec::new(),
+            _t: PhantomData,
+        })
     }
     match kind {
         TopicKind::Blocks => typed::<BlockRecord>(kind),
@@ -133,19 +139,47 @@ mod tests {
     use deltalake::arrow::json::ReaderBuilder;
 
     fn env(offset: i64) -> Envelope {
-        Envelope { topic: "t".into(), partition: 0, offset, key: Some("k".into()), ingested_at: 1_700_000_000_000_000 }
+        Envelope {
+            topic: "t".into(),
+            partition: 0,
+            offset,
+            key: Some("k".into()),
+            ingested_at: 1_700_000_000_000_000,
+        }
     }
 
     fn full_tx() -> TxRecord {
         let s = |v: &str| Some(v.to_owned());
         TxRecord {
-            schema_version: SCHEMA_VERSION, chain: "c".into(), block_number: 1, block_hash: "0xb".into(),
-            block_timestamp: 2, hash: "0xh".into(), tx_index: 0, tx_type: 2, type_known: true,
-            class: TxClass::ContractCall, from: "0xf".into(), to: s("0xt"), value: "340282366920938463463374607431768211455".into(),
-            input: "0xa9".into(), nonce: 3, gas: 4, gas_price: s("5"), max_fee_per_gas: s("6"),
-            max_priority_fee_per_gas: s("7"), max_fee_per_blob_gas: s("8"), blob_hashes_count: Some(1),
-            authorizations_count: Some(0), has_receipt: true, status: Some(1), gas_used: Some(9),
-            cumulative_gas_used: Some(10), effective_gas_price: s("11"), contract_address: s("0xc"), logs_count: Some(2),
+            schema_version: SCHEMA_VERSION,
+            chain: "c".into(),
+            block_number: 1,
+            block_hash: "0xb".into(),
+            block_timestamp: 2,
+            hash: "0xh".into(),
+            tx_index: 0,
+            tx_type: 2,
+            type_known: true,
+            class: TxClass::ContractCall,
+            from: "0xf".into(),
+            to: s("0xt"),
+            value: "340282366920938463463374607431768211455".into(),
+            input: "0xa9".into(),
+            nonce: 3,
+            gas: 4,
+            gas_price: s("5"),
+            max_fee_per_gas: s("6"),
+            max_priority_fee_per_gas: s("7"),
+            max_fee_per_blob_gas: s("8"),
+            blob_hashes_count: Some(1),
+            authorizations_count: Some(0),
+            has_receipt: true,
+            status: Some(1),
+            gas_used: Some(9),
+            cumulative_gas_used: Some(10),
+            effective_gas_price: s("11"),
+            contract_address: s("0xc"),
+            logs_count: Some(2),
         }
     }
 
@@ -154,7 +188,8 @@ mod tests {
     fn schemas_match_wire_records() {
         let kind = TopicKind::Txs(TxClass::ContractCall);
         let rows = [Row { record: full_tx(), envelope: env(7) }];
-        let mut strict = ReaderBuilder::new(bronze_schema(kind)).with_strict_mode(true).build_decoder().unwrap();
+        let mut strict =
+            ReaderBuilder::new(bronze_schema(kind)).with_strict_mode(true).build_decoder().unwrap();
         strict.serialize(&rows).unwrap();
         let batch = strict.flush().unwrap().unwrap();
         assert_eq!(batch.num_rows(), 1);

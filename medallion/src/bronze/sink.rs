@@ -95,7 +95,7 @@ impl BronzeSink {
     pub async fn run(&self, until: Until, cancel: &CancellationToken) -> Result<SinkStats> {
         let kerr = |action, topic: Option<&str>, partition| {
             let topic = topic.map(str::to_owned);
-            move |source| Error::Kafka { action, topic, partition, source }
+            move |e| Error::Kafka { action, topic, partition, source: Box::new(e) }
         };
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.kafka.brokers)
@@ -112,12 +112,15 @@ impl BronzeSink {
         let mut next: HashMap<(String, i32), i64> = HashMap::new();
         let mut targets: HashMap<(String, i32), i64> = HashMap::new();
         for (kind, topic) in self.topics.all() {
-            let md = consumer
-                .fetch_metadata(Some(&topic), Duration::from_secs(10))
-                .map_err(kerr("fetch metadata", Some(&topic), None))?;
+            let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).map_err(kerr(
+                "fetch metadata",
+                Some(&topic),
+                None,
+            ))?;
             let partitions: Vec<i32> =
                 md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
-            let table = self.lake.open(&self.lake.table_url(&self.chain, Layer::Bronze, kind.table_name())?).await?;
+            let table =
+                self.lake.open(&self.lake.table_url(&self.chain, Layer::Bronze, kind.table_name())?).await?;
             let mut state = new_state(kind, &topic, table);
             for p in partitions {
                 let done = txn_version(&state.table, &self.app_id(&topic, p)).await?;
@@ -190,7 +193,13 @@ impl BronzeSink {
         Ok(stats)
     }
 
-    fn accept(&self, state: &mut TopicState, envelope: Envelope, payload: Option<&[u8]>, stats: &mut SinkStats) {
+    fn accept(
+        &self,
+        state: &mut TopicState,
+        envelope: Envelope,
+        payload: Option<&[u8]>,
+        stats: &mut SinkStats,
+    ) {
         let (p, offset) = (envelope.partition, envelope.offset);
         if state.committed.get(&p).is_some_and(|c| offset <= *c) {
             stats.skipped += 1;
@@ -205,7 +214,7 @@ impl BronzeSink {
         if let Some(reason) = reason {
             metrics::counter!("chainlake_sink_rejected_total", "topic" => state.topic.clone()).increment(1);
             tracing::warn!(topic = %state.topic, partition = p, offset, %reason, "record rejected");
-            if !state.rejects_committed.get(&p).is_some_and(|c| offset <= *c) {
+            if state.rejects_committed.get(&p).is_none_or(|c| offset > *c) {
                 state.rejects.push(payload, reason, envelope);
                 state.rejects_pending.insert(p, offset);
                 stats.rejected += 1;
@@ -221,10 +230,18 @@ impl BronzeSink {
     }
 
     #[tracing::instrument(skip_all, fields(topic = %state.topic))]
-    async fn flush(&self, state: &mut TopicState, rejected: &mut DeltaTable, stats: &mut SinkStats) -> Result<()> {
+    async fn flush(
+        &self,
+        state: &mut TopicState,
+        rejected: &mut DeltaTable,
+        stats: &mut SinkStats,
+    ) -> Result<()> {
         if !state.rejects.is_empty() {
             let batch = state.rejects.take_batch()?;
-            let txns = state.rejects_pending.iter().map(|(p, o)| Transaction::new(self.reject_app_id(&state.topic, *p), *o));
+            let txns = state
+                .rejects_pending
+                .iter()
+                .map(|(p, o)| Transaction::new(self.reject_app_id(&state.topic, *p), *o));
             *rejected = self.lake.append(rejected.clone(), vec![batch], txns.collect()).await?;
             state.rejects_committed.extend(std::mem::take(&mut state.rejects_pending));
             stats.commits += 1;
