@@ -14,8 +14,8 @@ pub struct ChainConfig {
     pub chain_id: u64,
 }
 
-/// `[rpc]`: the JSON-RPC endpoint and how to call it.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// `[rpc]`: the JSON-RPC endpoint and how to call it. `Debug` hides the URL (API keys).
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RpcConfig {
     /// HTTP(S) endpoint. May embed an API key: it is never logged (see `pseudonym`).
@@ -48,4 +48,17 @@ pub struct KafkaConfig {
     pub compression: String,
     #[serde(with = "humantime_serde")]
     pub message_timeout: Duration,
+}
+
+impl std::fmt::Debug for RpcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcConfig")
+            .field("url", &format_args!("<{}>", self.pseudonym))
+            .field("pseudonym", &self.pseudonym)
+            .field("poll_interval", &self.poll_interval)
+            .field("concurrency", &self.concurrency)
+            .field("max_retries", &self.max_retries)
+            .field("initial_backoff", &self.initial_backoff)
+            .finish()
+    }
 }

@@ -8,14 +8,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong while extracting, transforming or publishing a chain.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A JSON-RPC call failed after the transport's own retries.
-    #[error("rpc {method} failed (chain {chain}, block {block:?}): {source}")]
+    /// A JSON-RPC call failed after the transport's own retries. `reason` has the endpoint
+    /// URL replaced by its pseudonym (URLs carry API keys), so the source is not kept.
+    #[error("rpc {method} failed (chain {chain}, provider {provider}, block {block:?}): {reason}")]
     Rpc {
         chain: String,
+        provider: String,
         method: &'static str,
         block: Option<u64>,
-        #[source]
-        source: Box<alloy::transports::TransportError>,
+        reason: String,
+        retryable: bool,
     },
     /// The node returned `null` for a block that should exist.
     #[error("block {block} not found (chain {chain})")]
@@ -61,7 +63,8 @@ impl Error {
     /// Whether retrying the same operation later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Rpc { .. } | Error::BlockNotFound { .. } | Error::Produce { .. } => true,
+            Error::Rpc { retryable, .. } => *retryable,
+            Error::BlockNotFound { .. } | Error::Produce { .. } => true,
             Error::Kafka { .. } => true,
             Error::Malformed { .. } | Error::Encode { .. } | Error::Devnet { .. } | Error::Io { .. } => false,
         }

@@ -27,9 +27,11 @@ pub struct RawBlock {
 }
 
 /// A JSON-RPC endpoint of one chain.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RpcSource {
     client: RpcClient,
+    /// Forms of the endpoint URL that must never reach a log line.
+    secrets: Arc<Vec<String>>,
     chain: String,
     provider: String,
     requests: Arc<AtomicU64>,
@@ -37,14 +39,19 @@ pub struct RpcSource {
 
 impl RpcSource {
     pub fn new(chain: &str, cfg: &RpcConfig) -> Result<Self> {
-        let url = cfg.url.parse().map_err(|e: url::ParseError| Error::Devnet {
+        let url: url::Url = cfg.url.parse().map_err(|e: url::ParseError| Error::Devnet {
             what: format!("rpc url of provider {}", cfg.pseudonym),
             reason: e.to_string(),
         })?;
+        let mut secrets = vec![cfg.url.clone(), url.to_string()];
+        if url.path().len() > 1 || url.query().is_some() {
+            secrets.push(url[url::Position::BeforePath..].to_owned());
+        }
         let retry = RetryBackoffLayer::new(cfg.max_retries, cfg.initial_backoff.as_millis() as u64, u64::MAX);
         let client = ClientBuilder::default().layer(retry).http(url);
         Ok(RpcSource {
             client,
+            secrets: Arc::new(secrets),
             chain: chain.to_owned(),
             provider: cfg.pseudonym.clone(),
             requests: Arc::default(),
@@ -53,6 +60,14 @@ impl RpcSource {
 
     pub fn chain(&self) -> &str {
         &self.chain
+    }
+
+    fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in self.secrets.iter().filter(|s| !s.is_empty()) {
+            out = out.replace(secret.as_str(), &format!("<{}>", self.provider));
+        }
+        out
     }
 
     /// Requests sent so far by this source and its clones.
@@ -86,11 +101,13 @@ impl RpcSource {
         )
         .increment(1);
         metrics::histogram!("chainlake_rpc_request_seconds", &labels).record(started.elapsed().as_secs_f64());
-        res.map_err(|source| Error::Rpc {
+        res.map_err(|e| Error::Rpc {
             chain: self.chain.clone(),
+            provider: self.provider.clone(),
             method,
             block,
-            source: Box::new(source),
+            reason: self.redact(&e.to_string()),
+            retryable: !matches!(e, RpcError::ErrorResp(_) | RpcError::DeserError { .. }),
         })
     }
 
@@ -118,5 +135,34 @@ impl RpcSource {
             return Err(Error::BlockNotFound { chain: self.chain.clone(), block: number });
         }
         Ok(RawBlock { number, block, receipts })
+    }
+}
+
+impl std::fmt::Debug for RpcSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcSource").field("chain", &self.chain).field("provider", &self.provider).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn errors_never_show_the_endpoint_url() {
+        let cfg = RpcConfig {
+            url: "http://127.0.0.1:9/v3/SECRETKEY123".into(),
+            pseudonym: "infura-1".into(),
+            poll_interval: Duration::from_secs(1),
+            concurrency: 1,
+            max_retries: 0,
+            initial_backoff: Duration::from_millis(1),
+        };
+        let rpc = RpcSource::new("c", &cfg).unwrap();
+        let err = rpc.head().await.err().map(|e| format!("{e} {e:?}")).unwrap_or_default();
+        assert!(err.contains("infura-1"), "{err}");
+        assert!(!err.contains("SECRETKEY123"), "{err}");
+        assert!(!format!("{rpc:?}").contains("SECRETKEY123"));
     }
 }

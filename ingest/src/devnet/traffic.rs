@@ -159,7 +159,7 @@ fn uint(v: u128) -> DynSolValue {
 }
 
 /// Deploys tokens and a Uniswap V2 pool on the node at `rpc_url`, then sends the traffic.
-#[tracing::instrument(skip(artifacts))]
+#[tracing::instrument(skip(rpc_url, artifacts))]
 pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig) -> Result<Ledger> {
     let client = ClientBuilder::default()
         .http(rpc_url.parse().map_err(|e: url::ParseError| Error::devnet("rpc url", e))?);

@@ -183,17 +183,72 @@ mod tests {
         }
     }
 
-    /// Every field of the wire record has a column and vice versa (strict decoding).
-    #[test]
-    fn schemas_match_wire_records() {
-        let kind = TopicKind::Txs(TxClass::ContractCall);
-        let rows = [Row { record: full_tx(), envelope: env(7) }];
+    fn full_block() -> BlockRecord {
+        BlockRecord {
+            schema_version: SCHEMA_VERSION,
+            chain: "c".into(),
+            number: 1,
+            hash: "0xb".into(),
+            parent_hash: "0xa".into(),
+            timestamp: 2,
+            miner: "0xm".into(),
+            gas_used: 3,
+            gas_limit: 4,
+            base_fee_per_gas: Some("5".into()),
+            tx_count: 6,
+            size: Some(7),
+            extra_data: Some("0x".into()),
+            withdrawals_count: Some(8),
+            blob_gas_used: Some(9),
+            excess_blob_gas: Some(10),
+        }
+    }
+
+    fn full_log() -> LogRecord {
+        let s = |v: &str| Some(v.to_owned());
+        LogRecord {
+            schema_version: SCHEMA_VERSION,
+            chain: "c".into(),
+            block_number: 1,
+            block_hash: "0xb".into(),
+            block_timestamp: 2,
+            tx_hash: "0xh".into(),
+            tx_index: 3,
+            log_index: 4,
+            address: "0xa".into(),
+            topic0: s("0x0"),
+            topic1: s("0x1"),
+            topic2: s("0x2"),
+            topic3: s("0x3"),
+            topics_count: 4,
+            data: "0x".into(),
+            removed: false,
+        }
+    }
+
+    fn strict_batch<T: Serialize>(kind: TopicKind, record: T) -> RecordBatch {
+        let rows = [Row { record, envelope: env(7) }];
         let mut strict =
             ReaderBuilder::new(bronze_schema(kind)).with_strict_mode(true).build_decoder().unwrap();
         strict.serialize(&rows).unwrap();
-        let batch = strict.flush().unwrap().unwrap();
-        assert_eq!(batch.num_rows(), 1);
-        assert_eq!(batch.num_columns(), bronze_schema(kind).fields().len());
+        strict.flush().unwrap().unwrap()
+    }
+
+    /// Every field of each wire record has a column and vice versa (strict decoding).
+    #[test]
+    fn schemas_match_wire_records() {
+        for (kind, batch) in [
+            (TopicKind::Blocks, strict_batch(TopicKind::Blocks, full_block())),
+            (
+                TopicKind::Txs(TxClass::ContractCall),
+                strict_batch(TopicKind::Txs(TxClass::ContractCall), full_tx()),
+            ),
+            (TopicKind::Logs, strict_batch(TopicKind::Logs, full_log())),
+        ] {
+            assert_eq!(batch.num_rows(), 1);
+            assert_eq!(batch.num_columns(), bronze_schema(kind).fields().len());
+            assert_eq!(batch.column(0).null_count(), 0);
+        }
     }
 
     #[test]
