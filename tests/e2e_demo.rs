@@ -32,4 +32,16 @@ async fn gold_equals_the_traffic_ledger() {
     // RPC economy: 2 requests per block plus head polls and the chain id check.
     let per_block = report.rpc_requests as f64 / report.crawl.blocks as f64;
     assert!(per_block < 3.0, "requests per block {per_block}");
+
+    // The CLI reads the same lake by table name.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainlake"))
+        .args(["query", "SELECT CAST(sum(transfers) AS VARCHAR) AS n FROM gold.native_transfers_daily"])
+        .env("CHAINLAKE__LAKE__ROOT", &cfg.lake.root)
+        .env("CHAINLAKE__MEDALLION__SQL_DIR", &cfg.medallion.sql_dir)
+        .env("CHAINLAKE__METRICS__LISTEN", "")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("| {} ", l.native_transfers)), "{stdout}");
 }
