@@ -47,7 +47,8 @@ pub async fn connect(cfg: &Config) -> Result<Crawler> {
         });
     }
     ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, &cfg.chain.name)).await?;
-    Ok(Crawler::new(rpc, Publisher::new(&cfg.kafka, &cfg.chain.name)?))
+    let publisher = Publisher::new(&cfg.kafka, &cfg.chain.name)?;
+    Ok(Crawler::new(rpc, publisher, cfg.chain.confirmations, cfg.chain.reorg_window))
 }
 
 /// Runs the sink on the configured lake.

@@ -12,6 +12,10 @@ pub struct ChainConfig {
     pub name: String,
     /// EIP-155 chain id, checked against the node on start.
     pub chain_id: u64,
+    /// Depth at which a height is announced `confirmed` on `{chain}.chain_events`.
+    pub confirmations: u64,
+    /// Recent canonical hashes kept to detect and heal reorgs; a deeper reorg is an error.
+    pub reorg_window: u64,
 }
 
 /// `[rpc]`: the JSON-RPC endpoint and how to call it. `Debug` hides the URL (API keys).

@@ -1,18 +1,24 @@
 //! The ingest loop: extract ([`RpcSource`]) → transform → publish ([`Publisher`]).
 //!
 //! Reads blocks `from..=to` (backfill) or from a height onwards as the head moves (follow);
-//! writes every block's records to Kafka, in height order.
+//! writes every block's records to Kafka, in height order. The follower checks each block's
+//! parent against a [`CanonicalWindow`]; on a mismatch it walks back to the common ancestor,
+//! publishes a `reorg` chain event and re-publishes the new branch. Heights that reach the
+//! configured depth are announced as `confirmed`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::canonical::CanonicalWindow;
 use crate::publish::Publisher;
 use crate::rpc::{RawBlock, RpcSource};
 use crate::transform::transform_block;
-use crate::Result;
+use crate::wire::{ChainEventKind, ChainEventRecord, SCHEMA_VERSION};
+use crate::{Error, Result};
 
 /// What a crawl did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,6 +28,7 @@ pub struct CrawlStats {
     pub logs: u64,
     /// Highest height published.
     pub last_block: Option<u64>,
+    pub reorgs: u64,
 }
 
 /// Extracts, transforms and publishes the blocks of one chain.
@@ -29,11 +36,21 @@ pub struct CrawlStats {
 pub struct Crawler {
     rpc: RpcSource,
     publisher: Publisher,
+    confirmations: u64,
+    reorg_window: u64,
+    published: Arc<watch::Sender<Option<u64>>>,
 }
 
 impl Crawler {
-    pub fn new(rpc: RpcSource, publisher: Publisher) -> Self {
-        Crawler { rpc, publisher }
+    /// `confirmations`: depth of `confirmed` events; `reorg_window`: heights kept to heal reorgs.
+    pub fn new(rpc: RpcSource, publisher: Publisher, confirmations: u64, reorg_window: u64) -> Self {
+        let reorg_window = reorg_window.max(confirmations + 1);
+        Crawler { rpc, publisher, confirmations, reorg_window, published: Arc::new(watch::channel(None).0) }
+    }
+
+    /// The last height published, as it changes.
+    pub fn published(&self) -> watch::Receiver<Option<u64>> {
+        self.published.subscribe()
     }
 
     pub fn rpc(&self) -> &RpcSource {
@@ -53,6 +70,7 @@ impl Crawler {
         stats.txs += bundle.txs.len() as u64;
         stats.logs += bundle.logs.len() as u64;
         stats.last_block = Some(raw.number);
+        self.published.send_replace(Some(raw.number));
         let chain = self.rpc.chain().to_owned();
         metrics::counter!("chainlake_blocks_published_total", "chain" => chain.clone()).increment(1);
         metrics::gauge!("chainlake_last_published_block", "chain" => chain.clone()).set(raw.number as f64);
@@ -104,6 +122,7 @@ impl Crawler {
         cancel: &CancellationToken,
     ) -> Result<CrawlStats> {
         let mut stats = CrawlStats::default();
+        let mut window = CanonicalWindow::new(self.reorg_window);
         let mut next = from;
         let mut stop_open = true;
         let mut tick = tokio::time::interval(poll);
@@ -112,12 +131,19 @@ impl Crawler {
             let head = self.rpc.head().await?;
             metrics::gauge!("chainlake_node_head", "chain" => self.rpc.chain().to_owned()).set(head as f64);
             if head >= next {
-                self.backfill_into(next, head, concurrency, cancel, &mut stats).await?;
-                next = stats.last_block.map_or(next, |b| b + 1);
+                next = self.follow_range(next, head, concurrency, cancel, &mut window, &mut stats).await?;
             }
             let stop = *stop_at.borrow();
-            if cancel.is_cancelled() || stop.is_some_and(|s| next > s) {
+            if cancel.is_cancelled() {
                 return Ok(stats);
+            }
+            if stop.is_some_and(|s| next > s) {
+                // A reorg at the tip shows only in the next block: check the tip before stopping.
+                match self.tip_reorg(next, &mut window, &mut stats).await? {
+                    Some(resume) => next = resume,
+                    None => return Ok(stats),
+                }
+                continue;
             }
             tokio::select! {
                 _ = tick.tick() => {}
@@ -126,4 +152,127 @@ impl Crawler {
             }
         }
     }
+
+    /// If the last published block is no longer canonical, heals and returns where to resume.
+    async fn tip_reorg(
+        &self,
+        next: u64,
+        window: &mut CanonicalWindow,
+        stats: &mut CrawlStats,
+    ) -> Result<Option<u64>> {
+        let Some(tip) = next.checked_sub(1).filter(|t| *t > 0) else { return Ok(None) };
+        let Some(known) = window.hash_at(tip).map(str::to_owned) else { return Ok(None) };
+        let node = self.rpc.block_hash(tip).await?;
+        if node == known {
+            return Ok(None);
+        }
+        self.heal_reorg(tip, node, window, stats).await.map(Some)
+    }
+
+    /// Publishes `from..=to` in order, checking each parent; returns the next height to read.
+    async fn follow_range(
+        &self,
+        from: u64,
+        to: u64,
+        concurrency: usize,
+        cancel: &CancellationToken,
+        window: &mut CanonicalWindow,
+        stats: &mut CrawlStats,
+    ) -> Result<u64> {
+        let mut blocks = std::pin::pin!(futures::stream::iter(from..=to)
+            .map(|n| self.rpc.fetch_block(n))
+            .buffered(concurrency.max(1))
+            .take_until(cancel.cancelled()));
+        let mut next = from;
+        while let Some(raw) = blocks.try_next().await? {
+            let field =
+                |k: &str| raw.block.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+            let (hash, parent) = (field("hash"), field("parentHash"));
+            if !window.extends(raw.number, &parent) {
+                // Drop the prefetched blocks of the old view before walking back.
+                return self.heal_reorg(raw.number, hash, window, stats).await;
+            }
+            self.publish(raw, stats).await?;
+            window.push(next, hash);
+            self.confirm(next, window).await?;
+            next += 1;
+        }
+        Ok(next)
+    }
+
+    /// Walks back from `number - 1` to the last height whose hash the node still reports,
+    /// publishes the reorg event and returns the first height to re-publish.
+    async fn heal_reorg(
+        &self,
+        number: u64,
+        new_hash: String,
+        window: &mut CanonicalWindow,
+        stats: &mut CrawlStats,
+    ) -> Result<u64> {
+        let chain = self.rpc.chain().to_owned();
+        let oldest = window.oldest().unwrap_or(0);
+        let mut height = number - 1;
+        let mut new_hashes = vec![new_hash];
+        let ancestor = loop {
+            let node_hash = self.rpc.block_hash(height).await?;
+            if window.hash_at(height) == Some(node_hash.as_str()) {
+                break height;
+            }
+            new_hashes.push(node_hash);
+            if height <= oldest {
+                metrics::counter!("chainlake_reorg_too_deep_total", "chain" => chain.clone()).increment(1);
+                return Err(Error::ReorgTooDeep { chain, block: number, oldest });
+            }
+            height -= 1;
+        };
+        new_hashes.reverse();
+        // Heights above the one that revealed the reorg are fetched again anyway.
+        let orphaned: Vec<String> = window.rollback_to(ancestor).into_iter().map(|(_, h)| h).collect();
+        if orphaned.is_empty() {
+            return Ok(number); // the node moved again while we looked: read `number` anew
+        }
+        new_hashes.truncate(orphaned.len());
+        let event = ChainEventRecord {
+            schema_version: SCHEMA_VERSION,
+            chain: chain.clone(),
+            kind: ChainEventKind::Reorg,
+            number: ancestor + 1,
+            hash: new_hashes.first().cloned().unwrap_or_default(),
+            depth: orphaned.len() as u64,
+            orphaned_hashes: orphaned,
+            new_hashes,
+            detected_at: now_millis(),
+        };
+        tracing::warn!(chain = %chain, fork_point = ancestor, depth = event.depth, "reorg: re-publishing the new branch");
+        metrics::counter!("chainlake_reorgs_total", "chain" => chain.clone()).increment(1);
+        metrics::histogram!("chainlake_reorg_depth", "chain" => chain).record(event.depth as f64);
+        self.publisher.publish_event(&event).await?;
+        stats.reorgs += 1;
+        Ok(ancestor + 1)
+    }
+
+    /// Announces the height that just reached `confirmations` depth.
+    async fn confirm(&self, tip: u64, window: &CanonicalWindow) -> Result<()> {
+        let Some(height) = tip.checked_sub(self.confirmations) else { return Ok(()) };
+        let Some(hash) = window.hash_at(height) else { return Ok(()) };
+        let event = ChainEventRecord {
+            schema_version: SCHEMA_VERSION,
+            chain: self.rpc.chain().to_owned(),
+            kind: ChainEventKind::Confirmed,
+            number: height,
+            hash: hash.to_owned(),
+            depth: self.confirmations,
+            orphaned_hashes: Vec::new(),
+            new_hashes: Vec::new(),
+            detected_at: now_millis(),
+        };
+        self.publisher.publish_event(&event).await
+    }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -22,6 +22,11 @@ pub enum Error {
     /// The node returned `null` for a block that should exist.
     #[error("block {block} not found (chain {chain})")]
     BlockNotFound { chain: String, block: u64 },
+    /// The chain reorganised below the oldest remembered height: healing needs a backfill.
+    #[error(
+        "reorg deeper than the window (chain {chain}, block {block}: no common ancestor down to {oldest})"
+    )]
+    ReorgTooDeep { chain: String, block: u64, oldest: u64 },
     /// A node response did not have the shape JSON-RPC promises.
     #[error("malformed {what} (chain {chain}, block {block}, tx {tx:?}): {reason}")]
     Malformed { chain: String, block: u64, tx: Option<String>, what: &'static str, reason: String },
@@ -66,7 +71,11 @@ impl Error {
             Error::Rpc { retryable, .. } => *retryable,
             Error::BlockNotFound { .. } | Error::Produce { .. } => true,
             Error::Kafka { .. } => true,
-            Error::Malformed { .. } | Error::Encode { .. } | Error::Devnet { .. } | Error::Io { .. } => false,
+            Error::ReorgTooDeep { .. }
+            | Error::Malformed { .. }
+            | Error::Encode { .. }
+            | Error::Devnet { .. }
+            | Error::Io { .. } => false,
         }
     }
 

@@ -7,6 +7,7 @@
 //! - [`crawler`] drives extract → transform → publish for backfills and head following;
 //! - [`devnet`] runs a local anvil chain and generates realistic traffic with a ledger.
 
+pub mod canonical;
 pub mod config;
 pub mod crawler;
 pub mod devnet;

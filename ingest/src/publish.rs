@@ -12,7 +12,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
 use crate::config::KafkaConfig;
-use crate::wire::{BlockBundle, TopicKind, Topics};
+use crate::wire::{BlockBundle, ChainEventRecord, TopicKind, Topics};
 use crate::{Error, Result};
 
 /// Creates the topics of a chain if they do not exist (brokers without auto-creation).
@@ -90,6 +90,17 @@ impl Publisher {
         for log in &bundle.logs {
             msgs.push((self.topics.name(TopicKind::Logs), log.key(), encode(log, "log")?));
         }
+        self.send_all(&msgs).await
+    }
+
+    /// Publishes one chain event (reorg or confirmation) and waits for the acknowledgement.
+    pub async fn publish_event(&self, event: &ChainEventRecord) -> Result<()> {
+        let msg = (self.topics.name(TopicKind::ChainEvents), event.key(), encode(event, "chain event")?);
+        self.send_all(&[msg]).await
+    }
+
+    /// Sends (topic, key, payload) messages concurrently; returns once all are acknowledged.
+    async fn send_all(&self, msgs: &[(String, String, Vec<u8>)]) -> Result<()> {
         let sends = msgs.iter().map(|(topic, key, payload)| async move {
             self.producer
                 .send(FutureRecord::to(topic).key(key).payload(payload), Duration::from_secs(30))
@@ -101,12 +112,16 @@ impl Publisher {
                 })
         });
         try_join_all(sends).await?;
-        for (topic, _, payload) in &msgs {
+        self.count(msgs);
+        Ok(())
+    }
+
+    fn count(&self, msgs: &[(String, String, Vec<u8>)]) {
+        for (topic, _, payload) in msgs {
             metrics::counter!("chainlake_kafka_records_total", "topic" => topic.clone()).increment(1);
             metrics::counter!("chainlake_kafka_bytes_total", "topic" => topic.clone())
                 .increment(payload.len() as u64);
         }
-        Ok(())
     }
 }
 

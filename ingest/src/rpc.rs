@@ -123,6 +123,17 @@ impl RpcSource {
         Ok(n.to::<u64>())
     }
 
+    /// The hash of the canonical block at `number` (`eth_getBlockByNumber(n, false)`).
+    pub async fn block_hash(&self, number: u64) -> Result<String> {
+        let header: Value =
+            self.call("eth_getBlockByNumber", (format!("{number:#x}"), false), Some(number)).await?;
+        header
+            .get("hash")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::BlockNotFound { chain: self.chain.clone(), block: number })
+    }
+
     /// `eth_getBlockByNumber(n, true)` and `eth_getBlockReceipts(n)`, concurrently.
     #[tracing::instrument(skip(self), fields(chain = %self.chain))]
     pub async fn fetch_block(&self, number: u64) -> Result<RawBlock> {

@@ -48,15 +48,17 @@ pub enum TopicKind {
     Blocks,
     Txs(TxClass),
     Logs,
+    ChainEvents,
 }
 
 impl TopicKind {
-    pub const ALL: [TopicKind; 5] = [
+    pub const ALL: [TopicKind; 6] = [
         TopicKind::Blocks,
         TopicKind::Txs(TxClass::NativeTransfer),
         TopicKind::Txs(TxClass::ContractDeploy),
         TopicKind::Txs(TxClass::ContractCall),
         TopicKind::Logs,
+        TopicKind::ChainEvents,
     ];
 
     /// Topic name after `{chain}.`.
@@ -67,6 +69,7 @@ impl TopicKind {
             TopicKind::Txs(TxClass::ContractDeploy) => "txs.contract_deploy",
             TopicKind::Txs(TxClass::ContractCall) => "txs.contract_call",
             TopicKind::Logs => "logs",
+            TopicKind::ChainEvents => "chain_events",
         }
     }
 
@@ -78,6 +81,7 @@ impl TopicKind {
             TopicKind::Txs(TxClass::ContractDeploy) => "txs_contract_deploy",
             TopicKind::Txs(TxClass::ContractCall) => "txs_contract_call",
             TopicKind::Logs => "logs",
+            TopicKind::ChainEvents => "chain_events",
         }
     }
 }
@@ -194,6 +198,46 @@ pub struct LogRecord {
 impl LogRecord {
     pub fn key(&self) -> String {
         format!("{}:{}", self.block_hash, self.log_index)
+    }
+}
+
+/// What happened to the canonical chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainEventKind {
+    /// Blocks above `number - 1` were replaced; `orphaned_hashes` left the canonical chain.
+    Reorg,
+    /// Height `number` with `hash` is `depth` blocks deep (the configured confirmations).
+    Confirmed,
+}
+
+/// One chain event; topic `{chain}.chain_events`, key = `{kind}:{number}:{hash}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainEventRecord {
+    pub schema_version: u32,
+    pub chain: String,
+    pub kind: ChainEventKind,
+    /// Reorg: first replaced height (fork point + 1). Confirmed: the confirmed height.
+    pub number: u64,
+    /// Reorg: new canonical hash at `number`. Confirmed: the confirmed hash.
+    pub hash: String,
+    /// Reorg: replaced blocks. Confirmed: confirmations.
+    pub depth: u64,
+    /// Reorg: the orphaned hashes, lowest height first.
+    pub orphaned_hashes: Vec<String>,
+    /// Reorg: the new canonical hashes of the replaced heights, lowest height first.
+    pub new_hashes: Vec<String>,
+    /// Unix milliseconds when the follower saw it.
+    pub detected_at: i64,
+}
+
+impl ChainEventRecord {
+    pub fn key(&self) -> String {
+        let kind = match self.kind {
+            ChainEventKind::Reorg => "reorg",
+            ChainEventKind::Confirmed => "confirmed",
+        };
+        format!("{kind}:{}:{}", self.number, self.hash)
     }
 }
 

@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use chainlake_ingest::wire::{BlockRecord, TopicKind, TxClass, TxRecord, SCHEMA_VERSION};
+use chainlake_ingest::wire::{
+    BlockRecord, ChainEventKind, ChainEventRecord, TopicKind, TxClass, TxRecord, SCHEMA_VERSION,
+};
 use chainlake_medallion::bronze::{buffer_for, Envelope};
 use chainlake_medallion::catalog::{new_session, register_batches};
 use chainlake_medallion::deltalake::arrow::array::RecordBatch;
@@ -116,7 +118,19 @@ fn bronze(ctx: &SessionContext) {
         tx("0xt7", &b3, 0, Some("0xc1"), "0xa9059cbb", "0", 1, 25_000, 40),
         tx("0xt8", &b3, 1, Some("0xac"), "0x", "123456789012345678901234567890", 1, 21_000, 30),
     ];
-    let blocks = [b1.clone(), b2.clone(), b2, b3_orphan, b3];
+    // The orphaned 0xb3x arrives last: the reorg event, not arrival order, excludes it.
+    let blocks = [b1.clone(), b2.clone(), b2, b3, b3_orphan];
+    let reorg = ChainEventRecord {
+        schema_version: SCHEMA_VERSION,
+        chain: "t".into(),
+        kind: ChainEventKind::Reorg,
+        number: 3,
+        hash: "0xb3".into(),
+        depth: 1,
+        orphaned_hashes: vec!["0xb3x".into()],
+        new_hashes: vec!["0xb3".into()],
+        detected_at: 1,
+    };
     let mut offset = 0;
     let mut push = |kind: TopicKind, rows: Vec<Vec<u8>>| {
         let mut buf = buffer_for(kind);
@@ -140,6 +154,7 @@ fn bronze(ctx: &SessionContext) {
         push(TopicKind::Txs(class), rows);
     }
     push(TopicKind::Logs, Vec::new());
+    push(TopicKind::ChainEvents, vec![serde_json::to_vec(&reorg).unwrap()]);
 }
 
 /// Runs every job (Silver, then Gold) over the golden Bronze, then `sql` on the result.

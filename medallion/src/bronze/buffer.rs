@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use chainlake_ingest::wire::{BlockRecord, LogRecord, TopicKind, TxRecord};
+use chainlake_ingest::wire::{BlockRecord, ChainEventRecord, LogRecord, TopicKind, TxRecord};
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::arrow::json::ReaderBuilder;
@@ -107,6 +107,7 @@ pub fn buffer_for(kind: TopicKind) -> Box<dyn TableBuffer> {
         TopicKind::Blocks => typed::<BlockRecord>(kind),
         TopicKind::Txs(_) => typed::<TxRecord>(kind),
         TopicKind::Logs => typed::<LogRecord>(kind),
+        TopicKind::ChainEvents => typed::<ChainEventRecord>(kind),
     }
 }
 
@@ -226,6 +227,20 @@ mod tests {
         }
     }
 
+    fn full_event() -> ChainEventRecord {
+        ChainEventRecord {
+            schema_version: SCHEMA_VERSION,
+            chain: "c".into(),
+            kind: chainlake_ingest::wire::ChainEventKind::Reorg,
+            number: 5,
+            hash: "0xn5".into(),
+            depth: 2,
+            orphaned_hashes: vec!["0xo5".into(), "0xo6".into()],
+            new_hashes: vec!["0xn5".into(), "0xn6".into()],
+            detected_at: 1,
+        }
+    }
+
     fn strict_batch<T: Serialize>(kind: TopicKind, record: T) -> RecordBatch {
         let rows = [Row { record, envelope: env(7) }];
         let mut strict =
@@ -244,6 +259,7 @@ mod tests {
                 strict_batch(TopicKind::Txs(TxClass::ContractCall), full_tx()),
             ),
             (TopicKind::Logs, strict_batch(TopicKind::Logs, full_log())),
+            (TopicKind::ChainEvents, strict_batch(TopicKind::ChainEvents, full_event())),
         ] {
             assert_eq!(batch.num_rows(), 1);
             assert_eq!(batch.num_columns(), bronze_schema(kind).fields().len());

@@ -31,6 +31,20 @@ fn envelope() -> Vec<Field> {
 
 fn payload(kind: TopicKind) -> Vec<Field> {
     use DataType::{Boolean as B, Int64 as I, Utf8 as S};
+    let list = || DataType::List(Arc::new(Field::new("item", S, true)));
+    if kind == TopicKind::ChainEvents {
+        return vec![
+            f("schema_version", I, false),
+            f("chain", S, false),
+            f("kind", S, false),
+            f("number", I, false),
+            f("hash", S, false),
+            f("depth", I, false),
+            f("orphaned_hashes", list(), true),
+            f("new_hashes", list(), true),
+            f("detected_at", I, false),
+        ];
+    }
     let cols: &[(&str, DataType, bool)] = match kind {
         TopicKind::Blocks => &[
             ("schema_version", I, false),
@@ -99,6 +113,7 @@ fn payload(kind: TopicKind) -> Vec<Field> {
             ("data", S, false),
             ("removed", B, false),
         ],
+        TopicKind::ChainEvents => &[],
     };
     cols.iter().map(|(n, dt, null)| f(n, dt.clone(), *null)).collect()
 }

@@ -1,0 +1,161 @@
+//! Real reorgs on anvil (`anvil_reorg`, depths 1–10) while the follower runs: afterwards the
+//! blocks on `{chain}.blocks` minus those announced orphaned equal the node's canonical chain
+//! at every height, and so does Silver.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use alloy::primitives::U64;
+use alloy::rpc::client::{ClientBuilder, RpcClient};
+use chainlake::pipeline;
+use chainlake_ingest::devnet::Anvil;
+use chainlake_medallion::bronze::Until;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+const DEV0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+const DEV1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+const DEV2: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+
+async fn head(c: &RpcClient) -> u64 {
+    c.request_noparams::<U64>("eth_blockNumber").await.unwrap().to::<u64>()
+}
+
+async fn hash_at(c: &RpcClient, n: u64) -> String {
+    let b: Value = c.request("eth_getBlockByNumber", (format!("{n:#x}"), false)).await.unwrap();
+    b["hash"].as_str().unwrap().to_owned()
+}
+
+async fn send(c: &RpcClient, from: &str, value: u64) {
+    let tx = json!({"from": from, "to": DEV1, "value": format!("{value:#x}")});
+    let _: Value = c.request("eth_sendTransaction", (tx,)).await.unwrap();
+}
+
+/// Depths 1..=10 in a run-dependent order (printed, so a failure can be replayed).
+fn depths() -> Vec<u64> {
+    let mut seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    println!("reorg seed {seed}");
+    let mut d: Vec<u64> = (1..=10).collect();
+    for i in (1..d.len()).rev() {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        d.swap(i, (seed >> 33) as usize % (i + 1));
+    }
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follower_heals_random_reorgs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::test_config("reorg", dir.path().to_str().unwrap());
+    let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &[]).await.unwrap();
+    cfg.rpc.url = anvil.url();
+    cfg.rpc.poll_interval = Duration::from_millis(20);
+    let node = ClientBuilder::default().http(anvil.url().parse().unwrap());
+    let crawler = pipeline::connect(&cfg).await.unwrap();
+    let mut progress = crawler.published();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(None);
+    let cancel = CancellationToken::new();
+    let follower = {
+        let (crawler, cancel) = (crawler.clone(), cancel.clone());
+        tokio::spawn(async move { crawler.follow(0, stop_rx, Duration::from_millis(20), 4, &cancel).await })
+    };
+
+    let depths = depths();
+    // anvil may rebuild the lowest replaced block identically (same hash): only heights whose
+    // hash really changed are orphaned. Every replaced hash had been published before the reorg.
+    let (mut changed_reorgs, mut replaced) = (0, BTreeSet::new());
+    for (i, depth) in depths.iter().copied().enumerate() {
+        let target = head(&node).await + depth + 2;
+        while head(&node).await < target {
+            send(&node, DEV0, 1).await; // automine
+        }
+        let h = head(&node).await;
+        tokio::time::timeout(Duration::from_secs(30), progress.wait_for(|p| p.is_some_and(|p| p >= h)))
+            .await
+            .expect("follower reaches the head")
+            .unwrap();
+        let mut before = Vec::new();
+        for n in h + 1 - depth..=h {
+            before.push(hash_at(&node, n).await);
+        }
+        let tx = json!({"from": DEV2, "to": DEV1, "value": format!("{:#x}", 1000 + i)});
+        let _: Value = node.request("anvil_reorg", (depth, vec![(tx, 0)])).await.unwrap();
+        let mut changed = 0;
+        for (k, n) in (h + 1 - depth..=h).enumerate() {
+            if hash_at(&node, n).await != before[k] {
+                changed += 1;
+                replaced.insert(before[k].clone());
+            }
+        }
+        println!("reorg {i}: depth {depth} at head {h}, {changed} heights changed");
+        changed_reorgs += u64::from(changed > 0);
+    }
+    let final_head = head(&node).await + 1;
+    while head(&node).await < final_head {
+        send(&node, DEV0, 1).await; // a new block reveals the last reorg
+    }
+    stop_tx.send(Some(final_head)).unwrap();
+    let stats = tokio::time::timeout(Duration::from_secs(60), follower).await.unwrap().unwrap().unwrap();
+    assert!(changed_reorgs >= 8, "the test really reorganised the chain");
+    // The follower may also see anvil mid-reorg and announce that transient branch: at least
+    // every real reorg is announced, and no more reorgs than anvil performed steps.
+    assert!(
+        stats.reorgs >= 1 && stats.reorgs <= 2 * changed_reorgs,
+        "reorgs {} for {changed_reorgs}",
+        stats.reorgs
+    );
+
+    // Compare up to what the follower published (>= the stop height; a send may mine late).
+    let last = stats.last_block.unwrap();
+    assert!(last >= final_head && head(&node).await >= last);
+    let mut canonical = BTreeMap::new();
+    for n in 0..=last {
+        canonical.insert(n, hash_at(&node, n).await);
+    }
+
+    pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();
+    let rows = |sql: &'static str| {
+        let cfg = cfg.clone();
+        async move { pipeline::rows(&pipeline::query(&cfg, sql).await.unwrap()).unwrap() }
+    };
+    let orphaned: BTreeSet<String> =
+        rows("SELECT unnest(orphaned_hashes) FROM bronze.chain_events WHERE kind = 'reorg'")
+            .await
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+    let missing: Vec<_> = replaced.difference(&orphaned).collect();
+    if !missing.is_empty() {
+        println!("follower stats {stats:?}, final head {final_head}");
+        let again = pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();
+        println!("second sink run {again:?}");
+        let sql = "SELECT number, depth, orphaned_hashes FROM bronze.chain_events WHERE kind = 'reorg' ORDER BY detected_at";
+        println!("{}", pipeline::render(&pipeline::query(&cfg, sql).await.unwrap()).unwrap());
+        let sql = "SELECT number, hash, _kafka_partition, _kafka_offset FROM bronze.blocks WHERE number > 60 ORDER BY number";
+        println!("{}", pipeline::render(&pipeline::query(&cfg, sql).await.unwrap()).unwrap());
+    }
+    assert!(missing.is_empty(), "replaced blocks never announced orphaned: {missing:?}");
+    let mut published: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+    for r in rows("SELECT CAST(number AS VARCHAR), hash FROM bronze.blocks").await {
+        if !orphaned.contains(&r[1]) {
+            published.entry(r[0].parse().unwrap()).or_default().insert(r[1].clone());
+        }
+    }
+    let expected: BTreeMap<u64, BTreeSet<String>> =
+        canonical.iter().map(|(n, h)| (*n, BTreeSet::from([h.clone()]))).collect();
+    assert_eq!(published, expected, "published minus orphaned = the node's canonical chain");
+
+    pipeline::medallion(&cfg).await.unwrap();
+    let silver: BTreeMap<u64, String> = rows("SELECT CAST(number AS VARCHAR), hash FROM silver.blocks")
+        .await
+        .into_iter()
+        .map(|r| (r[0].parse().unwrap(), r[1].clone()))
+        .collect();
+    assert_eq!(silver, canonical, "Silver is the canonical chain");
+    anvil.stop().await;
+}
