@@ -8,6 +8,8 @@ bash infra/local/up.sh
 export CHAINLAKE_TEST_KAFKA="${CHAINLAKE_TEST_KAFKA:-127.0.0.1:$KAFKA_PORT}"
 export CHAINLAKE_TEST_S3="${CHAINLAKE_TEST_S3:-http://127.0.0.1:$S3_PORT}"
 export CHAINLAKE_TEST_BUCKET="$S3_BUCKET"
+export CHAINLAKE_TEST_PROVIDER="${CHAINLAKE_TEST_PROVIDER:-http://127.0.0.1:$PROVIDER_PORT}"
+export CHAINLAKE_TEST_PROVIDER_LOG="$RUN_DIR/nginx/access.log"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -44,4 +44,45 @@ if ! running anvil; then
   echo $! >"$RUN_DIR/anvil.pid"
   wait_until anvil 20 anvil_ready "$ANVIL_PORT"
 fi
-log "up: redis :$REDIS_PORT, s3 :$S3_PORT (bucket $S3_BUCKET), kafka :$KAFKA_PORT, anvil :$ANVIL_PORT"
+# A provider-like front for anvil: per-key rate limits answering 429 (like Infura), a key that
+# also fails 20% of requests with 503, 401 for unknown keys.
+if ! running nginx; then
+  tcp_open "$PROVIDER_PORT" && die "port $PROVIDER_PORT is taken by another process (set CHAINLAKE_PROVIDER_PORT)"
+  log "starting nginx (rate-limited provider) on :$PROVIDER_PORT"
+  NG="$RUN_DIR/nginx"; mkdir -p "$NG"
+  cat >"$NG/nginx.conf" <<CONF
+worker_processes 1;
+pid $NG/nginx.pid;
+error_log $NG/error.log warn;
+events { worker_connections 256; }
+http {
+  log_format keyed '\$status \$request_uri';
+  access_log $NG/access.log keyed;
+  client_body_temp_path $NG/body; proxy_temp_path $NG/proxy;
+  fastcgi_temp_path $NG/fcgi; uwsgi_temp_path $NG/uwsgi; scgi_temp_path $NG/scgi;
+  map \$request_uri \$api_key { ~^/v3/(?<k>[A-Za-z0-9_]+)\$ \$k; default ""; }
+  limit_req_zone \$api_key zone=perkey:1m rate=10r/s;
+  limit_req_status 429;
+  split_clients "\${request_id}" \$flaky { 20% 1; * 0; }
+  server {
+    listen 127.0.0.1:$PROVIDER_PORT;
+    location ~ ^/v3/(key_a|key_b)\$ {
+      limit_req zone=perkey burst=5 nodelay;
+      rewrite ^ / break; proxy_pass http://127.0.0.1:$ANVIL_PORT;
+    }
+    location ~ ^/v3/key_flaky\$ {
+      if (\$flaky) { return 503; }
+      limit_req zone=perkey burst=5 nodelay;
+      rewrite ^ / break; proxy_pass http://127.0.0.1:$ANVIL_PORT;
+    }
+    location / { return 401; }
+  }
+}
+CONF
+  nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+  "$nginx_bin" -c "$NG/nginx.conf" -p "$NG" || die "nginx failed to start (see $NG/error.log)"
+  wait_until nginx 10 test -s "$NG/nginx.pid"
+  cp "$NG/nginx.pid" "$RUN_DIR/nginx.pid"
+  wait_until nginx 10 tcp_open "$PROVIDER_PORT"
+fi
+log "up: redis :$REDIS_PORT, s3 :$S3_PORT (bucket $S3_BUCKET), kafka :$KAFKA_PORT, anvil :$ANVIL_PORT, provider :$PROVIDER_PORT"
