@@ -23,8 +23,16 @@ pub struct Config {
     pub lake: LakeConfig,
     pub sink: SinkConfig,
     pub medallion: MedallionConfig,
+    pub redis: RedisConfig,
     pub metrics: MetricsConfig,
     pub devnet: DevnetConfig,
+}
+
+/// `[redis]`: coordination state (the follower's canonical window).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RedisConfig {
+    pub url: String,
 }
 
 /// `[metrics]`: the Prometheus endpoint.

@@ -68,7 +68,7 @@ enum IngestCommand {
         #[arg(long)]
         to: u64,
     },
-    /// Follow the head from a height (default: the current head).
+    /// Follow the head from a height (default: where the last run stopped, else the head).
     Follow {
         #[arg(long)]
         from: Option<u64>,
@@ -184,9 +184,10 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Ingest(IngestCommand::Follow { from }) => {
             let crawler = pipeline::connect(&cfg).await?;
-            let from = match from {
-                Some(f) => f,
-                None => crawler.rpc().head().await?,
+            let from = match (from, crawler.resume_height().await?) {
+                (Some(f), _) => f,
+                (None, Some(resume)) => resume,
+                (None, None) => crawler.rpc().head().await?,
             };
             let (_stop_tx, stop_rx) = tokio::sync::watch::channel(None);
             let stats =

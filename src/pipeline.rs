@@ -6,6 +6,7 @@ use chainlake_ingest::crawler::{CrawlStats, Crawler};
 use chainlake_ingest::devnet::{self, Anvil, Artifacts, Ledger, TrafficConfig};
 use chainlake_ingest::publish::{ensure_topics, Publisher};
 use chainlake_ingest::rpc::RpcSource;
+use chainlake_ingest::window_store::WindowStore;
 use chainlake_ingest::wire::Topics;
 use chainlake_medallion::bronze::{BronzeSink, SinkStats, Until};
 use chainlake_medallion::deltalake::arrow::array::RecordBatch;
@@ -35,7 +36,8 @@ pub enum PipelineError {
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
 
-/// Connects to the configured node and checks it serves the configured chain.
+/// Connects to the configured node (checking it serves the configured chain), Kafka (creating
+/// the topics) and Redis (the persisted canonical window).
 pub async fn connect(cfg: &Config) -> Result<Crawler> {
     let rpc = RpcSource::new(&cfg.chain.name, &cfg.rpc)?;
     let actual = rpc.chain_id().await?;
@@ -48,7 +50,8 @@ pub async fn connect(cfg: &Config) -> Result<Crawler> {
     }
     ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, &cfg.chain.name)).await?;
     let publisher = Publisher::new(&cfg.kafka, &cfg.chain.name)?;
-    Ok(Crawler::new(rpc, publisher, cfg.chain.confirmations, cfg.chain.reorg_window))
+    let store = WindowStore::connect(&cfg.redis.url, &cfg.kafka.topic_prefix, &cfg.chain.name).await?;
+    Ok(Crawler::new(rpc, publisher, cfg.chain.confirmations, cfg.chain.reorg_window).with_store(store))
 }
 
 /// Runs the sink on the configured lake.

@@ -35,11 +35,19 @@ impl CanonicalWindow {
         }
     }
 
-    pub fn push(&mut self, number: u64, hash: String) {
+    /// Adds a height; returns the heights that fell out of the window.
+    pub fn push(&mut self, number: u64, hash: String) -> Vec<u64> {
         self.hashes.insert(number, hash);
+        let mut evicted = Vec::new();
         while self.hashes.len() as u64 > self.capacity {
-            self.hashes.pop_first();
+            evicted.extend(self.hashes.pop_first().map(|(n, _)| n));
         }
+        evicted
+    }
+
+    /// Highest height remembered.
+    pub fn tip(&self) -> Option<u64> {
+        self.hashes.keys().next_back().copied()
     }
 
     /// Forgets every height above `ancestor`; returns the forgotten (height, hash), lowest first.

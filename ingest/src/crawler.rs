@@ -17,6 +17,7 @@ use crate::canonical::CanonicalWindow;
 use crate::publish::Publisher;
 use crate::rpc::{RawBlock, RpcSource};
 use crate::transform::transform_block;
+use crate::window_store::WindowStore;
 use crate::wire::{ChainEventKind, ChainEventRecord, SCHEMA_VERSION};
 use crate::{Error, Result};
 
@@ -39,13 +40,35 @@ pub struct Crawler {
     confirmations: u64,
     reorg_window: u64,
     published: Arc<watch::Sender<Option<u64>>>,
+    store: Option<WindowStore>,
 }
 
 impl Crawler {
     /// `confirmations`: depth of `confirmed` events; `reorg_window`: heights kept to heal reorgs.
     pub fn new(rpc: RpcSource, publisher: Publisher, confirmations: u64, reorg_window: u64) -> Self {
         let reorg_window = reorg_window.max(confirmations + 1);
-        Crawler { rpc, publisher, confirmations, reorg_window, published: Arc::new(watch::channel(None).0) }
+        Crawler {
+            rpc,
+            publisher,
+            confirmations,
+            reorg_window,
+            published: Arc::new(watch::channel(None).0),
+            store: None,
+        }
+    }
+
+    /// Persists the canonical window, so `follow` resumes after a crash (see window_store.rs).
+    pub fn with_store(mut self, store: WindowStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Where a follower resumes: one past the highest persisted height, if any.
+    pub async fn resume_height(&self) -> Result<Option<u64>> {
+        match &self.store {
+            Some(store) => Ok(store.load(self.reorg_window).await?.tip().map(|t| t + 1)),
+            None => Ok(None),
+        }
     }
 
     /// The last height published, as it changes.
@@ -122,8 +145,15 @@ impl Crawler {
         cancel: &CancellationToken,
     ) -> Result<CrawlStats> {
         let mut stats = CrawlStats::default();
-        let mut window = CanonicalWindow::new(self.reorg_window);
+        let mut window = match &self.store {
+            Some(store) => store.load(self.reorg_window).await?,
+            None => CanonicalWindow::new(self.reorg_window),
+        };
         let mut next = from;
+        // After a restart the blocks published before the crash may have been reorged away.
+        if let Some(resume) = self.tip_reorg(next, &mut window, &mut stats).await? {
+            next = resume;
+        }
         let mut stop_open = true;
         let mut tick = tokio::time::interval(poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -193,7 +223,10 @@ impl Crawler {
                 return self.heal_reorg(raw.number, hash, window, stats).await;
             }
             self.publish(raw, stats).await?;
-            window.push(next, hash);
+            let evicted = window.push(next, hash.clone());
+            if let Some(store) = &self.store {
+                store.record(next, &hash, &evicted).await?;
+            }
             self.confirm(next, window).await?;
             next += 1;
         }
@@ -227,7 +260,11 @@ impl Crawler {
         };
         new_hashes.reverse();
         // Heights above the one that revealed the reorg are fetched again anyway.
-        let orphaned: Vec<String> = window.rollback_to(ancestor).into_iter().map(|(_, h)| h).collect();
+        let rolled_back = window.rollback_to(ancestor);
+        if let Some(store) = &self.store {
+            store.forget(&rolled_back.iter().map(|(n, _)| *n).collect::<Vec<_>>()).await?;
+        }
+        let orphaned: Vec<String> = rolled_back.into_iter().map(|(_, h)| h).collect();
         if orphaned.is_empty() {
             return Ok(number); // the node moved again while we looked: read `number` anew
         }

@@ -52,6 +52,13 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Redis (the persisted canonical window) failed.
+    #[error("redis {action} failed: {source}")]
+    Redis {
+        action: &'static str,
+        #[source]
+        source: Box<redis::RedisError>,
+    },
     /// The local devnet (anvil, artifacts, traffic) failed.
     #[error("devnet: {what}: {reason}")]
     Devnet { what: String, reason: String },
@@ -70,7 +77,7 @@ impl Error {
         match self {
             Error::Rpc { retryable, .. } => *retryable,
             Error::BlockNotFound { .. } | Error::Produce { .. } => true,
-            Error::Kafka { .. } => true,
+            Error::Kafka { .. } | Error::Redis { .. } => true,
             Error::ReorgTooDeep { .. }
             | Error::Malformed { .. }
             | Error::Encode { .. }

@@ -16,6 +16,7 @@ pub mod hexnum;
 pub mod publish;
 pub mod rpc;
 pub mod transform;
+pub mod window_store;
 pub mod wire;
 
 pub use error::{Error, Result};

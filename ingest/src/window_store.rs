@@ -1,0 +1,66 @@
+//! The canonical window persisted in Redis, so a follower killed at any point resumes where it
+//! stopped and still recognises a reorg of the blocks it published before the crash.
+//!
+//! Layout: one hash per chain and namespace, `chainlake:{namespace}{chain}:canonical`, field =
+//! height, value = block hash. A height is recorded only after its records were acknowledged
+//! by Kafka; a crash in between re-publishes that block with identical keys.
+
+use redis::aio::MultiplexedConnection;
+use redis::AsyncCommands;
+
+use crate::canonical::CanonicalWindow;
+use crate::{Error, Result};
+
+/// Redis-backed storage of a [`CanonicalWindow`].
+#[derive(Clone)]
+pub struct WindowStore {
+    conn: MultiplexedConnection,
+    key: String,
+}
+
+fn redis_err(action: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
+    move |e| Error::Redis { action, source: Box::new(e) }
+}
+
+impl WindowStore {
+    /// `namespace` separates deployments (tests, demos) that follow the same chain name.
+    pub async fn connect(url: &str, namespace: &str, chain: &str) -> Result<Self> {
+        let client = redis::Client::open(url).map_err(redis_err("open client"))?;
+        let conn = client.get_multiplexed_async_connection().await.map_err(redis_err("connect"))?;
+        Ok(WindowStore { conn, key: format!("chainlake:{namespace}{chain}:canonical") })
+    }
+
+    /// The stored window (empty when nothing was followed yet).
+    pub async fn load(&self, capacity: u64) -> Result<CanonicalWindow> {
+        let mut conn = self.conn.clone();
+        let stored: std::collections::HashMap<u64, String> =
+            conn.hgetall(&self.key).await.map_err(redis_err("load window"))?;
+        let mut window = CanonicalWindow::new(capacity);
+        let mut heights: Vec<_> = stored.into_iter().collect();
+        heights.sort();
+        for (n, h) in heights {
+            window.push(n, h);
+        }
+        Ok(window)
+    }
+
+    /// Records a published height and forgets the ones that left the window.
+    pub async fn record(&self, number: u64, hash: &str, evicted: &[u64]) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic().hset(&self.key, number, hash).ignore();
+        if !evicted.is_empty() {
+            pipe.hdel(&self.key, evicted).ignore();
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await.map_err(redis_err("record height"))
+    }
+
+    /// Forgets orphaned heights.
+    pub async fn forget(&self, heights: &[u64]) -> Result<()> {
+        if heights.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        conn.hdel::<_, _, ()>(&self.key, heights).await.map_err(redis_err("forget heights"))
+    }
+}
