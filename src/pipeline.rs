@@ -12,6 +12,7 @@ use chainlake_medallion::bronze::{BronzeSink, SinkStats, Until};
 use chainlake_medallion::deltalake::arrow::array::RecordBatch;
 use chainlake_medallion::deltalake::arrow::util::display::array_value_to_string;
 use chainlake_medallion::deltalake::arrow::util::pretty::pretty_format_batches;
+use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
 use chainlake_medallion::jobs::{self, JobReport};
 use chainlake_medallion::lake::{Lake, Layer};
 use tokio::sync::watch;
@@ -68,11 +69,16 @@ pub async fn medallion(cfg: &Config) -> Result<Vec<JobReport>> {
     Ok(jobs::run_jobs(&lake, &cfg.chain.name, &jobs).await?)
 }
 
-/// Runs one SQL statement over the chain's tables.
-pub async fn query(cfg: &Config, sql: &str) -> Result<Vec<RecordBatch>> {
+/// A query session over the chain's tables (`bronze.*`, `silver.*`, `gold.*`).
+pub async fn session(cfg: &Config) -> Result<SessionContext> {
     let lake = Lake::new(&cfg.lake)?;
     let jobs = jobs::load_jobs(&cfg.medallion.sql_dir)?;
-    Ok(jobs::query(&lake, &cfg.chain.name, &jobs, sql).await?)
+    Ok(jobs::session(&lake, &cfg.chain.name, &jobs).await?)
+}
+
+/// Runs one SQL statement over the chain's tables.
+pub async fn query(cfg: &Config, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(jobs::query(&session(cfg).await?, sql).await?)
 }
 
 /// Renders batches as a text table.
@@ -97,37 +103,38 @@ pub fn rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>> {
     Ok(out)
 }
 
+async fn rows_of(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>> {
+    rows(&jobs::query(ctx, sql).await?)
+}
+
 /// The Gold figures that the traffic ledger predicts, read back from the lake.
 pub async fn gold_totals(cfg: &Config) -> Result<Ledger> {
+    let ctx = session(cfg).await?;
     let one = |rows: Vec<Vec<String>>| -> Result<Vec<String>> {
         rows.into_iter().next().ok_or_else(|| PipelineError::Result("no row".into()))
     };
     let num = |s: &str| -> Result<u128> {
         s.parse().map_err(|_| PipelineError::Result(format!("not a number: {s}")))
     };
-    let native = one(rows(
-        &query(
-            cfg,
-            "SELECT CAST(coalesce(sum(transfers), 0) AS VARCHAR), \
-        CAST(coalesce(sum(wei), 0) AS VARCHAR) FROM gold.native_transfers_daily",
-        )
-        .await?,
-    )?)?;
-    let classes = rows(
-        &query(cfg, "SELECT class, CAST(sum(txs) AS VARCHAR) FROM gold.tx_class_daily GROUP BY class")
-            .await?,
-    )?;
-    let calls = rows(
-        &query(
-            cfg,
-            "SELECT contract, CAST(sum(calls) AS VARCHAR) FROM gold.contract_calls_daily GROUP BY contract",
-        )
-        .await?,
-    )?;
-    let last = one(rows(
-        &query(cfg, "SELECT CAST(coalesce(max(block_number), 0) AS VARCHAR) FROM silver.transactions")
-            .await?,
-    )?)?;
+    let native = one(rows_of(
+        &ctx,
+        "SELECT CAST(coalesce(sum(transfers), 0) AS VARCHAR), \
+             CAST(coalesce(sum(wei), 0) AS VARCHAR) FROM gold.native_transfers_daily",
+    )
+    .await?)?;
+    let classes =
+        rows_of(&ctx, "SELECT class, CAST(sum(txs) AS VARCHAR) FROM gold.tx_class_daily GROUP BY class")
+            .await?;
+    let calls = rows_of(
+        &ctx,
+        "SELECT contract, CAST(sum(calls) AS VARCHAR) FROM gold.contract_calls_daily GROUP BY contract",
+    )
+    .await?;
+    let last = one(rows_of(
+        &ctx,
+        "SELECT CAST(coalesce(max(block_number), 0) AS VARCHAR) FROM silver.transactions",
+    )
+    .await?)?;
     let mut l = Ledger {
         native_transfers: num(&native[0])? as u64,
         native_transfer_wei: num(&native[1])?,
@@ -207,9 +214,10 @@ pub async fn demo(
 
 /// Prints every Gold table of the chain.
 pub async fn render_gold(cfg: &Config) -> Result<String> {
+    let ctx = session(cfg).await?;
     let mut out = String::new();
     for job in jobs::load_jobs(&cfg.medallion.sql_dir)?.iter().filter(|j| j.layer == Layer::Gold) {
-        let batches = query(cfg, &format!("SELECT * FROM gold.{} LIMIT 20", job.name)).await?;
+        let batches = jobs::query(&ctx, &format!("SELECT * FROM gold.{} LIMIT 20", job.name)).await?;
         out.push_str(&format!("\ngold.{}\n{}\n", job.name, render(&batches)?));
     }
     Ok(out)

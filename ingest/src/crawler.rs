@@ -102,6 +102,20 @@ impl Crawler {
         Ok(())
     }
 
+    /// Blocks `from..=to`, up to `concurrency` fetched at once, yielded in height order.
+    fn fetch_in_order<'a>(
+        &'a self,
+        from: u64,
+        to: u64,
+        concurrency: usize,
+        cancel: &'a CancellationToken,
+    ) -> impl futures::Stream<Item = Result<RawBlock>> + 'a {
+        futures::stream::iter(from..=to)
+            .map(|n| self.rpc.fetch_block(n))
+            .buffered(concurrency.max(1))
+            .take_until(cancel.cancelled())
+    }
+
     /// Publishes `from..=to`, fetching up to `concurrency` blocks at once, publishing in order.
     #[tracing::instrument(skip(self, cancel), fields(chain = %self.rpc.chain()))]
     pub async fn backfill(
@@ -124,10 +138,7 @@ impl Crawler {
         cancel: &CancellationToken,
         stats: &mut CrawlStats,
     ) -> Result<()> {
-        let mut blocks = std::pin::pin!(futures::stream::iter(from..=to)
-            .map(|n| self.rpc.fetch_block(n))
-            .buffered(concurrency.max(1))
-            .take_until(cancel.cancelled()));
+        let mut blocks = std::pin::pin!(self.fetch_in_order(from, to, concurrency, cancel));
         while let Some(raw) = blocks.try_next().await? {
             self.publish(raw, stats).await?;
         }
@@ -209,10 +220,7 @@ impl Crawler {
         window: &mut CanonicalWindow,
         stats: &mut CrawlStats,
     ) -> Result<u64> {
-        let mut blocks = std::pin::pin!(futures::stream::iter(from..=to)
-            .map(|n| self.rpc.fetch_block(n))
-            .buffered(concurrency.max(1))
-            .take_until(cancel.cancelled()));
+        let mut blocks = std::pin::pin!(self.fetch_in_order(from, to, concurrency, cancel));
         let mut next = from;
         while let Some(raw) = blocks.try_next().await? {
             let field =

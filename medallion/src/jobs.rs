@@ -92,10 +92,15 @@ pub async fn run_jobs(lake: &Lake, chain: &str, jobs: &[Job]) -> Result<Vec<JobR
     Ok(reports)
 }
 
-/// Runs one SQL statement against the registered tables of `chain`.
-pub async fn query(lake: &Lake, chain: &str, jobs: &[Job], sql: &str) -> Result<Vec<RecordBatch>> {
+/// A session with every table of `chain` registered (see catalog.rs), for ad-hoc queries.
+pub async fn session(lake: &Lake, chain: &str, jobs: &[Job]) -> Result<SessionContext> {
     let ctx = new_session()?;
     register_chain(&ctx, lake, chain, jobs).await?;
+    Ok(ctx)
+}
+
+/// Runs one SQL statement in `ctx`.
+pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     let df = ctx.sql(sql).await.map_err(Error::sql("query"))?;
     df.collect().await.map_err(Error::sql("query"))
 }
