@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chainlake_ingest::config::{ChainConfig, KafkaConfig, RpcConfig};
+use chainlake_ingest::config::{BackfillConfig, ChainConfig, KafkaConfig, RpcConfig};
 use chainlake_ingest::devnet::TrafficConfig;
 use chainlake_medallion::config::{LakeConfig, MedallionConfig, SinkConfig};
 use figment::providers::{Env, Format, Toml};
@@ -19,6 +19,7 @@ pub const DEFAULTS: &str = include_str!("../config/defaults.toml");
 pub struct Config {
     pub chain: ChainConfig,
     pub rpc: RpcConfig,
+    pub backfill: BackfillConfig,
     pub kafka: KafkaConfig,
     pub lake: LakeConfig,
     pub sink: SinkConfig,
@@ -128,6 +129,23 @@ mod tests {
             assert_eq!(c.kafka.brokers, "file:1");
             assert_eq!(c.kafka.topic_prefix, "env-");
             assert_eq!(c.kafka.partitions, 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn fallback_providers_from_env() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "CHAINLAKE__RPC__FALLBACKS",
+                r#"[{pseudonym = "backup-1", url = "http://127.0.0.1:1/KEY", ws-url = "ws://127.0.0.1:1"}]"#,
+            );
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            let p = c.rpc.providers();
+            assert_eq!(p.len(), 2);
+            assert_eq!(p[1].pseudonym, "backup-1");
+            assert_eq!(p[1].ws_url, "ws://127.0.0.1:1");
+            assert!(!format!("{c:?}").contains("KEY"));
             Ok(())
         });
     }

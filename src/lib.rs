@@ -4,5 +4,11 @@
 //! (Kafka → Bronze → Silver → Gold). This crate holds the one [`config::Config`] and the
 //! [`pipeline`] that wires them together for the CLI, the demo and the end-to-end tests.
 
+pub mod bench;
 pub mod config;
 pub mod pipeline;
+
+/// Seconds since the Unix epoch (names of demo and bench namespaces).
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}

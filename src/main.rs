@@ -9,6 +9,7 @@ use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_ingest::devnet::{self, Artifacts, TrafficConfig};
 use chainlake_medallion::bronze::Until;
+use chainlake_medallion::maintenance::Maintenance;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -52,21 +53,78 @@ enum Command {
         #[arg(long, value_parser = humantime_serde::re::humantime::parse_duration)]
         every: Option<std::time::Duration>,
     },
+    /// Table maintenance, safe while the sink writes.
+    #[command(subcommand)]
+    Lake(LakeCommand),
     /// Run SQL over bronze.*, silver.* and gold.* tables and print the result.
     Query { sql: String },
     /// Local devnet tools.
     #[command(subcommand)]
     Devnet(DevnetCommand),
+    /// Benchmarks that print a table.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum LakeCommand {
+    /// Compact small files of every table.
+    Optimize {
+        /// Target file size in bytes.
+        #[arg(long, default_value_t = 128 * 1024 * 1024)]
+        target_bytes: u64,
+    },
+    /// Delete files no version within the retention references.
+    Vacuum {
+        #[arg(long, default_value = "7days", value_parser = humantime_serde::re::humantime::parse_duration)]
+        retention: std::time::Duration,
+    },
+    /// Write a checkpoint of every table at its current version.
+    Checkpoint,
+    /// Print each table's Delta protocol (what Dremio needs: reader ≤ 2, no DVs, no timestampNtz).
+    Check,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Mine a bulk chain on a fresh anvil, backfill it into Kafka, report throughput.
+    Ingest {
+        #[arg(long, default_value_t = 5_000)]
+        blocks: u64,
+        #[arg(long, default_value_t = 50)]
+        txs_per_block: u64,
+        /// Blocks fetched at once (default: rpc.concurrency).
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
+    /// Sink throughput: the sink's own path and end to end from the broker, local lake and S3.
+    Sink {
+        #[arg(long, default_value_t = 300_000)]
+        rows: u64,
+        /// Also measure on this S3 root (credentials and endpoint from AWS_* env or lake options).
+        #[arg(long)]
+        s3_root: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
 enum IngestCommand {
-    /// Publish the blocks FROM..=TO.
+    /// Publish the blocks FROM..=TO. Processes started with the same range share it through
+    /// Redis (leased chunks); a stopped run resumes from its checkpoints.
     Backfill {
         #[arg(long)]
         from: u64,
         #[arg(long)]
         to: u64,
+        /// Blocks per leased chunk (default: backfill.chunk-size).
+        #[arg(long)]
+        chunk_size: Option<u64>,
+        /// Forget the range's checkpoints and completed chunks first.
+        #[arg(long)]
+        restart: bool,
+        /// Log progress lines instead of drawing a bar.
+        #[arg(long)]
+        no_progress: bool,
     },
     /// Follow the head from a height (default: where the last run stopped, else the head).
     Follow {
@@ -144,7 +202,7 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
                     .context("starting local services")?;
             }
             // A demo run owns its namespace: fresh topics and a fresh local lake.
-            let run_id = chrono_free_run_id();
+            let run_id = chainlake::unix_secs();
             cfg.kafka.topic_prefix = format!("demo-{run_id}.");
             if !cfg.lake.root.contains("://") {
                 cfg.lake.root = format!("{}/demo", cfg.lake.root.trim_end_matches('/'));
@@ -176,11 +234,17 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(3))
             }
         }
-        Command::Ingest(IngestCommand::Backfill { from, to }) => {
-            let crawler = pipeline::connect(&cfg).await?;
-            let stats = crawler.backfill(from, to, cfg.rpc.concurrency, &cancel).await?;
-            println!("{stats:?}");
-            Ok(ExitCode::SUCCESS)
+        Command::Ingest(IngestCommand::Backfill { from, to, chunk_size, restart, no_progress }) => {
+            if let Some(c) = chunk_size {
+                cfg.backfill.chunk_size = c;
+            }
+            let report = pipeline::backfill_shared(&cfg, from, to, restart, !no_progress, &cancel).await?;
+            println!(
+                "backfill {from}..={to}: this process published {} blocks, {} txs, {} logs in {} chunks; \
+                 complete: {}",
+                report.stats.blocks, report.stats.txs, report.stats.logs, report.chunks, report.complete
+            );
+            Ok(if report.complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Ingest(IngestCommand::Follow { from }) => {
             let crawler = pipeline::connect(&cfg).await?;
@@ -211,8 +275,50 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
                 _ = cancel.cancelled() => return Ok(ExitCode::SUCCESS),
             }
         },
+        Command::Lake(LakeCommand::Check) => {
+            let mut ok = true;
+            for c in pipeline::check_tables(&cfg).await? {
+                ok &= c.dremio_readable();
+                println!(
+                    "{}: v{} reader {} writer {} partitioned by {:?}, checkpoint {}, dremio-readable {}",
+                    c.table,
+                    c.version,
+                    c.min_reader,
+                    c.min_writer,
+                    c.partition_columns,
+                    c.has_checkpoint,
+                    c.dremio_readable()
+                );
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Lake(cmd) => {
+            let op = match cmd {
+                LakeCommand::Optimize { target_bytes } => Maintenance::Optimize { target_bytes },
+                LakeCommand::Vacuum { retention } => Maintenance::Vacuum { retention },
+                LakeCommand::Checkpoint | LakeCommand::Check => Maintenance::Checkpoint,
+            };
+            for r in pipeline::maintain(&cfg, op).await? {
+                println!("{} (version {:?}): {}", r.table, r.version, r.detail);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Query { sql } => {
             println!("{}", pipeline::render(&pipeline::query(&cfg, &sql).await?)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Ingest { blocks, txs_per_block, concurrency }) => {
+            if let Some(c) = concurrency {
+                cfg.rpc.concurrency = c;
+            }
+            let b = chainlake::bench::ingest::run(&mut cfg, blocks, txs_per_block).await?;
+            println!("{}", b.table());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Sink { rows, s3_root }) => {
+            let runs = chainlake::bench::sink::run(&mut cfg, rows, s3_root.as_deref()).await?;
+            let rss = chainlake::bench::peak_rss_kib() as f64 / 1024.0;
+            println!("{}", chainlake::bench::sink::table(&runs, rss));
             Ok(ExitCode::SUCCESS)
         }
         Command::Devnet(DevnetCommand::Traffic { blocks, txs_per_block, ledger }) => {
@@ -224,8 +330,4 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-fn chrono_free_run_id() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

@@ -2,19 +2,24 @@
 
 use std::path::Path;
 
+use std::time::Duration;
+
+use chainlake_ingest::backfill::{self, BackfillPlan, Leases, SharedReport};
 use chainlake_ingest::crawler::{CrawlStats, Crawler};
 use chainlake_ingest::devnet::{self, Anvil, Artifacts, Ledger, TrafficConfig};
+use chainlake_ingest::progress::Progress;
+use chainlake_ingest::providers::Providers;
 use chainlake_ingest::publish::{ensure_topics, Publisher};
-use chainlake_ingest::rpc::RpcSource;
 use chainlake_ingest::window_store::WindowStore;
-use chainlake_ingest::wire::Topics;
-use chainlake_medallion::bronze::{BronzeSink, SinkStats, Until};
+use chainlake_ingest::wire::{TopicKind, Topics};
+use chainlake_medallion::bronze::{BronzeSink, SinkStats, Until, REJECTED_TABLE};
 use chainlake_medallion::deltalake::arrow::array::RecordBatch;
 use chainlake_medallion::deltalake::arrow::util::display::array_value_to_string;
 use chainlake_medallion::deltalake::arrow::util::pretty::pretty_format_batches;
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
 use chainlake_medallion::jobs::{self, JobReport};
 use chainlake_medallion::lake::{Lake, Layer};
+use chainlake_medallion::maintenance::{self, Maintenance, MaintenanceReport, TableCheck};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -24,7 +29,7 @@ use crate::config::Config;
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
-    Ingest(#[from] chainlake_ingest::Error),
+    Ingest(Box<chainlake_ingest::Error>),
     #[error(transparent)]
     Medallion(#[from] chainlake_medallion::Error),
     #[error("chain id mismatch: config says {configured}, node {provider} says {actual}")]
@@ -37,17 +42,33 @@ pub enum PipelineError {
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
 
+impl From<chainlake_ingest::Error> for PipelineError {
+    fn from(e: chainlake_ingest::Error) -> Self {
+        PipelineError::Ingest(Box::new(e))
+    }
+}
+
 /// Connects to the configured node (checking it serves the configured chain), Kafka (creating
 /// the topics) and Redis (the persisted canonical window).
 pub async fn connect(cfg: &Config) -> Result<Crawler> {
-    let rpc = RpcSource::new(&cfg.chain.name, &cfg.rpc)?;
-    let actual = rpc.chain_id().await?;
-    if actual != cfg.chain.chain_id {
-        return Err(PipelineError::ChainId {
-            configured: cfg.chain.chain_id,
-            actual,
-            provider: cfg.rpc.pseudonym.clone(),
-        });
+    let rpc = Providers::new(&cfg.chain.name, &cfg.rpc)?;
+    let mut reachable = 0;
+    let mut last_err = None;
+    for (provider, id) in rpc.chain_ids().await {
+        match id {
+            Ok(actual) if actual != cfg.chain.chain_id => {
+                return Err(PipelineError::ChainId { configured: cfg.chain.chain_id, actual, provider })
+            }
+            Ok(_) => reachable += 1,
+            // A provider that is down now is demoted by the first calls, not fatal.
+            Err(e) => {
+                tracing::warn!(%provider, error = %e, "provider unreachable at start");
+                last_err = Some(e);
+            }
+        }
+    }
+    if let (0, Some(e)) = (reachable, last_err) {
+        return Err(e.into());
     }
     ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, &cfg.chain.name)).await?;
     let publisher = Publisher::new(&cfg.kafka, &cfg.chain.name)?;
@@ -55,11 +76,76 @@ pub async fn connect(cfg: &Config) -> Result<Crawler> {
     Ok(Crawler::new(rpc, publisher, cfg.chain.confirmations, cfg.chain.reorg_window).with_store(store))
 }
 
+/// `ingest backfill`: this process's share of `from..=to`, coordinated with every other
+/// process running the same range through Redis leases.
+pub async fn backfill_shared(
+    cfg: &Config,
+    from: u64,
+    to: u64,
+    restart: bool,
+    bar: bool,
+    cancel: &CancellationToken,
+) -> Result<SharedReport> {
+    let crawler = connect(cfg).await?;
+    let plan = BackfillPlan { from, to, chunk_size: cfg.backfill.chunk_size };
+    let worker =
+        format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()), std::process::id());
+    let leases = Leases::connect(
+        &cfg.redis.url,
+        &cfg.kafka.topic_prefix,
+        &cfg.chain.name,
+        &plan,
+        worker,
+        cfg.backfill.lease_ttl,
+    )
+    .await?;
+    if restart {
+        leases.reset(plan.chunks()).await?;
+    }
+    let progress = Progress::new(
+        to.saturating_sub(from) + 1,
+        bar,
+        cfg.backfill.checkpoint_interval.max(Duration::from_secs(5)),
+    );
+    let report =
+        backfill::run_shared(&crawler, &leases, &plan, &cfg.backfill, cfg.rpc.concurrency, &progress, cancel)
+            .await?;
+    progress.finish();
+    Ok(report)
+}
+
 /// Runs the sink on the configured lake.
 pub async fn sink(cfg: &Config, until: Until, cancel: &CancellationToken) -> Result<SinkStats> {
     let lake = Lake::new(&cfg.lake)?;
     let sink = BronzeSink::new(lake, cfg.kafka.clone(), cfg.sink.clone(), &cfg.chain.name);
     Ok(sink.run(until, cancel).await?)
+}
+
+/// Every table of the chain: Bronze (one per topic and `_rejected`), then Silver and Gold.
+pub fn lake_tables(cfg: &Config) -> Result<Vec<url::Url>> {
+    let lake = Lake::new(&cfg.lake)?;
+    let chain = &cfg.chain.name;
+    let mut urls = Vec::new();
+    for kind in TopicKind::ALL {
+        urls.push(lake.table_url(chain, Layer::Bronze, kind.table_name())?);
+    }
+    urls.push(lake.table_url(chain, Layer::Bronze, REJECTED_TABLE)?);
+    for job in jobs::load_jobs(&cfg.medallion.sql_dir)? {
+        urls.push(lake.table_url(chain, job.layer, &job.name)?);
+    }
+    Ok(urls)
+}
+
+/// `chainlake lake optimize | vacuum | checkpoint` over every table of the chain.
+pub async fn maintain(cfg: &Config, op: Maintenance) -> Result<Vec<MaintenanceReport>> {
+    let lake = Lake::new(&cfg.lake)?;
+    Ok(maintenance::run(&lake, &lake_tables(cfg)?, op).await?)
+}
+
+/// The Delta protocol of every existing table of the chain.
+pub async fn check_tables(cfg: &Config) -> Result<Vec<TableCheck>> {
+    let lake = Lake::new(&cfg.lake)?;
+    Ok(maintenance::check(&lake, &lake_tables(cfg)?).await?)
 }
 
 /// Runs every Silver then Gold job once.
@@ -176,15 +262,14 @@ impl DemoReport {
 
 /// Chain → Kafka → Bronze → Silver → Gold on a fresh anvil with generated traffic.
 ///
-/// `cfg.rpc.url` is replaced by the spawned anvil's; topics and tables follow `cfg`.
+/// The primary provider is replaced by the spawned anvil (HTTP and WebSocket); topics and tables follow `cfg`.
 pub async fn demo(
     cfg: &mut Config,
     traffic: &TrafficConfig,
     cancel: &CancellationToken,
 ) -> Result<DemoReport> {
     let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &[]).await?;
-    cfg.rpc.url = anvil.url();
-    cfg.rpc.pseudonym = format!("anvil-{}", anvil.port());
+    cfg.rpc.set_primary(anvil.url(), format!("anvil-{}", anvil.port()), anvil.ws_url());
     let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir())?;
     let crawler = connect(cfg).await?;
 

@@ -25,12 +25,14 @@ async fn bronze_round_trip(mut cfg: Config) {
     ensure_topics(&cfg.kafka, &topics).await.unwrap();
     let publisher = Publisher::new(&cfg.kafka, &cfg.chain.name).unwrap();
     let (mut blocks, mut txs, mut logs) = (0, 0, 0);
+    let mut sample = None;
     for n in [47_218, 483_920, 18_000_000] {
         let b = common::mainnet(&format!("block-{n}.json"));
         let r = common::mainnet(&format!("receipts-{n}.json"));
         let bundle = transform_block("ethereum", &b, Some(&r)).unwrap();
         (blocks, txs, logs) = (blocks + 1, txs + bundle.txs.len(), logs + bundle.logs.len());
         publisher.publish(&bundle).await.unwrap();
+        sample.get_or_insert(bundle.block);
     }
     // A malformed record between good ones: kept raw in _rejected, never a crash.
     let raw: FutureProducer =
@@ -42,33 +44,62 @@ async fn bronze_round_trip(mut cfg: Config) {
     )
     .await
     .unwrap();
+    // Schema evolution: an added field becomes a nullable column; a changed type is rejected.
+    let mut added = serde_json::to_value(sample.unwrap()).unwrap();
+    added["hash"] = "0xadded".into();
+    added["uncles_count"] = 2.into();
+    let mut breaking = added.clone();
+    breaking["number"] = "0x10".into();
+    for (key, rec) in [("added", &added), ("breaking", &breaking)] {
+        let payload = serde_json::to_string(rec).unwrap();
+        raw.send(
+            FutureRecord::to(&blocks_topic).key(key).payload(&payload),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    }
 
     let cancel = CancellationToken::new();
     let stats = pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();
-    assert_eq!(stats.rows as usize, blocks + txs + logs);
-    assert_eq!(stats.rejected, 1);
+    assert_eq!(stats.rows as usize, blocks + 1 + txs + logs);
+    assert_eq!(stats.rejected, 2);
+    assert_eq!(
+        count(&cfg, "SELECT CAST(count(uncles_count) AS VARCHAR) FROM bronze.blocks WHERE hash = '0xadded'")
+            .await,
+        "1"
+    );
 
     let all_txs = "SELECT CAST(count(*) AS VARCHAR) FROM (SELECT hash FROM bronze.txs_native_transfer \
         UNION ALL SELECT hash FROM bronze.txs_contract_call UNION ALL SELECT hash FROM bronze.txs_contract_deploy)";
     assert_eq!(count(&cfg, all_txs).await, txs.to_string());
     assert_eq!(count(&cfg, "SELECT CAST(count(*) AS VARCHAR) FROM bronze.logs").await, logs.to_string());
-    assert_eq!(count(&cfg, "SELECT CAST(count(DISTINCT hash) AS VARCHAR) FROM bronze.blocks").await, "3");
+    assert_eq!(count(&cfg, "SELECT CAST(count(DISTINCT hash) AS VARCHAR) FROM bronze.blocks").await, "4");
     let rejected = pipeline::rows(
-        &pipeline::query(&cfg, "SELECT _kafka_topic, _kafka_key, payload FROM bronze._rejected")
-            .await
-            .unwrap(),
+        &pipeline::query(
+            &cfg,
+            "SELECT _kafka_topic, _kafka_key, payload, error FROM bronze._rejected ORDER BY _kafka_offset",
+        )
+        .await
+        .unwrap(),
     )
     .unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0][..3], [blocks_topic.clone(), "bad".into(), "{\"number\": \"not a block\"".into()]);
     assert_eq!(
-        rejected,
-        vec![vec![blocks_topic.clone(), "bad".into(), "{\"number\": \"not a block\"".into()]]
+        rejected[1][..3],
+        [blocks_topic.clone(), "breaking".into(), serde_json::to_string(&breaking).unwrap()]
     );
+    assert!(rejected[1][3].contains("invalid type"), "{}", rejected[1][3]);
 
     // Exactly once: a second run finds its offsets in the Delta log and writes nothing again.
     let again = pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();
     assert_eq!((again.rows, again.rejected), (0, 0));
     assert_eq!(count(&cfg, all_txs).await, txs.to_string());
-    assert_eq!(count(&cfg, "SELECT CAST(count(*) AS VARCHAR) FROM bronze._rejected").await, "1");
+    assert_eq!(count(&cfg, "SELECT CAST(count(*) AS VARCHAR) FROM bronze._rejected").await, "2");
+    for c in pipeline::check_tables(&cfg).await.unwrap() {
+        assert!(c.dremio_readable(), "{c:?}");
+    }
 
     // Silver and Gold run on the same storage.
     let reports = pipeline::medallion(&cfg).await.unwrap();

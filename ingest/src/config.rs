@@ -18,15 +18,22 @@ pub struct ChainConfig {
     pub reorg_window: u64,
 }
 
-/// `[rpc]`: the JSON-RPC endpoint and how to call it. `Debug` hides the URL (API keys).
+/// `[rpc]`: the JSON-RPC providers of the chain and how to call them. The primary provider is
+/// `url`; `fallbacks` are tried in order when it is demoted. `Debug` hides every URL (API keys).
 #[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RpcConfig {
-    /// HTTP(S) endpoint. May embed an API key: it is never logged (see `pseudonym`).
+    /// HTTP(S) endpoint of the primary provider. May embed an API key: it is never logged.
     pub url: String,
-    /// Name used for this endpoint in logs and metrics instead of the URL.
+    /// Name used for the primary provider in logs and metrics instead of the URL.
     pub pseudonym: String,
-    /// Poll interval of the head follower.
+    /// WebSocket endpoint of the primary provider for `newHeads`; empty: poll `eth_blockNumber`.
+    #[serde(default)]
+    pub ws_url: String,
+    /// Further providers, in order of preference.
+    #[serde(default)]
+    pub fallbacks: Vec<ProviderConfig>,
+    /// Poll interval of the head follower (without WebSocket, or while it is down).
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
     /// Blocks fetched concurrently during backfill.
@@ -36,6 +43,66 @@ pub struct RpcConfig {
     /// First backoff step.
     #[serde(with = "humantime_serde")]
     pub initial_backoff: Duration,
+    /// `eth_getTransactionReceipt` calls per JSON-RPC batch when a provider lacks
+    /// `eth_getBlockReceipts`.
+    pub receipts_batch_size: usize,
+    /// A provider whose head is this many blocks behind the best known head is demoted.
+    pub max_head_lag_blocks: u64,
+    /// A provider whose head has not moved for this long while another's has is demoted;
+    /// also how long a silent WebSocket subscription is trusted.
+    #[serde(with = "humantime_serde")]
+    pub max_head_lag_time: Duration,
+    /// Consecutive failed calls (after retries) that demote a provider.
+    pub max_failures: u32,
+    /// How often the heads of the other providers are checked (costs one request each).
+    #[serde(with = "humantime_serde")]
+    pub head_check_interval: Duration,
+    /// How long a demoted provider is left alone before it may be used again.
+    #[serde(with = "humantime_serde")]
+    pub demotion_cooldown: Duration,
+}
+
+/// One entry of `rpc.fallbacks`.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProviderConfig {
+    pub url: String,
+    pub pseudonym: String,
+    #[serde(default)]
+    pub ws_url: String,
+}
+
+impl RpcConfig {
+    /// Every provider in order of preference, the primary first.
+    pub fn providers(&self) -> Vec<ProviderConfig> {
+        let primary = ProviderConfig {
+            url: self.url.clone(),
+            pseudonym: self.pseudonym.clone(),
+            ws_url: self.ws_url.clone(),
+        };
+        std::iter::once(primary).chain(self.fallbacks.iter().cloned()).collect()
+    }
+
+    /// Sets the primary provider (demo and tests point it at their own node).
+    pub fn set_primary(&mut self, url: String, pseudonym: String, ws_url: String) {
+        self.url = url;
+        self.pseudonym = pseudonym;
+        self.ws_url = ws_url;
+    }
+}
+
+/// `[backfill]`: how `chainlake ingest backfill` splits a range among processes.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BackfillConfig {
+    /// Blocks per chunk; a process leases one chunk at a time in Redis.
+    pub chunk_size: u64,
+    /// A chunk whose worker stopped renewing its lease for this long is reclaimed.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+    /// How often progress is checkpointed to Redis and logged when not on a terminal.
+    #[serde(with = "humantime_serde")]
+    pub checkpoint_interval: Duration,
 }
 
 /// `[kafka]`: where records are published.
@@ -54,15 +121,62 @@ pub struct KafkaConfig {
     pub message_timeout: Duration,
 }
 
+fn redacted(pseudonym: &str) -> String {
+    format!("<{pseudonym}>")
+}
+
 impl std::fmt::Debug for RpcConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RpcConfig")
-            .field("url", &format_args!("<{}>", self.pseudonym))
+            .field("url", &redacted(&self.pseudonym))
             .field("pseudonym", &self.pseudonym)
+            .field("ws_url", &redacted(&self.pseudonym))
+            .field("fallbacks", &self.fallbacks)
             .field("poll_interval", &self.poll_interval)
             .field("concurrency", &self.concurrency)
             .field("max_retries", &self.max_retries)
             .field("initial_backoff", &self.initial_backoff)
+            .field("receipts_batch_size", &self.receipts_batch_size)
+            .field("max_head_lag_blocks", &self.max_head_lag_blocks)
+            .field("max_head_lag_time", &self.max_head_lag_time)
+            .field("max_failures", &self.max_failures)
+            .field("head_check_interval", &self.head_check_interval)
+            .field("demotion_cooldown", &self.demotion_cooldown)
             .finish()
+    }
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("url", &redacted(&self.pseudonym))
+            .field("pseudonym", &self.pseudonym)
+            .field("ws_url", &redacted(&self.pseudonym))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The shipped defaults of `[rpc]` (config/defaults.toml), for unit tests of this crate.
+    pub(crate) fn defaults() -> RpcConfig {
+        RpcConfig {
+            url: "http://127.0.0.1:8545".into(),
+            pseudonym: "local-anvil".into(),
+            ws_url: String::new(),
+            fallbacks: Vec::new(),
+            poll_interval: Duration::from_millis(500),
+            concurrency: 8,
+            max_retries: 10,
+            initial_backoff: Duration::from_millis(200),
+            receipts_batch_size: 100,
+            max_head_lag_blocks: 5,
+            max_head_lag_time: Duration::from_secs(60),
+            max_failures: 3,
+            head_check_interval: Duration::from_secs(15),
+            demotion_cooldown: Duration::from_secs(60),
+        }
     }
 }

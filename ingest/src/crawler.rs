@@ -7,15 +7,17 @@
 //! configured depth are announced as `confirmed`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::canonical::CanonicalWindow;
+use crate::heads::WsHeads;
+use crate::providers::Providers;
 use crate::publish::Publisher;
-use crate::rpc::{RawBlock, RpcSource};
+use crate::rpc::RawBlock;
 use crate::transform::transform_block;
 use crate::window_store::WindowStore;
 use crate::wire::{ChainEventKind, ChainEventRecord, SCHEMA_VERSION};
@@ -30,12 +32,17 @@ pub struct CrawlStats {
     /// Highest height published.
     pub last_block: Option<u64>,
     pub reorgs: u64,
+    /// Where the time went: waiting for the node (next block in order), transforming, and
+    /// publishing (until Kafka acknowledged).
+    pub waited_for_node: Duration,
+    pub transforming: Duration,
+    pub publishing: Duration,
 }
 
 /// Extracts, transforms and publishes the blocks of one chain.
 #[derive(Clone)]
 pub struct Crawler {
-    rpc: RpcSource,
+    rpc: Providers,
     publisher: Publisher,
     confirmations: u64,
     reorg_window: u64,
@@ -45,7 +52,7 @@ pub struct Crawler {
 
 impl Crawler {
     /// `confirmations`: depth of `confirmed` events; `reorg_window`: heights kept to heal reorgs.
-    pub fn new(rpc: RpcSource, publisher: Publisher, confirmations: u64, reorg_window: u64) -> Self {
+    pub fn new(rpc: Providers, publisher: Publisher, confirmations: u64, reorg_window: u64) -> Self {
         let reorg_window = reorg_window.max(confirmations + 1);
         Crawler {
             rpc,
@@ -76,19 +83,23 @@ impl Crawler {
         self.published.subscribe()
     }
 
-    pub fn rpc(&self) -> &RpcSource {
+    pub fn rpc(&self) -> &Providers {
         &self.rpc
     }
 
     async fn publish(&self, raw: RawBlock, stats: &mut CrawlStats) -> Result<()> {
+        let started = Instant::now();
         let bundle = transform_block(self.rpc.chain(), &raw.block, Some(&raw.receipts))?;
+        stats.transforming += started.elapsed();
         for tx in bundle.txs.iter().filter(|t| !t.type_known || !t.has_receipt) {
             metrics::counter!("chainlake_flagged_txs_total", "chain" => self.rpc.chain().to_owned())
                 .increment(1);
             tracing::warn!(chain = self.rpc.chain(), block = raw.number, tx = %tx.hash, tx_type = tx.tx_type,
                 has_receipt = tx.has_receipt, "transaction kept with a flag");
         }
+        let started = Instant::now();
         self.publisher.publish(&bundle).await?;
+        stats.publishing += started.elapsed();
         stats.blocks += 1;
         stats.txs += bundle.txs.len() as u64;
         stats.logs += bundle.logs.len() as u64;
@@ -126,23 +137,28 @@ impl Crawler {
         cancel: &CancellationToken,
     ) -> Result<CrawlStats> {
         let mut stats = CrawlStats::default();
-        self.backfill_into(from, to, concurrency, cancel, &mut stats).await?;
+        self.backfill_into(from, to, concurrency, cancel, &mut stats, |_| {}).await?;
         Ok(stats)
     }
 
-    async fn backfill_into(
+    /// Like [`Crawler::backfill`], adding to `stats` and calling `on_block` after each publish.
+    pub async fn backfill_into(
         &self,
         from: u64,
         to: u64,
         concurrency: usize,
         cancel: &CancellationToken,
         stats: &mut CrawlStats,
+        mut on_block: impl FnMut(&CrawlStats),
     ) -> Result<()> {
         let mut blocks = std::pin::pin!(self.fetch_in_order(from, to, concurrency, cancel));
-        while let Some(raw) = blocks.try_next().await? {
+        loop {
+            let started = Instant::now();
+            let Some(raw) = blocks.try_next().await? else { return Ok(()) };
+            stats.waited_for_node += started.elapsed();
             self.publish(raw, stats).await?;
+            on_block(stats);
         }
-        Ok(())
     }
 
     /// Follows the head from `from`, until cancelled or past the height sent on `stop_at`.
@@ -168,8 +184,17 @@ impl Crawler {
         let mut stop_open = true;
         let mut tick = tokio::time::interval(poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.rpc.subscribe_heads(cancel);
+        let mut ws: Option<(String, WsHeads)> = None;
         loop {
-            let head = self.rpc.head().await?;
+            // A fresh newHeads announcement saves the eth_blockNumber poll.
+            let head = match self.rpc.fresh_ws_head() {
+                Some(h) => {
+                    self.rpc.check_health().await;
+                    h
+                }
+                None => self.rpc.head().await?,
+            };
             metrics::gauge!("chainlake_node_head", "chain" => self.rpc.chain().to_owned()).set(head as f64);
             if head >= next {
                 next = self.follow_range(next, head, concurrency, cancel, &mut window, &mut stats).await?;
@@ -186,8 +211,16 @@ impl Crawler {
                 }
                 continue;
             }
+            let active = self.rpc.active().provider().to_owned();
+            if ws.as_ref().is_none_or(|(p, _)| *p != active) {
+                ws = self.rpc.ws_heads().map(|mut w| {
+                    w.mark_seen();
+                    (active, w)
+                });
+            }
             tokio::select! {
                 _ = tick.tick() => {}
+                _ = wait_ws(&mut ws) => {}
                 _ = cancel.cancelled() => return Ok(stats),
                 r = stop_at.changed(), if stop_open => stop_open = r.is_ok(),
             }
@@ -312,6 +345,13 @@ impl Crawler {
             detected_at: now_millis(),
         };
         self.publisher.publish_event(&event).await
+    }
+}
+
+async fn wait_ws(ws: &mut Option<(String, WsHeads)>) {
+    match ws {
+        Some((_, w)) => w.changed().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -16,6 +16,8 @@ pub enum Error {
         provider: String,
         method: &'static str,
         block: Option<u64>,
+        /// The JSON-RPC error code, when the node answered with an error object.
+        code: Option<i64>,
         reason: String,
         retryable: bool,
     },
@@ -59,6 +61,9 @@ pub enum Error {
         #[source]
         source: Box<redis::RedisError>,
     },
+    /// Another backfill worker holds the chunk now (our lease expired while we worked).
+    #[error("backfill lease lost (chain {chain}, chunk {chunk}, worker {worker})")]
+    LeaseLost { chain: String, chunk: u64, worker: String },
     /// The local devnet (anvil, artifacts, traffic) failed.
     #[error("devnet: {what}: {reason}")]
     Devnet { what: String, reason: String },
@@ -83,7 +88,20 @@ impl Error {
             | Error::Encode { .. }
             | Error::Devnet { .. }
             | Error::Io { .. } => false,
+            Error::LeaseLost { .. } => true,
         }
+    }
+
+    /// The provider does not offer the method (JSON-RPC -32601, or a "not supported" message
+    /// as some hosted providers send with other codes).
+    pub fn is_method_missing(&self) -> bool {
+        let Error::Rpc { code: Some(code), reason, .. } = self else { return false };
+        let reason = reason.to_ascii_lowercase();
+        *code == -32601
+            || (reason.contains("method")
+                && ["not found", "not supported", "unsupported", "does not exist", "not available"]
+                    .iter()
+                    .any(|m| reason.contains(m)))
     }
 
     pub(crate) fn devnet(what: impl Into<String>, reason: impl ToString) -> Self {

@@ -1,9 +1,11 @@
-//! Extract: the raw JSON-RPC calls, two per block (hydrated block + block receipts).
+//! Extract: the raw JSON-RPC calls of one provider, two per block (hydrated block + block
+//! receipts). A provider without `eth_getBlockReceipts` is detected on its first answer and
+//! remembered; its receipts then come in JSON-RPC batches of `eth_getTransactionReceipt`.
 //!
 //! Retries with backoff on 429 and transient errors come from alloy's `RetryBackoffLayer`;
-//! every call is counted by provider pseudonym, method and outcome.
+//! every HTTP request is counted by provider pseudonym, method and outcome.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::RpcConfig;
+use crate::config::{ProviderConfig, RpcConfig};
 use crate::{Error, Result};
 
 /// The raw responses for one block, as the node sent them.
@@ -26,35 +28,56 @@ pub struct RawBlock {
     pub receipts: Value,
 }
 
-/// A JSON-RPC endpoint of one chain.
+/// How a provider serves receipts, learned from its first answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptsMode {
+    Unknown = 0,
+    /// `eth_getBlockReceipts`: one request per block.
+    BlockReceipts = 1,
+    /// Batches of `eth_getTransactionReceipt`: ⌈txs / batch size⌉ requests per block.
+    PerTxBatch = 2,
+}
+
+/// One JSON-RPC provider (HTTP) of one chain.
 #[derive(Clone)]
 pub struct RpcSource {
     client: RpcClient,
-    /// Forms of the endpoint URL that must never reach a log line.
+    /// Forms of the endpoint URLs that must never reach a log line.
     secrets: Arc<Vec<String>>,
     chain: String,
     provider: String,
+    ws_url: String,
     requests: Arc<AtomicU64>,
+    receipts_mode: Arc<AtomicU8>,
+    batch_size: usize,
 }
 
+type RawResult<R> = std::result::Result<R, RpcError<TransportErrorKind>>;
+
 impl RpcSource {
-    pub fn new(chain: &str, cfg: &RpcConfig) -> Result<Self> {
-        let url: url::Url = cfg.url.parse().map_err(|e: url::ParseError| Error::Devnet {
-            what: format!("rpc url of provider {}", cfg.pseudonym),
+    pub fn new(chain: &str, provider: &ProviderConfig, rpc: &RpcConfig) -> Result<Self> {
+        let url: url::Url = provider.url.parse().map_err(|e: url::ParseError| Error::Devnet {
+            what: format!("rpc url of provider {}", provider.pseudonym),
             reason: e.to_string(),
         })?;
-        let mut secrets = vec![cfg.url.clone(), url.to_string()];
+        let mut secrets = vec![provider.url.clone(), url.to_string()];
         if url.path().len() > 1 || url.query().is_some() {
             secrets.push(url[url::Position::BeforePath..].to_owned());
         }
-        let retry = RetryBackoffLayer::new(cfg.max_retries, cfg.initial_backoff.as_millis() as u64, u64::MAX);
+        if !provider.ws_url.is_empty() {
+            secrets.push(provider.ws_url.clone());
+        }
+        let retry = RetryBackoffLayer::new(rpc.max_retries, rpc.initial_backoff.as_millis() as u64, u64::MAX);
         let client = ClientBuilder::default().layer(retry).http(url);
         Ok(RpcSource {
             client,
             secrets: Arc::new(secrets),
             chain: chain.to_owned(),
-            provider: cfg.pseudonym.clone(),
+            provider: provider.pseudonym.clone(),
+            ws_url: provider.ws_url.clone(),
             requests: Arc::default(),
+            receipts_mode: Arc::new(AtomicU8::new(ReceiptsMode::Unknown as u8)),
+            batch_size: rpc.receipts_batch_size.max(1),
         })
     }
 
@@ -62,7 +85,18 @@ impl RpcSource {
         &self.chain
     }
 
-    fn redact(&self, text: &str) -> String {
+    /// The provider's pseudonym (what logs and metrics call it).
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The WebSocket endpoint for `newHeads`, if configured (a secret: never log it).
+    pub fn ws_url(&self) -> Option<&str> {
+        Some(self.ws_url.as_str()).filter(|u| !u.is_empty())
+    }
+
+    /// `text` with every form of this provider's URLs replaced by its pseudonym.
+    pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for secret in self.secrets.iter().filter(|s| !s.is_empty()) {
             out = out.replace(secret.as_str(), &format!("<{}>", self.provider));
@@ -70,21 +104,22 @@ impl RpcSource {
         out
     }
 
-    /// Requests sent so far by this source and its clones.
+    /// HTTP requests sent so far by this source and its clones (a batch counts once).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
 
-    async fn call<P, R>(&self, method: &'static str, params: P, block: Option<u64>) -> Result<R>
-    where
-        P: Serialize + Clone + Send + Sync + Unpin + std::fmt::Debug + 'static,
-        R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
-    {
-        let started = Instant::now();
+    pub fn receipts_mode(&self) -> ReceiptsMode {
+        match self.receipts_mode.load(Ordering::Relaxed) {
+            1 => ReceiptsMode::BlockReceipts,
+            2 => ReceiptsMode::PerTxBatch,
+            _ => ReceiptsMode::Unknown,
+        }
+    }
+
+    fn count<T>(&self, method: &str, res: &RawResult<T>, started: Instant) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let res: std::result::Result<R, RpcError<TransportErrorKind>> =
-            self.client.request(method, params).await;
-        let outcome = match &res {
+        let outcome = match res {
             Ok(_) => "ok",
             Err(RpcError::ErrorResp(_)) => "error_response",
             Err(RpcError::Transport(_)) => "transport_error",
@@ -101,14 +136,33 @@ impl RpcSource {
         )
         .increment(1);
         metrics::histogram!("chainlake_rpc_request_seconds", &labels).record(started.elapsed().as_secs_f64());
-        res.map_err(|e| Error::Rpc {
+    }
+
+    fn error(&self, method: &'static str, block: Option<u64>, e: RpcError<TransportErrorKind>) -> Error {
+        let code = match &e {
+            RpcError::ErrorResp(p) => Some(p.code),
+            _ => None,
+        };
+        Error::Rpc {
             chain: self.chain.clone(),
             provider: self.provider.clone(),
             method,
             block,
+            code,
             reason: self.redact(&e.to_string()),
             retryable: !matches!(e, RpcError::ErrorResp(_) | RpcError::DeserError { .. }),
-        })
+        }
+    }
+
+    async fn call<P, R>(&self, method: &'static str, params: P, block: Option<u64>) -> Result<R>
+    where
+        P: Serialize + Clone + Send + Sync + Unpin + std::fmt::Debug + 'static,
+        R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
+    {
+        let started = Instant::now();
+        let res: RawResult<R> = self.client.request(method, params).await;
+        self.count(method, &res, started);
+        res.map_err(|e| self.error(method, block, e))
     }
 
     /// `eth_chainId`.
@@ -134,18 +188,80 @@ impl RpcSource {
             .ok_or_else(|| Error::BlockNotFound { chain: self.chain.clone(), block: number })
     }
 
-    /// `eth_getBlockByNumber(n, true)` and `eth_getBlockReceipts(n)`, concurrently.
-    #[tracing::instrument(skip(self), fields(chain = %self.chain))]
+    /// The hydrated block and its receipts: `eth_getBlockByNumber(n, true)` and
+    /// `eth_getBlockReceipts(n)` concurrently, or the block then batched per-tx receipts.
+    #[tracing::instrument(skip(self), fields(chain = %self.chain, provider = %self.provider))]
     pub async fn fetch_block(&self, number: u64) -> Result<RawBlock> {
         let tag = format!("{number:#x}");
-        let (block, receipts) = tokio::try_join!(
-            self.call::<_, Value>("eth_getBlockByNumber", (tag.clone(), true), Some(number)),
-            self.call::<_, Value>("eth_getBlockReceipts", (tag,), Some(number)),
-        )?;
+        let get_block = self.call::<_, Value>("eth_getBlockByNumber", (tag.clone(), true), Some(number));
+        if self.receipts_mode() == ReceiptsMode::PerTxBatch {
+            let block = self.found(number, get_block.await?)?;
+            let receipts = self.tx_receipts(number, &block).await?;
+            return Ok(RawBlock { number, block, receipts });
+        }
+        let get_receipts = self.call::<_, Value>("eth_getBlockReceipts", (tag,), Some(number));
+        let (block, receipts) = tokio::join!(get_block, get_receipts);
+        let block = self.found(number, block?)?;
+        match receipts {
+            Ok(receipts) => {
+                self.receipts_mode.store(ReceiptsMode::BlockReceipts as u8, Ordering::Relaxed);
+                Ok(RawBlock { number, block, receipts })
+            }
+            Err(e) if self.receipts_mode() == ReceiptsMode::Unknown && e.is_method_missing() => {
+                tracing::warn!(chain = %self.chain, provider = %self.provider, block = number, error = %e,
+                    "provider lacks eth_getBlockReceipts: using batched eth_getTransactionReceipt from now on");
+                metrics::counter!("chainlake_rpc_receipts_fallback_total",
+                    "chain" => self.chain.clone(), "provider" => self.provider.clone())
+                .increment(1);
+                self.receipts_mode.store(ReceiptsMode::PerTxBatch as u8, Ordering::Relaxed);
+                let receipts = self.tx_receipts(number, &block).await?;
+                Ok(RawBlock { number, block, receipts })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn found(&self, number: u64, block: Value) -> Result<Value> {
         if block.is_null() {
             return Err(Error::BlockNotFound { chain: self.chain.clone(), block: number });
         }
-        Ok(RawBlock { number, block, receipts })
+        Ok(block)
+    }
+
+    /// The receipts of `block`'s transactions, `batch_size` per JSON-RPC batch.
+    async fn tx_receipts(&self, number: u64, block: &Value) -> Result<Value> {
+        const METHOD: &str = "eth_getTransactionReceipt";
+        let hashes: Vec<&str> = block
+            .get("transactions")
+            .and_then(Value::as_array)
+            .map(|txs| txs.iter().filter_map(|t| t.get("hash").and_then(Value::as_str)).collect())
+            .unwrap_or_default();
+        let mut receipts = Vec::with_capacity(hashes.len());
+        for chunk in hashes.chunks(self.batch_size) {
+            let mut batch = self.client.new_batch();
+            let mut waiters = Vec::with_capacity(chunk.len());
+            for hash in chunk {
+                let w = batch
+                    .add_call::<_, Value>(METHOD, &(*hash,))
+                    .map_err(|e| self.error(METHOD, Some(number), e))?;
+                waiters.push(w);
+            }
+            let started = Instant::now();
+            let sent = batch.send().await;
+            self.count("batch:eth_getTransactionReceipt", &sent, started);
+            metrics::counter!("chainlake_rpc_batched_calls_total",
+                "chain" => self.chain.clone(), "provider" => self.provider.clone(), "method" => METHOD)
+            .increment(chunk.len() as u64);
+            sent.map_err(|e| self.error(METHOD, Some(number), e))?;
+            for w in waiters {
+                let r = w.await.map_err(|e| self.error(METHOD, Some(number), e))?;
+                // A missing receipt stays missing: the tx is flagged downstream, not dropped.
+                if !r.is_null() {
+                    receipts.push(r);
+                }
+            }
+        }
+        Ok(Value::Array(receipts))
     }
 }
 
@@ -158,22 +274,23 @@ impl std::fmt::Debug for RpcSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    pub(crate) fn test_config(url: &str, pseudonym: &str) -> (ProviderConfig, RpcConfig) {
+        let p = ProviderConfig { url: url.into(), pseudonym: pseudonym.into(), ws_url: String::new() };
+        let mut rpc: RpcConfig = crate::config::tests::defaults();
+        rpc.url = url.into();
+        rpc.pseudonym = pseudonym.into();
+        rpc.max_retries = 0;
+        (p, rpc)
+    }
 
     #[tokio::test]
     async fn errors_never_show_the_endpoint_url() {
-        let cfg = RpcConfig {
-            url: "http://127.0.0.1:9/v3/SECRETKEY123".into(),
-            pseudonym: "infura-1".into(),
-            poll_interval: Duration::from_secs(1),
-            concurrency: 1,
-            max_retries: 0,
-            initial_backoff: Duration::from_millis(1),
-        };
-        let rpc = RpcSource::new("c", &cfg).unwrap();
-        let err = rpc.head().await.err().map(|e| format!("{e} {e:?}")).unwrap_or_default();
+        let (p, rpc) = test_config("http://127.0.0.1:9/v3/SECRETKEY123", "infura-1");
+        let src = RpcSource::new("c", &p, &rpc).unwrap();
+        let err = src.head().await.err().map(|e| format!("{e} {e:?}")).unwrap_or_default();
         assert!(err.contains("infura-1"), "{err}");
         assert!(!err.contains("SECRETKEY123"), "{err}");
-        assert!(!format!("{rpc:?}").contains("SECRETKEY123"));
+        assert!(!format!("{src:?}").contains("SECRETKEY123"));
     }
 }

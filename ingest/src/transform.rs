@@ -204,6 +204,32 @@ mod tests {
         assert_eq!(out.block.tx_count, 1);
     }
 
+    /// EIP-7702 (type 4) as a node returns it: an authorization list, a receipt with a log.
+    #[test]
+    fn set_code_transaction_type_4_is_known_and_lossless() {
+        let auth = json!({"chainId": "0x1", "address": "0x5a7fc11397e9a8ad41bf10bf13f22b0a63f96f6d",
+            "nonce": "0x2", "yParity": "0x1", "r": "0x1", "s": "0x2"});
+        let block = json!({
+            "number": "0x1524c00", "hash": "0xb1", "parentHash": "0xb0", "timestamp": "0x681a5d2f",
+            "miner": "0xfee", "gasUsed": "0x1d0f8", "gasLimit": "0x2255100", "baseFeePerGas": "0x3b9aca00",
+            "transactions": [{"hash": "0xt4", "transactionIndex": "0x0", "type": "0x4",
+                "from": "0xa", "to": "0xa", "value": "0xde0b6b3a7640000000", "input": "0x",
+                "nonce": "0x1", "gas": "0x30d40", "maxFeePerGas": "0x77359400",
+                "maxPriorityFeePerGas": "0x3b9aca00", "gasPrice": "0x77359400",
+                "authorizationList": [auth.clone(), auth]}]
+        });
+        let receipts = json!([{"transactionHash": "0xt4", "status": "0x1", "gasUsed": "0x1d0f8",
+            "cumulativeGasUsed": "0x1d0f8", "effectiveGasPrice": "0x4a817c800", "contractAddress": null,
+            "logs": [{"logIndex": "0x0", "address": "0xa", "topics": ["0xfeed"], "data": "0x"}]}]);
+        let out = transform_block("c", &block, Some(&receipts)).unwrap_or_else(|e| panic!("{e}"));
+        let tx = &out.txs[0];
+        assert_eq!((tx.tx_type, tx.type_known, tx.has_receipt), (4, true, true));
+        assert_eq!(tx.authorizations_count, Some(2));
+        assert_eq!(tx.value, "4096000000000000000000", "0xde0b6b3a7640000000 wei, exact");
+        assert_eq!(tx.effective_gas_price.as_deref(), Some("20000000000"));
+        assert_eq!(out.logs.len(), 1);
+    }
+
     #[test]
     fn hash_only_block_is_an_error_with_coordinates() {
         let block = json!({"number": "0x5", "hash": "0xb5", "parentHash": "0xb4", "timestamp": "0x1",

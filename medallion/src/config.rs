@@ -58,6 +58,12 @@ pub struct SinkConfig {
     /// …or its oldest buffered row is this old.
     #[serde(with = "humantime_serde")]
     pub flush_interval: Duration,
+    /// Consumer-group session timeout: how soon a dead replica's partitions move to the others.
+    #[serde(with = "humantime_serde")]
+    pub session_timeout: Duration,
+    /// How often consumer lag per partition is measured (one broker request per partition).
+    #[serde(with = "humantime_serde")]
+    pub lag_interval: Duration,
 }
 
 /// `[medallion]`: the Silver and Gold jobs.

@@ -43,6 +43,9 @@ pub enum Error {
     /// The lake location or a SQL file is not usable.
     #[error("{what}: {reason}")]
     Config { what: String, reason: String },
+    /// A consumer-group rebalance could not be completed (offsets unreadable, assign failed).
+    #[error("rebalance failed: {reason}")]
+    Rebalance { reason: String },
     #[error("io on {path}: {source}")]
     Io {
         path: String,
@@ -56,6 +59,20 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Kafka { .. } | Error::Io { .. })
             || matches!(self, Error::Delta { source, .. } if matches!(source.as_ref(), DeltaTableError::ObjectStore { .. } | DeltaTableError::Transaction { .. }))
+    }
+
+    /// A Delta commit lost to a concurrent one (same `txn` app id, metadata or protocol
+    /// change): the writer must re-read the table before writing again.
+    pub fn is_commit_conflict(&self) -> bool {
+        let Error::Delta { source, .. } = self else { return false };
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+        while let Some(e) = cur {
+            if e.downcast_ref::<deltalake::kernel::transaction::CommitConflictError>().is_some() {
+                return true;
+            }
+            cur = e.source();
+        }
+        false
     }
 
     pub(crate) fn delta(action: &'static str, table: impl ToString) -> impl FnOnce(DeltaTableError) -> Self {

@@ -123,18 +123,25 @@ impl Lake {
         vec![("delta.checkpointInterval".to_owned(), Some(self.checkpoint_interval.to_string()))]
     }
 
-    /// Appends `batches` and records `txns` (app id → version) in the same commit.
+    /// Appends `batches` and records `txns` (app id → version) in the same commit. A new
+    /// table is created partitioned by `partition_by`; new nullable columns are merged into
+    /// the schema (a record with an added field adds a column).
     pub async fn append(
         &self,
         table: DeltaTable,
         batches: Vec<RecordBatch>,
         txns: Vec<Transaction>,
+        partition_by: &[&str],
     ) -> Result<DeltaTable> {
         let name = table.table_url().to_string();
         let batches = batches.into_iter().map(normalize_for_delta).collect::<Result<Vec<_>>>()?;
-        table
-            .write(batches)
+        let mut write = table.write(batches);
+        if !partition_by.is_empty() {
+            write = write.with_partition_columns(partition_by.iter().map(|c| (*c).to_owned()));
+        }
+        write
             .with_save_mode(SaveMode::Append)
+            .with_schema_mode(SchemaMode::Merge)
             .with_configuration(self.table_config())
             .with_commit_properties(CommitProperties::default().with_application_transactions(txns))
             .await

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod jobs;
 pub mod lake;
+pub mod maintenance;
 
 /// Re-exported so dependants use the exact arrow/datafusion versions of the lake.
 pub use deltalake;

@@ -40,6 +40,16 @@ impl Anvil {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The same node's WebSocket endpoint (anvil serves both on one port).
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    /// The OS process id (the benchmark reads the node's CPU time from /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     async fn wait_ready(&self, deadline: Duration) -> Result<()> {
         let client = alloy::rpc::client::ClientBuilder::default()
             .http(self.url().parse().map_err(|e: url::ParseError| Error::devnet("anvil url", e))?);

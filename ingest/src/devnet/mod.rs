@@ -3,6 +3,7 @@
 
 mod anvil;
 mod artifacts;
+pub mod bulk;
 mod ledger;
 mod traffic;
 

@@ -1,15 +1,17 @@
 //! Per-table row buffers: validate each record against its wire type, build Arrow batches.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use chainlake_ingest::wire::{BlockRecord, ChainEventRecord, LogRecord, TopicKind, TxRecord};
 use deltalake::arrow::array::RecordBatch;
-use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::arrow::json::ReaderBuilder;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::schema::{bronze_schema, rejected_schema};
+use super::schema::{block_date_source, bronze_schema, record_schema, rejected_schema, BLOCK_DATE};
 use crate::{Error, Result};
 
 /// Where a record came from in Kafka.
@@ -32,8 +34,20 @@ pub struct Envelope {
 struct Row<T> {
     #[serde(flatten)]
     record: T,
+    /// Fields the wire type does not know (a newer producer): kept as text columns.
+    #[serde(flatten, skip_serializing_if = "BTreeMap::is_empty")]
+    extra: BTreeMap<String, String>,
     #[serde(flatten)]
     envelope: Envelope,
+}
+
+/// A record as read: the known fields, and whatever else it carries.
+#[derive(Deserialize)]
+struct Incoming<T> {
+    #[serde(flatten)]
+    record: T,
+    #[serde(flatten)]
+    extra: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -58,7 +72,12 @@ pub trait TableBuffer: Send {
 }
 
 struct Typed<T> {
+    /// What the decoder builds (payload + envelope); `schema` adds `block_date`.
+    decoded: SchemaRef,
+    /// Added fields seen in this buffer's records (nullable text columns).
+    extra_columns: BTreeSet<String>,
     schema: SchemaRef,
+    date_from: Option<&'static str>,
     table: &'static str,
     rows: Vec<Row<T>>,
     _t: PhantomData<T>,
@@ -66,8 +85,21 @@ struct Typed<T> {
 
 impl<T: DeserializeOwned + Serialize + Send> TableBuffer for Typed<T> {
     fn push(&mut self, payload: &[u8], envelope: Envelope) -> std::result::Result<(), String> {
-        let record: T = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
-        self.rows.push(Row { record, envelope });
+        let incoming: Incoming<T> = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        let mut extra = BTreeMap::new();
+        for (name, value) in incoming.extra {
+            if self.decoded.field_with_name(&name).is_ok() || name == BLOCK_DATE || name.starts_with('_') {
+                return Err(format!("field {name} clashes with a Bronze column"));
+            }
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => continue,
+                other => other.to_string(),
+            };
+            self.extra_columns.insert(name.clone());
+            extra.insert(name, text);
+        }
+        self.rows.push(Row { record: incoming.record, extra, envelope });
         Ok(())
     }
 
@@ -81,8 +113,49 @@ impl<T: DeserializeOwned + Serialize + Send> TableBuffer for Typed<T> {
 
     fn take_batch(&mut self) -> Result<RecordBatch> {
         let rows = std::mem::take(&mut self.rows);
-        to_batch(&self.schema, self.table, &rows)
+        let extras = std::mem::take(&mut self.extra_columns);
+        let (decoded, schema) = if extras.is_empty() {
+            (self.decoded.clone(), self.schema.clone())
+        } else {
+            let added = || extras.iter().map(|n| Field::new(n, DataType::Utf8, true));
+            let with = |s: &SchemaRef| -> SchemaRef {
+                let mut fields: Vec<Field> = s.fields().iter().map(|f| f.as_ref().clone()).collect();
+                fields.extend(added());
+                Arc::new(Schema::new(fields))
+            };
+            (
+                with(&self.decoded),
+                self.date_from.map_or_else(
+                    || with(&self.schema),
+                    |_| {
+                        // block_date stays last.
+                        let mut fields: Vec<Field> =
+                            with(&self.decoded).fields().iter().map(|f| f.as_ref().clone()).collect();
+                        fields.push(Field::new(BLOCK_DATE, DataType::Date32, false));
+                        Arc::new(Schema::new(fields))
+                    },
+                ),
+            )
+        };
+        let batch = to_batch(&decoded, self.table, &rows)?;
+        match self.date_from {
+            Some(col) => with_block_date(batch, col, &schema, self.table),
+            None => Ok(batch),
+        }
     }
+}
+
+/// Appends `block_date` (UTC day of the Unix-seconds column `from`).
+fn with_block_date(batch: RecordBatch, from: &str, schema: &SchemaRef, table: &str) -> Result<RecordBatch> {
+    use deltalake::arrow::array::{Array, Date32Array, Int64Array};
+    let err = |e| Error::arrow(table)(e);
+    let secs = batch.column_by_name(from).and_then(|c| c.as_any().downcast_ref::<Int64Array>()).ok_or_else(
+        || err(deltalake::arrow::error::ArrowError::SchemaError(format!("no Int64 column {from}"))),
+    )?;
+    let days: Date32Array = secs.iter().map(|s| s.map(|s| s.div_euclid(86_400) as i32)).collect();
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(days) as Arc<dyn Array>);
+    RecordBatch::try_new(schema.clone(), columns).map_err(err)
 }
 
 fn to_batch<S: Serialize>(schema: &SchemaRef, table: &str, rows: &[S]) -> Result<RecordBatch> {
@@ -97,7 +170,10 @@ fn to_batch<S: Serialize>(schema: &SchemaRef, table: &str, rows: &[S]) -> Result
 pub fn buffer_for(kind: TopicKind) -> Box<dyn TableBuffer> {
     fn typed<T: DeserializeOwned + Serialize + Send + 'static>(kind: TopicKind) -> Box<dyn TableBuffer> {
         Box::new(Typed::<T> {
+            decoded: record_schema(kind),
+            extra_columns: BTreeSet::new(),
             schema: bronze_schema(kind),
+            date_from: block_date_source(kind),
             table: kind.table_name(),
             rows: Vec::new(),
             _t: PhantomData,
@@ -242,9 +318,9 @@ mod tests {
     }
 
     fn strict_batch<T: Serialize>(kind: TopicKind, record: T) -> RecordBatch {
-        let rows = [Row { record, envelope: env(7) }];
+        let rows = [Row { record, extra: BTreeMap::new(), envelope: env(7) }];
         let mut strict =
-            ReaderBuilder::new(bronze_schema(kind)).with_strict_mode(true).build_decoder().unwrap();
+            ReaderBuilder::new(record_schema(kind)).with_strict_mode(true).build_decoder().unwrap();
         strict.serialize(&rows).unwrap();
         strict.flush().unwrap().unwrap()
     }
@@ -262,9 +338,31 @@ mod tests {
             (TopicKind::ChainEvents, strict_batch(TopicKind::ChainEvents, full_event())),
         ] {
             assert_eq!(batch.num_rows(), 1);
-            assert_eq!(batch.num_columns(), bronze_schema(kind).fields().len());
+            assert_eq!(batch.num_columns(), record_schema(kind).fields().len());
             assert_eq!(batch.column(0).null_count(), 0);
         }
+    }
+
+    #[test]
+    fn added_fields_become_text_columns_and_clashes_are_refused() {
+        let mut rec = serde_json::to_value(full_block()).unwrap();
+        rec["mix_hash"] = serde_json::json!("0xabc");
+        rec["uncles_count"] = serde_json::json!(2);
+        let mut b = buffer_for(TopicKind::Blocks);
+        b.push(&serde_json::to_vec(&full_block()).unwrap(), env(1)).unwrap();
+        b.push(&serde_json::to_vec(&rec).unwrap(), env(2)).unwrap();
+        let mut clash = serde_json::to_value(full_block()).unwrap();
+        clash["_kafka_offset"] = serde_json::json!(5);
+        assert!(b.push(&serde_json::to_vec(&clash).unwrap(), env(3)).is_err());
+        let batch = b.take_batch().unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        let col = batch.column_by_name("uncles_count").unwrap();
+        assert_eq!(col.null_count(), 1);
+        assert!(batch.column_by_name("mix_hash").is_some());
+        assert_eq!(batch.schema().fields().last().unwrap().name(), "block_date");
+        // The next batch without the field has the base schema again.
+        b.push(&serde_json::to_vec(&full_block()).unwrap(), env(4)).unwrap();
+        assert!(b.take_batch().unwrap().column_by_name("mix_hash").is_none());
     }
 
     #[test]

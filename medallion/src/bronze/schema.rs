@@ -118,10 +118,41 @@ fn payload(kind: TopicKind) -> Vec<Field> {
     cols.iter().map(|(n, dt, null)| f(n, dt.clone(), *null)).collect()
 }
 
-/// The Bronze schema of a topic: payload columns, then the envelope.
+/// The partition column of block-bound tables: the UTC date of the block.
+pub const BLOCK_DATE: &str = "block_date";
+
+/// The column `block_date` is derived from (Unix seconds), for tables partitioned by it.
+pub fn block_date_source(kind: TopicKind) -> Option<&'static str> {
+    match kind {
+        TopicKind::Blocks => Some("timestamp"),
+        TopicKind::Txs(_) | TopicKind::Logs => Some("block_timestamp"),
+        TopicKind::ChainEvents => None,
+    }
+}
+
+/// Partition columns of the Bronze table of `kind` (set when the table is created).
+pub fn partition_columns(kind: TopicKind) -> &'static [&'static str] {
+    match block_date_source(kind) {
+        Some(_) => &[BLOCK_DATE],
+        None => &[],
+    }
+}
+
+/// The columns decoded from a record: payload, then the envelope.
+pub fn record_schema(kind: TopicKind) -> SchemaRef {
+    let mut fields = payload(kind);
+    fields.extend(envelope());
+    Arc::new(Schema::new(fields))
+}
+
+/// The Bronze schema of a topic: payload columns, the envelope, then `block_date` (Date32,
+/// the partition column) where the record has a block timestamp.
 pub fn bronze_schema(kind: TopicKind) -> SchemaRef {
     let mut fields = payload(kind);
     fields.extend(envelope());
+    if block_date_source(kind).is_some() {
+        fields.push(f(BLOCK_DATE, DataType::Date32, false));
+    }
     Arc::new(Schema::new(fields))
 }
 

@@ -1,26 +1,31 @@
-//! Kafka → Bronze Delta, exactly once.
+//! Kafka → Bronze Delta, exactly once, as a member of a consumer group.
 //!
 //! Reads the `{chain}.*` topics; writes one Bronze table per topic plus `_rejected`. For each
 //! topic-partition the last written offset is committed as a Delta `txn` action
-//! (`{sink-id}-{topic}-{partition}`) in the same commit as its rows; on start the sink reads
-//! those versions and seeks just past them, so a crash at any point neither loses nor doubles
-//! a record. Rejected records use their own app ids in `_rejected` and are committed first.
+//! (`{sink-id}-{topic}-{partition}`) in the same commit as its rows. Replicas with the same
+//! `sink-id` share the partitions (one group); on every assignment each partition starts just
+//! past its offset in Delta (see group.rs). A replica that lost a partition without noticing
+//! (a "zombie") cannot commit it: the same app id in a newer commit makes Delta refuse the
+//! write as a concurrent transaction, and the replica rejoins and re-reads from Delta.
+//! Kafka's committed offsets follow each Delta commit, for lag tooling only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chainlake_ingest::config::KafkaConfig;
-use chainlake_ingest::wire::{TopicKind, Topics};
-use deltalake::kernel::Transaction;
-use deltalake::DeltaTable;
+use chainlake_ingest::wire::Topics;
+use futures::FutureExt;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
-use super::buffer::{buffer_for, Envelope, RejectBuffer, TableBuffer};
+use super::buffer::Envelope;
+use super::group::{Loader, Offsets, Rebalanced, SinkContext, Stored};
 use super::schema::REJECTED_TABLE;
+use super::state::{app_id, reject_app_id, txn_version, TopicState};
 use crate::config::SinkConfig;
 use crate::lake::{Lake, Layer};
 use crate::{Error, Result};
@@ -30,7 +35,8 @@ use crate::{Error, Result};
 pub enum Until {
     /// Runs until the token is cancelled (production).
     Cancelled,
-    /// Returns once every partition is written up to its high watermark at start (tests, demo, backfills).
+    /// Returns once every partition of every topic is in Delta up to its high watermark at
+    /// start, whichever replica wrote it (tests, demo, backfills).
     CaughtUp,
 }
 
@@ -42,6 +48,8 @@ pub struct SinkStats {
     pub commits: u64,
     /// Records read again after a restart and skipped because the table already had them.
     pub skipped: u64,
+    /// Times this replica was fenced by another's commit and rejoined.
+    pub fenced: u64,
 }
 
 /// Consumes the topics of one chain into its Bronze tables.
@@ -53,27 +61,15 @@ pub struct BronzeSink {
     topics: Topics,
 }
 
-struct TopicState {
-    topic: String,
-    table: DeltaTable,
-    buffer: Box<dyn TableBuffer>,
-    rejects: RejectBuffer,
-    bytes: usize,
-    oldest: Option<Instant>,
-    /// Last offset per partition already in the table (from the Delta log).
-    committed: HashMap<i32, i64>,
-    rejects_committed: HashMap<i32, i64>,
-    /// Highest offset per partition buffered since the last flush.
-    pending: BTreeMap<i32, i64>,
-    rejects_pending: BTreeMap<i32, i64>,
-}
+type Tp = (String, i32);
 
-async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>> {
-    let Ok(state) = table.snapshot() else { return Ok(None) };
-    state
-        .transaction_version(table.log_store().as_ref(), app_id)
-        .await
-        .map_err(Error::delta("read txn", table.table_url()))
+fn kerr(
+    action: &'static str,
+    topic: Option<&str>,
+    partition: Option<i32>,
+) -> impl FnOnce(rdkafka::error::KafkaError) -> Error {
+    let topic = topic.map(str::to_owned);
+    move |e| Error::Kafka { action, topic, partition, source: Box::new(e) }
 }
 
 impl BronzeSink {
@@ -82,97 +78,141 @@ impl BronzeSink {
         BronzeSink { lake, kafka, cfg, chain: chain.to_owned(), topics }
     }
 
-    fn app_id(&self, topic: &str, partition: i32) -> String {
-        format!("{}-{topic}-{partition}", self.cfg.sink_id)
-    }
-
-    fn reject_app_id(&self, topic: &str, partition: i32) -> String {
-        format!("{}-rejected-{topic}-{partition}", self.cfg.sink_id)
-    }
-
-    /// Runs the sink; see [`Until`].
+    /// Runs the sink; see [`Until`]. Needs a multi-thread tokio runtime.
     #[tracing::instrument(skip_all, fields(chain = %self.chain, sink = %self.cfg.sink_id))]
     pub async fn run(&self, until: Until, cancel: &CancellationToken) -> Result<SinkStats> {
-        let kerr = |action, topic: Option<&str>, partition| {
-            let topic = topic.map(str::to_owned);
-            move |e| Error::Kafka { action, topic, partition, source: Box::new(e) }
-        };
-        let consumer: StreamConsumer = ClientConfig::new()
+        let handle = tokio::runtime::Handle::current();
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return Err(Error::Config {
+                what: "sink runtime".into(),
+                reason: "the sink needs a multi-thread tokio runtime (rebalances read Delta)".into(),
+            });
+        }
+        let mut stats = SinkStats::default();
+        loop {
+            match self.run_member(until, cancel, &mut stats).await {
+                Err(e) if e.is_commit_conflict() => {
+                    stats.fenced += 1;
+                    metrics::counter!("chainlake_sink_fenced_total").increment(1);
+                    tracing::warn!(error = %e, "another writer committed first: rejoining from Delta's offsets");
+                }
+                Err(e) => return Err(e),
+                Ok(()) => return Ok(stats),
+            }
+        }
+    }
+
+    /// Reads the stored offsets of partitions from the lake (fresh table state).
+    fn loader(&self) -> Loader {
+        let (lake, chain, sink_id) = (self.lake.clone(), self.chain.clone(), self.cfg.sink_id.clone());
+        let tables: Arc<HashMap<String, &'static str>> =
+            Arc::new(self.topics.all().into_iter().map(|(k, t)| (t, k.table_name())).collect());
+        Arc::new(move |parts: Vec<Tp>| {
+            let (lake, chain, sink_id, tables) =
+                (lake.clone(), chain.clone(), sink_id.clone(), tables.clone());
+            async move {
+                let rejected = lake.open(&lake.table_url(&chain, Layer::Bronze, REJECTED_TABLE)?).await?;
+                let mut opened = HashMap::new();
+                let mut out = Offsets::new();
+                for (topic, p) in parts {
+                    let Some(name) = tables.get(&topic) else { continue };
+                    if !opened.contains_key(name) {
+                        let t = lake.open(&lake.table_url(&chain, Layer::Bronze, name)?).await?;
+                        opened.insert(*name, t);
+                    }
+                    let rows = match opened.get(name) {
+                        Some(t) => txn_version(t, &app_id(&sink_id, &topic, p)).await?,
+                        None => None,
+                    };
+                    let rejects = txn_version(&rejected, &reject_app_id(&sink_id, &topic, p)).await?;
+                    out.insert((topic, p), Stored { rows, rejects });
+                }
+                Ok(out)
+            }
+            .boxed()
+        })
+    }
+
+    async fn run_member(
+        &self,
+        until: Until,
+        cancel: &CancellationToken,
+        stats: &mut SinkStats,
+    ) -> Result<()> {
+        let loader = self.loader();
+        let context = SinkContext::new(loader.clone(), tokio::runtime::Handle::current());
+        let consumer: StreamConsumer<SinkContext> = ClientConfig::new()
             .set("bootstrap.servers", &self.kafka.brokers)
             .set("group.id", &self.cfg.sink_id)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
-            .create()
+            .set("partition.assignment.strategy", "roundrobin")
+            .set("session.timeout.ms", self.cfg.session_timeout.as_millis().to_string())
+            .create_with_context(context)
             .map_err(kerr("create consumer", None, None))?;
 
-        let rejected_url = self.lake.table_url(&self.chain, Layer::Bronze, REJECTED_TABLE)?;
-        let mut rejected_table = self.lake.open(&rejected_url).await?;
+        let mut rejected =
+            self.lake.open(&self.lake.table_url(&self.chain, Layer::Bronze, REJECTED_TABLE)?).await?;
         let mut states: HashMap<String, TopicState> = HashMap::new();
-        let mut tpl = TopicPartitionList::new();
-        let mut next: HashMap<(String, i32), i64> = HashMap::new();
-        let mut targets: HashMap<(String, i32), i64> = HashMap::new();
+        let mut all: Vec<Tp> = Vec::new();
         for (kind, topic) in self.topics.all() {
             let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).map_err(kerr(
                 "fetch metadata",
                 Some(&topic),
                 None,
             ))?;
-            let partitions: Vec<i32> =
-                md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+            all.extend(
+                md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| (topic.clone(), p.id()))),
+            );
             let table =
                 self.lake.open(&self.lake.table_url(&self.chain, Layer::Bronze, kind.table_name())?).await?;
-            let mut state = new_state(kind, &topic, table);
-            for p in partitions {
-                let done = txn_version(&state.table, &self.app_id(&topic, p)).await?;
-                if let Some(v) = txn_version(&rejected_table, &self.reject_app_id(&topic, p)).await? {
-                    state.rejects_committed.insert(p, v);
-                }
-                let offset = match done {
-                    Some(v) => {
-                        state.committed.insert(p, v);
-                        next.insert((topic.clone(), p), v + 1);
-                        Offset::Offset(v + 1)
-                    }
-                    None => Offset::Beginning,
-                };
-                tpl.add_partition_offset(&topic, p, offset).map_err(kerr("assign", Some(&topic), Some(p)))?;
-                if until == Until::CaughtUp {
-                    let (_, high) = consumer
-                        .fetch_watermarks(&topic, p, Duration::from_secs(10))
-                        .map_err(kerr("fetch watermarks", Some(&topic), Some(p)))?;
-                    targets.insert((topic.clone(), p), high);
-                }
-            }
-            states.insert(topic, state);
+            states.insert(topic.clone(), TopicState::new(kind, &topic, table));
         }
-        consumer.assign(&tpl).map_err(kerr("assign", None, None))?;
-        tracing::info!(topics = states.len(), "bronze sink assigned");
+        let mut targets: HashMap<Tp, i64> = HashMap::new();
+        if until == Until::CaughtUp {
+            for (topic, p) in &all {
+                let (_, high) = consumer
+                    .fetch_watermarks(topic, *p, Duration::from_secs(10))
+                    .map_err(kerr("fetch watermarks", Some(topic), Some(*p)))?;
+                targets.insert((topic.clone(), *p), high);
+            }
+        }
+        let names: Vec<&str> = states.keys().map(String::as_str).collect();
+        consumer.subscribe(&names).map_err(kerr("subscribe", None, None))?;
+        tracing::info!(topics = states.len(), partitions = all.len(), "bronze sink joined the group");
 
-        let mut stats = SinkStats::default();
+        let mut member = Member::default();
+        let mut last_lag = Instant::now();
         loop {
-            let caught_up = until == Until::CaughtUp
-                && targets.iter().all(|(tp, high)| next.get(tp).copied().unwrap_or(0) >= *high);
-            if caught_up || cancel.is_cancelled() {
+            member.apply(consumer.context().drain(), &mut states)?;
+            if until == Until::CaughtUp && member.caught_up(&targets, &loader).await? {
+                break;
+            }
+            if cancel.is_cancelled() {
                 break;
             }
             let msg = tokio::select! {
                 _ = cancel.cancelled() => None,
                 m = tokio::time::timeout(self.cfg.flush_interval, consumer.recv()) => m.ok(),
             };
+            // A rebalance runs inside recv(): apply it before the message it may precede.
+            member.apply(consumer.context().drain(), &mut states)?;
             match msg {
                 Some(Ok(m)) => {
-                    let topic = m.topic().to_owned();
-                    let (p, offset) = (m.partition(), m.offset());
-                    next.insert((topic.clone(), p), offset + 1);
-                    if let Some(state) = states.get_mut(&topic) {
+                    let tp = (m.topic().to_owned(), m.partition());
+                    if !member.assigned.contains(&tp) {
+                        continue; // fetched before a revoke: its new owner reads it again
+                    }
+                    member.next.insert(tp.clone(), m.offset() + 1);
+                    if let Some(state) = states.get_mut(&tp.0) {
                         let envelope = Envelope {
-                            topic: topic.clone(),
-                            partition: p,
-                            offset,
+                            topic: tp.0,
+                            partition: tp.1,
+                            offset: m.offset(),
                             key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
                             ingested_at: chrono::Utc::now().timestamp_micros(),
                         };
-                        self.accept(state, envelope, m.payload(), &mut stats);
+                        state.accept(envelope, m.payload(), stats);
                     }
                 }
                 Some(Err(e)) => {
@@ -182,103 +222,115 @@ impl BronzeSink {
                 None => {}
             }
             for state in states.values_mut() {
-                if self.due(state) {
-                    self.flush(state, &mut rejected_table, &mut stats).await?;
+                if state.due(&self.cfg) {
+                    let flushed = state.flush(&self.lake, &self.cfg.sink_id, &mut rejected, stats).await?;
+                    commit_kafka(&consumer, &state.topic, &flushed);
                 }
+            }
+            if last_lag.elapsed() >= self.cfg.lag_interval {
+                last_lag = Instant::now();
+                member.export_lag(&consumer);
             }
         }
         for state in states.values_mut() {
-            self.flush(state, &mut rejected_table, &mut stats).await?;
+            let flushed = state.flush(&self.lake, &self.cfg.sink_id, &mut rejected, stats).await?;
+            commit_kafka(&consumer, &state.topic, &flushed);
         }
-        Ok(stats)
-    }
-
-    fn accept(
-        &self,
-        state: &mut TopicState,
-        envelope: Envelope,
-        payload: Option<&[u8]>,
-        stats: &mut SinkStats,
-    ) {
-        let (p, offset) = (envelope.partition, envelope.offset);
-        if state.committed.get(&p).is_some_and(|c| offset <= *c) {
-            stats.skipped += 1;
-            return;
-        }
-        state.oldest.get_or_insert_with(Instant::now);
-        state.bytes += payload.map_or(0, <[u8]>::len);
-        let reason = match payload {
-            None => Some("empty payload".to_owned()),
-            Some(bytes) => state.buffer.push(bytes, envelope.clone()).err(),
-        };
-        if let Some(reason) = reason {
-            metrics::counter!("chainlake_sink_rejected_total", "topic" => state.topic.clone()).increment(1);
-            tracing::warn!(topic = %state.topic, partition = p, offset, %reason, "record rejected");
-            if state.rejects_committed.get(&p).is_none_or(|c| offset > *c) {
-                state.rejects.push(payload, reason, envelope);
-                state.rejects_pending.insert(p, offset);
-                stats.rejected += 1;
-            }
-        }
-        state.pending.insert(p, offset);
-    }
-
-    fn due(&self, s: &TopicState) -> bool {
-        s.buffer.len() >= self.cfg.flush_rows
-            || s.bytes >= self.cfg.flush_bytes
-            || s.oldest.is_some_and(|t| t.elapsed() >= self.cfg.flush_interval)
-    }
-
-    #[tracing::instrument(skip_all, fields(topic = %state.topic))]
-    async fn flush(
-        &self,
-        state: &mut TopicState,
-        rejected: &mut DeltaTable,
-        stats: &mut SinkStats,
-    ) -> Result<()> {
-        if !state.rejects.is_empty() {
-            let batch = state.rejects.take_batch()?;
-            let txns = state
-                .rejects_pending
-                .iter()
-                .map(|(p, o)| Transaction::new(self.reject_app_id(&state.topic, *p), *o));
-            *rejected = self.lake.append(rejected.clone(), vec![batch], txns.collect()).await?;
-            state.rejects_committed.extend(std::mem::take(&mut state.rejects_pending));
-            stats.commits += 1;
-        }
-        if !state.buffer.is_empty() {
-            let started = Instant::now();
-            let batch = state.buffer.take_batch()?;
-            let rows = batch.num_rows() as u64;
-            let txns = state.pending.iter().map(|(p, o)| Transaction::new(self.app_id(&state.topic, *p), *o));
-            state.table = self.lake.append(state.table.clone(), vec![batch], txns.collect()).await?;
-            state.committed.extend(std::mem::take(&mut state.pending));
-            stats.rows += rows;
-            stats.commits += 1;
-            metrics::counter!("chainlake_sink_rows_total", "topic" => state.topic.clone()).increment(rows);
-            metrics::counter!("chainlake_sink_commits_total", "topic" => state.topic.clone()).increment(1);
-            metrics::histogram!("chainlake_sink_commit_seconds", "topic" => state.topic.clone())
-                .record(started.elapsed().as_secs_f64());
-        }
-        // Offsets of rejected-only flushes are covered by the `_rejected` txn versions.
-        state.pending.clear();
-        state.bytes = 0;
-        state.oldest = None;
         Ok(())
     }
 }
 
-fn new_state(kind: TopicKind, topic: &str, table: DeltaTable) -> TopicState {
-    TopicState {
-        topic: topic.to_owned(),
-        table,
-        buffer: buffer_for(kind),
-        rejects: RejectBuffer::default(),
-        bytes: 0,
-        oldest: None,
-        committed: HashMap::new(),
-        rejects_committed: HashMap::new(),
-        pending: BTreeMap::new(),
-        rejects_pending: BTreeMap::new(),
+/// Kafka's committed offsets follow Delta (for lag tooling); Delta stays the truth.
+fn commit_kafka(consumer: &StreamConsumer<SinkContext>, topic: &str, flushed: &[(i32, i64)]) {
+    if flushed.is_empty() {
+        return;
+    }
+    let mut tpl = TopicPartitionList::new();
+    for (p, o) in flushed {
+        let _ = tpl.add_partition_offset(topic, *p, Offset::Offset(o + 1));
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+        tracing::debug!(error = %e, topic, "kafka offset commit failed (Delta holds the offsets)");
+    }
+}
+
+/// This replica's share of the group.
+#[derive(Default)]
+struct Member {
+    assigned: HashSet<Tp>,
+    /// Next offset to write per assigned partition.
+    next: HashMap<Tp, i64>,
+    /// Delta progress of partitions other replicas own (next offset), read now and then.
+    others: HashMap<Tp, i64>,
+    others_read: Option<Instant>,
+}
+
+impl Member {
+    fn apply(&mut self, events: Vec<Rebalanced>, states: &mut HashMap<String, TopicState>) -> Result<()> {
+        for e in events {
+            match e {
+                Rebalanced::Revoked => {
+                    for s in states.values_mut() {
+                        s.discard();
+                    }
+                    self.assigned.clear();
+                    self.next.clear();
+                }
+                Rebalanced::Assigned(offsets) => {
+                    for ((topic, p), stored) in offsets {
+                        if let Some(s) = states.get_mut(&topic) {
+                            match stored.rows {
+                                Some(v) => s.committed.insert(p, v),
+                                None => s.committed.remove(&p),
+                            };
+                            match stored.rejects {
+                                Some(v) => s.rejects_committed.insert(p, v),
+                                None => s.rejects_committed.remove(&p),
+                            };
+                        }
+                        self.next.insert((topic.clone(), p), stored.rows.map_or(0, |v| v + 1));
+                        self.assigned.insert((topic, p));
+                    }
+                }
+                Rebalanced::Failed(reason) => return Err(Error::Rebalance { reason }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every partition is in Delta up to its target: ours by what we wrote, the others by
+    /// what the Delta log says (read at most once a second).
+    async fn caught_up(&mut self, targets: &HashMap<Tp, i64>, loader: &Loader) -> Result<bool> {
+        let behind = |tp: &Tp, high: i64, progress: &HashMap<Tp, i64>| {
+            progress.get(tp).copied().unwrap_or(0) < high && high > 0
+        };
+        if targets.iter().any(|(tp, high)| self.assigned.contains(tp) && behind(tp, *high, &self.next)) {
+            return Ok(false);
+        }
+        let others: Vec<Tp> = targets
+            .iter()
+            .filter(|(tp, high)| !self.assigned.contains(*tp) && behind(tp, **high, &self.others))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        if others.is_empty() {
+            return Ok(true);
+        }
+        if self.others_read.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            return Ok(false);
+        }
+        self.others_read = Some(Instant::now());
+        for (tp, stored) in loader(others.clone()).await? {
+            self.others.insert(tp, stored.rows.map_or(0, |v| v + 1));
+        }
+        Ok(!others.iter().any(|tp| behind(tp, targets[tp], &self.others)))
+    }
+
+    fn export_lag(&self, consumer: &StreamConsumer<SinkContext>) {
+        for ((topic, p), next) in &self.next {
+            if let Ok((_, high)) = consumer.fetch_watermarks(topic, *p, Duration::from_secs(1)) {
+                metrics::gauge!("chainlake_sink_lag_records", "topic" => topic.clone(), "partition" => p.to_string())
+                    .set((high - next).max(0) as f64);
+            }
+        }
     }
 }

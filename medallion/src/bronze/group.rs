@@ -1,0 +1,110 @@
+//! Consumer-group membership of the sink. On every assignment the partitions start where the
+//! Delta tables say (the `txn` versions of `{sink-id}-{topic}-{partition}`), never where
+//! Kafka's committed offsets say: the offsets are read inside the rebalance callback and set on
+//! the assignment before it takes effect, so no record is fetched from a wrong position.
+//!
+//! Reads: the Bronze tables' and `_rejected`'s txn versions. Writes: the assignment, and the
+//! events the sink loop applies to its buffers (a revoke drops everything not yet committed;
+//! the next owner reads it again from Delta's offsets).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::Result;
+
+/// What the Delta log says about one topic-partition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Last offset whose row is in the Bronze table.
+    pub rows: Option<i64>,
+    /// Last offset whose reject is in `_rejected`.
+    pub rejects: Option<i64>,
+}
+
+/// Stored offsets by (topic, partition).
+pub type Offsets = HashMap<(String, i32), Stored>;
+
+/// Reads [`Offsets`] of the given partitions from the lake.
+pub type Loader = Arc<dyn Fn(Vec<(String, i32)>) -> BoxFuture<'static, Result<Offsets>> + Send + Sync>;
+
+/// A rebalance, as the sink loop sees it.
+#[derive(Debug)]
+pub enum Rebalanced {
+    Assigned(Offsets),
+    Revoked,
+    Failed(String),
+}
+
+/// The consumer context: runs the rebalance with offsets from Delta.
+pub struct SinkContext {
+    loader: Loader,
+    handle: tokio::runtime::Handle,
+    events: Mutex<Vec<Rebalanced>>,
+}
+
+impl SinkContext {
+    /// `handle`: a multi-thread runtime (the callback blocks on the lake read).
+    pub fn new(loader: Loader, handle: tokio::runtime::Handle) -> Self {
+        SinkContext { loader, handle, events: Mutex::new(Vec::new()) }
+    }
+
+    /// Rebalances since the last call, oldest first.
+    pub fn drain(&self) -> Vec<Rebalanced> {
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn push(&self, e: Rebalanced) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(e);
+    }
+}
+
+impl ClientContext for SinkContext {}
+
+impl ConsumerContext for SinkContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let parts: Vec<(String, i32)> =
+                    tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
+                let load = (self.loader)(parts);
+                let loaded = tokio::task::block_in_place(|| self.handle.block_on(load));
+                let offsets = match loaded {
+                    Ok(o) => o,
+                    Err(e) => {
+                        // Without Delta's offsets nothing may be consumed: stay unassigned.
+                        self.push(Rebalanced::Failed(format!("reading offsets from Delta: {e}")));
+                        return;
+                    }
+                };
+                for ((topic, p), stored) in &offsets {
+                    let at = stored.rows.map_or(Offset::Beginning, |v| Offset::Offset(v + 1));
+                    if let Err(e) = tpl.set_partition_offset(topic, *p, at) {
+                        self.push(Rebalanced::Failed(format!("seek {topic}/{p}: {e}")));
+                        return;
+                    }
+                }
+                match consumer.assign(tpl) {
+                    Ok(()) => {
+                        tracing::info!(partitions = offsets.len(), "partitions assigned at Delta offsets");
+                        metrics::counter!("chainlake_sink_rebalances_total", "kind" => "assign").increment(1);
+                        self.push(Rebalanced::Assigned(offsets));
+                    }
+                    Err(e) => self.push(Rebalanced::Failed(format!("assign: {e}"))),
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                if let Err(e) = consumer.unassign() {
+                    tracing::warn!(error = %e, "unassign failed");
+                }
+                metrics::counter!("chainlake_sink_rebalances_total", "kind" => "revoke").increment(1);
+                self.push(Rebalanced::Revoked);
+            }
+            other => tracing::warn!(error = ?other, "rebalance error"),
+        }
+    }
+}

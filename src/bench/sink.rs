@@ -1,0 +1,193 @@
+//! `chainlake bench sink`: rows/s and MB/s per core into the local lake and the S3 server, p50
+//! and p99 commit latency, peak RSS — twice: the sink's own path (records already fetched →
+//! Arrow → Delta) and end to end from the broker, so it is clear which one is the bound.
+
+use std::time::{Duration, Instant};
+
+use chainlake_ingest::publish::{ensure_topics, Publisher};
+use chainlake_ingest::wire::{
+    BlockBundle, BlockRecord, TopicKind, Topics, TxClass, TxRecord, SCHEMA_VERSION,
+};
+use chainlake_medallion::bronze::bench::sink_path;
+use chainlake_medallion::bronze::{BronzeSink, Until};
+use chainlake_medallion::config::LakeConfig;
+use chainlake_medallion::lake::Lake;
+use tokio_util::sync::CancellationToken;
+
+use super::{own_cpu, peak_rss_kib, percentile};
+use crate::config::Config;
+use crate::pipeline::{PipelineError, Result};
+
+/// One measured run.
+#[derive(Debug, Clone)]
+pub struct SinkRun {
+    pub path: &'static str,
+    pub lake: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub wall: Duration,
+    pub cpu: Duration,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub commits: u64,
+}
+
+/// Renders the runs as one markdown table.
+pub fn table(runs: &[SinkRun], peak_rss_mib: f64) -> String {
+    let mut out = String::from(
+        "| path | lake | rows | sink rows/s | rows/s per core | MB/s | commits | commit p50 | commit p99 |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in runs {
+        let secs = r.wall.as_secs_f64().max(1e-9);
+        let cpu = r.cpu.as_secs_f64().max(1e-9);
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {} | {} | {} |\n",
+            r.path,
+            r.lake,
+            r.rows,
+            r.rows as f64 / secs,
+            r.rows as f64 / cpu,
+            r.bytes as f64 / 1e6 / secs,
+            r.commits,
+            ms(r.p50),
+            ms(r.p99),
+        ));
+    }
+    out.push_str(&format!("\npeak RSS of the process: {peak_rss_mib:.0} MiB\n"));
+    out
+}
+
+fn ms(d: Duration) -> String {
+    if d.is_zero() {
+        "—".into()
+    } else {
+        format!("{:.0} ms", d.as_secs_f64() * 1e3)
+    }
+}
+
+/// A mainnet-like ERC20 `transfer` call with its receipt, as the crawler publishes it.
+fn tx(i: u64) -> TxRecord {
+    let h = |tag: u64| format!("0x{tag:016x}{i:048x}");
+    TxRecord {
+        schema_version: SCHEMA_VERSION,
+        chain: "bench".into(),
+        block_number: 19_000_000 + i / 150,
+        block_hash: h(0xb),
+        block_timestamp: 1_705_000_000 + (i / 150) * 12,
+        hash: h(0x7),
+        tx_index: i % 150,
+        tx_type: 2,
+        type_known: true,
+        class: TxClass::ContractCall,
+        from: format!("0x{:040x}", i * 7919),
+        to: Some("0xdac17f958d2ee523a2206206994597c13d831ec7".into()),
+        value: "0".into(),
+        input: format!("0xa9059cbb000000000000000000000000{:040x}{:064x}", i * 31, i * 1_000_000),
+        nonce: i % 5_000,
+        gas: 63_209,
+        gas_price: Some("23451234567".into()),
+        max_fee_per_gas: Some("40000000000".into()),
+        max_priority_fee_per_gas: Some("100000000".into()),
+        max_fee_per_blob_gas: None,
+        blob_hashes_count: None,
+        authorizations_count: None,
+        has_receipt: true,
+        status: Some(1),
+        gas_used: Some(41_309),
+        cumulative_gas_used: Some(41_309 * (i % 150 + 1)),
+        effective_gas_price: Some("23451234567".into()),
+        contract_address: None,
+        logs_count: Some(1),
+    }
+}
+
+fn lakes(cfg: &Config, s3_root: Option<&str>, run: &str) -> Vec<(String, LakeConfig)> {
+    let mut local = cfg.lake.clone();
+    local.root = format!("{}/bench-{run}", cfg.lake.root.trim_end_matches('/'));
+    let mut out = vec![("local".to_owned(), local)];
+    if let Some(root) = s3_root {
+        let mut s3 = cfg.lake.clone();
+        s3.root = format!("{}/bench-{run}", root.trim_end_matches('/'));
+        out.push(("s3".to_owned(), s3));
+    }
+    out
+}
+
+/// Runs both paths on the local lake (and on `s3_root` when given) with `rows` tx records.
+pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>) -> Result<Vec<SinkRun>> {
+    let run_id = crate::unix_secs().to_string();
+    let payloads: Vec<Vec<u8>> = (0..rows)
+        .map(|i| serde_json::to_vec(&tx(i)))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| PipelineError::Result(e.to_string()))?;
+    let mut runs = Vec::new();
+    let kind = TopicKind::Txs(TxClass::ContractCall);
+    for (name, lake_cfg) in lakes(cfg, s3_root, &run_id) {
+        let lake = Lake::new(&lake_cfg)?;
+        let cpu0 = own_cpu();
+        let r = sink_path(&lake, "bench", kind, "bench.txs.contract_call", &payloads, cfg.sink.flush_rows)
+            .await?;
+        runs.push(SinkRun {
+            path: "sink only",
+            lake: name,
+            rows: r.rows,
+            bytes: r.bytes,
+            wall: r.wall,
+            cpu: own_cpu().saturating_sub(cpu0),
+            p50: percentile(&r.commit_latencies, 0.5),
+            p99: percentile(&r.commit_latencies, 0.99),
+            commits: r.commits,
+        });
+    }
+
+    // End to end: the same records through the broker (150 txs per block bundle).
+    cfg.kafka.topic_prefix = format!("bench-sink-{run_id}.");
+    cfg.kafka.partitions = 6;
+    let chain = "bench";
+    ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, chain)).await?;
+    let publisher = Publisher::new(&cfg.kafka, chain)?;
+    for block in 0..rows.div_ceil(150) {
+        let txs: Vec<TxRecord> = (block * 150..((block + 1) * 150).min(rows)).map(tx).collect();
+        let first = &txs[0];
+        let header = BlockRecord {
+            schema_version: SCHEMA_VERSION,
+            chain: chain.into(),
+            number: first.block_number,
+            hash: first.block_hash.clone(),
+            parent_hash: format!("0x{:064x}", block),
+            timestamp: first.block_timestamp,
+            miner: "0x95222290dd7278aa3ddd389cc1e1d165cc4bafe5".into(),
+            gas_used: 15_000_000,
+            gas_limit: 30_000_000,
+            base_fee_per_gas: Some("23351234567".into()),
+            tx_count: txs.len() as u64,
+            size: Some(80_000),
+            extra_data: Some("0x".into()),
+            withdrawals_count: Some(16),
+            blob_gas_used: None,
+            excess_blob_gas: None,
+        };
+        publisher.publish(&BlockBundle { block: header, txs, logs: Vec::new() }).await?;
+    }
+    for (name, lake_cfg) in lakes(cfg, s3_root, &format!("{run_id}-e2e")) {
+        let mut sink_cfg = cfg.sink.clone();
+        sink_cfg.sink_id = format!("bench-{run_id}-{name}");
+        let sink = BronzeSink::new(Lake::new(&lake_cfg)?, cfg.kafka.clone(), sink_cfg, chain);
+        let (cpu0, started) = (own_cpu(), Instant::now());
+        let stats = sink.run(Until::CaughtUp, &CancellationToken::new()).await?;
+        let wall = started.elapsed();
+        runs.push(SinkRun {
+            path: "end to end",
+            lake: name,
+            rows: stats.rows,
+            bytes: payloads.iter().map(|p| p.len() as u64).sum(),
+            wall,
+            cpu: own_cpu().saturating_sub(cpu0),
+            p50: Duration::ZERO,
+            p99: Duration::ZERO,
+            commits: stats.commits,
+        });
+    }
+    tracing::info!(peak_rss_kib = peak_rss_kib(), "sink bench done");
+    Ok(runs)
+}

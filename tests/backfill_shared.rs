@@ -1,0 +1,156 @@
+//! Two `chainlake ingest backfill` processes (the real binary) share one range of 2,000+
+//! blocks through Redis leases: the union of what they published holds every block exactly
+//! once. A worker killed with -9 leaves its chunk to the other, which resumes it from the
+//! checkpoint once the lease expires: no block missing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::rpc::client::ClientBuilder;
+use chainlake::config::Config;
+use chainlake::pipeline;
+use chainlake_ingest::devnet::{bulk, Anvil, Artifacts};
+use chainlake_medallion::bronze::Until;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+fn backfill(cfg: &Config, to: u64, extra_env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlake"));
+    cmd.args([
+        "ingest",
+        "backfill",
+        "--from",
+        "0",
+        "--to",
+        &to.to_string(),
+        "--chunk-size",
+        "100",
+        "--no-progress",
+    ])
+    .env("CHAINLAKE__RPC__URL", &cfg.rpc.url)
+    .env("CHAINLAKE__KAFKA__BROKERS", &cfg.kafka.brokers)
+    .env("CHAINLAKE__KAFKA__TOPIC_PREFIX", &cfg.kafka.topic_prefix)
+    .env("CHAINLAKE__REDIS__URL", &cfg.redis.url)
+    .env("CHAINLAKE__METRICS__LISTEN", "")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+async fn chain(cfg: &mut Config, empty_blocks: u64) -> (Anvil, u64) {
+    let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &[]).await.unwrap();
+    cfg.rpc.url = anvil.url();
+    let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir()).unwrap();
+    bulk::fill(&anvil.url(), &artifacts, 40, 20).await.unwrap();
+    let c = ClientBuilder::default().http(anvil.url().parse().unwrap());
+    let _: Value = c.request("anvil_mine", (format!("{empty_blocks:#x}"),)).await.unwrap();
+    let head: alloy::primitives::U64 = c.request_noparams("eth_blockNumber").await.unwrap();
+    (anvil, head.to::<u64>())
+}
+
+/// Heights in bronze.blocks with how often each was written, and the tx count.
+async fn bronze(cfg: &Config) -> (BTreeMap<u64, u64>, u64) {
+    pipeline::sink(cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
+    let rows = pipeline::rows(
+        &pipeline::query(
+            cfg,
+            "SELECT CAST(number AS VARCHAR), CAST(count(*) AS VARCHAR) FROM bronze.blocks GROUP BY number",
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let heights = rows.iter().map(|r| (r[0].parse().unwrap(), r[1].parse().unwrap())).collect();
+    let txs = pipeline::rows(&pipeline::query(cfg, "SELECT CAST((SELECT count(*) FROM bronze.txs_native_transfer) + (SELECT count(*) FROM bronze.txs_contract_call) + (SELECT count(*) FROM bronze.txs_contract_deploy) AS VARCHAR)").await.unwrap())
+        .unwrap()[0][0]
+        .parse()
+        .unwrap();
+    (heights, txs)
+}
+
+fn wait(child: Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "backfill failed: {text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_a_range_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::test_config("shared", dir.path().to_str().unwrap());
+    let (anvil, head) = chain(&mut cfg, 2_000).await;
+    assert!(head >= 2_000);
+
+    let (a, b) = (backfill(&cfg, head, &[]), backfill(&cfg, head, &[]));
+    let (a, b) = (wait(a), wait(b));
+    println!("A: {a}B: {b}");
+    for out in [&a, &b] {
+        assert!(out.contains("complete: true"), "{out}");
+        assert!(!out.contains("in 0 chunks"), "both processes took part: {out}");
+    }
+    // A third run of the same range finds it done and publishes nothing.
+    let again = wait(backfill(&cfg, head, &[]));
+    assert!(again.contains("published 0 blocks"), "{again}");
+    anvil.stop().await;
+
+    let (heights, txs) = bronze(&cfg).await;
+    assert_eq!(heights.len() as u64, head + 1, "every height present");
+    assert!(heights.iter().all(|(n, c)| *c == 1 && *n <= head), "every block exactly once");
+    assert_eq!(txs, 40 * 20 + 10, "bulk txs plus the token setup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_chunk_is_reclaimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::test_config("reclaim", dir.path().to_str().unwrap());
+    let (anvil, head) = chain(&mut cfg, 1_000).await;
+    let ttl = [
+        ("CHAINLAKE__BACKFILL__LEASE_TTL", "1s"),
+        ("CHAINLAKE__BACKFILL__CHECKPOINT_INTERVAL", "100ms"),
+        ("CHAINLAKE__RPC__CONCURRENCY", "1"),
+    ];
+    let mut victim = backfill(&cfg, head, &ttl);
+    // Let it publish part of the range, then kill it without warning.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let topic = format!("{}devnet.blocks", cfg.kafka.topic_prefix);
+    loop {
+        let n = end_offsets(&cfg.kafka.brokers, &topic);
+        if n >= 150 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "victim published nothing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let survivor = wait(backfill(&cfg, head, &ttl));
+    assert!(survivor.contains("complete: true"), "{survivor}");
+    anvil.stop().await;
+    let (heights, _) = bronze(&cfg).await;
+    assert_eq!(heights.len() as u64, head + 1, "no height missing after kill -9: {survivor}");
+}
+
+/// Records on all partitions of `topic`.
+fn end_offsets(brokers: &str, topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let c: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
+    let Ok(md) = c.fetch_metadata(Some(topic), Duration::from_secs(5)) else { return 0 };
+    let mut total = 0;
+    for t in md.topics() {
+        for p in t.partitions() {
+            if let Ok((lo, hi)) = c.fetch_watermarks(topic, p.id(), Duration::from_secs(5)) {
+                total += hi - lo;
+            }
+        }
+    }
+    total
+}

@@ -1,0 +1,231 @@
+//! The Bronze sink (the real binary) against real tansu and the real lake, local and S3:
+//! - 100,000 records over 6 partitions, the sink killed with -9 twenty times while it ingests;
+//! - two replicas in one group, stopped and started alternately (rebalances).
+//!
+//! Afterwards Bronze holds every record exactly once: per partition, offsets 0..high each
+//! once, and every key once. Every table passes the Dremio protocol check.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chainlake::config::Config;
+use chainlake::pipeline;
+use chainlake_ingest::publish::{ensure_topics, Publisher};
+use chainlake_ingest::wire::{BlockBundle, BlockRecord, Topics, TxClass, TxRecord, SCHEMA_VERSION};
+use chainlake_medallion::bronze::Until;
+use chainlake_medallion::lake::{Lake, Layer};
+use tokio_util::sync::CancellationToken;
+
+const RECORDS: u64 = 100_000;
+const PER_BUNDLE: u64 = 100; // 1 block + 99 txs
+
+fn bundle(i: u64) -> BlockBundle {
+    let h = |tag: u64, j: u64| format!("0x{tag:08x}{i:024x}{j:032x}");
+    let block = BlockRecord {
+        schema_version: SCHEMA_VERSION,
+        chain: "devnet".into(),
+        number: i,
+        hash: h(0xb, 0),
+        parent_hash: h(0xb, 1),
+        timestamp: 1_700_000_000 + i * 12,
+        miner: "0xfee".into(),
+        gas_used: 1,
+        gas_limit: 2,
+        base_fee_per_gas: Some("7".into()),
+        tx_count: PER_BUNDLE - 1,
+        size: None,
+        extra_data: None,
+        withdrawals_count: None,
+        blob_gas_used: None,
+        excess_blob_gas: None,
+    };
+    let txs = (0..PER_BUNDLE - 1)
+        .map(|j| TxRecord {
+            schema_version: SCHEMA_VERSION,
+            chain: "devnet".into(),
+            block_number: i,
+            block_hash: block.hash.clone(),
+            block_timestamp: block.timestamp,
+            hash: h(0x7, j),
+            tx_index: j,
+            tx_type: 2,
+            type_known: true,
+            class: TxClass::NativeTransfer,
+            from: "0xa".into(),
+            to: Some("0xb".into()),
+            value: (i * 1_000 + j).to_string(),
+            input: "0x".into(),
+            nonce: j,
+            gas: 21_000,
+            gas_price: None,
+            max_fee_per_gas: Some("9".into()),
+            max_priority_fee_per_gas: Some("1".into()),
+            max_fee_per_blob_gas: None,
+            blob_hashes_count: None,
+            authorizations_count: None,
+            has_receipt: true,
+            status: Some(1),
+            gas_used: Some(21_000),
+            cumulative_gas_used: Some(21_000 * (j + 1)),
+            effective_gas_price: Some("8".into()),
+            contract_address: None,
+            logs_count: Some(0),
+        })
+        .collect();
+    BlockBundle { block, txs, logs: Vec::new() }
+}
+
+fn sink_process(cfg: &Config, s3: bool) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlake"));
+    cmd.arg("sink")
+        .env("CHAINLAKE__KAFKA__BROKERS", &cfg.kafka.brokers)
+        .env("CHAINLAKE__KAFKA__TOPIC_PREFIX", &cfg.kafka.topic_prefix)
+        .env("CHAINLAKE__SINK__SINK_ID", &cfg.sink.sink_id)
+        .env("CHAINLAKE__SINK__FLUSH_ROWS", "4000")
+        .env("CHAINLAKE__SINK__FLUSH_INTERVAL", "200ms")
+        .env("CHAINLAKE__SINK__SESSION_TIMEOUT", "6s")
+        .env("CHAINLAKE__LAKE__ROOT", &cfg.lake.root)
+        .env("CHAINLAKE__LAKE__CHECKPOINT_INTERVAL", "5")
+        .env("CHAINLAKE__METRICS__LISTEN", "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if s3 {
+        for (k, v) in &cfg.lake.storage_options {
+            cmd.env(k, v);
+        }
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Commits to the block and native-transfer tables so far (progress of the sinks).
+async fn written(cfg: &Config) -> u64 {
+    let lake = Lake::new(&cfg.lake).unwrap();
+    let mut total = 0;
+    for t in ["blocks", "txs_native_transfer"] {
+        let table = lake.open(&lake.table_url("devnet", Layer::Bronze, t).unwrap()).await.unwrap();
+        total += table.version().map_or(0, |v| v + 1);
+    }
+    total
+}
+
+/// Produces bundles `from..to` (each 100 records).
+async fn produce(publisher: &Publisher, from: u64, to: u64) {
+    for i in from..to {
+        publisher.publish(&bundle(i)).await.unwrap();
+    }
+}
+
+async fn assert_exactly_once(cfg: &Config) {
+    pipeline::sink(cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
+    let sql = "SELECT _kafka_topic, CAST(_kafka_partition AS VARCHAR), CAST(count(*) AS VARCHAR), \
+        CAST(count(DISTINCT _kafka_offset) AS VARCHAR), CAST(min(_kafka_offset) AS VARCHAR), \
+        CAST(max(_kafka_offset) AS VARCHAR), CAST(count(DISTINCT _kafka_key) AS VARCHAR) FROM \
+        (SELECT _kafka_topic, _kafka_partition, _kafka_offset, _kafka_key FROM bronze.blocks \
+         UNION ALL SELECT _kafka_topic, _kafka_partition, _kafka_offset, _kafka_key FROM bronze.txs_native_transfer) \
+        GROUP BY 1, 2";
+    let rows = pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap();
+    let mut total = 0;
+    for r in &rows {
+        let n: u64 = r[2].parse().unwrap();
+        assert_eq!(r[2], r[3], "partition {}/{}: every offset once", r[0], r[1]);
+        assert_eq!(r[4], "0", "partition {}/{} starts at 0", r[0], r[1]);
+        assert_eq!(r[5].parse::<u64>().unwrap() + 1, n, "partition {}/{}: no gap", r[0], r[1]);
+        assert_eq!(r[6], r[2], "partition {}/{}: every key once", r[0], r[1]);
+        total += n;
+    }
+    assert_eq!(total, RECORDS, "{rows:?}");
+    assert_eq!(rows.iter().filter(|r| r[0].ends_with("txs.native_transfer")).count(), 6, "6 partitions");
+    for c in pipeline::check_tables(cfg).await.unwrap() {
+        assert!(c.dremio_readable(), "{c:?}");
+        if c.table.contains("/bronze/") && !c.table.contains("_rejected") {
+            assert_eq!(c.partition_columns, vec!["block_date".to_owned()], "{c:?}");
+        }
+        if c.version >= 5 {
+            assert!(c.has_checkpoint, "checkpoint every 5 commits: {c:?}");
+        }
+    }
+}
+
+fn setup(mut cfg: Config) -> Config {
+    cfg.kafka.partitions = 6;
+    cfg.lake.checkpoint_interval = 5;
+    cfg.sink.session_timeout = Duration::from_secs(6);
+    cfg
+}
+
+async fn kill_9_twenty_times(cfg: Config, s3: bool) {
+    let cfg = setup(cfg);
+    ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, "devnet")).await.unwrap();
+    let publisher = Publisher::new(&cfg.kafka, "devnet").unwrap();
+    let bundles = RECORDS / PER_BUNDLE;
+    let per_round = bundles / 20;
+    let mut seed = Instant::now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id());
+    for round in 0..20 {
+        produce(&publisher, round * per_round, (round + 1) * per_round).await;
+        let before = written(&cfg).await;
+        let mut child = sink_process(&cfg, s3);
+        // Kill while it ingests: after it committed something new, plus a random extra delay.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while written(&cfg).await <= before {
+            assert!(Instant::now() < deadline, "round {round}: the sink committed nothing");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        tokio::time::sleep(Duration::from_millis((seed >> 33) % 400)).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    assert_exactly_once(&cfg).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_killed_twenty_times_local() {
+    let dir = tempfile::tempdir().unwrap();
+    kill_9_twenty_times(common::test_config("kill20", dir.path().to_str().unwrap()), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_killed_twenty_times_s3() {
+    kill_9_twenty_times(common::s3_config("kill20-s3"), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_with_rebalances() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(common::test_config("replicas", dir.path().to_str().unwrap()));
+    ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, "devnet")).await.unwrap();
+    let publisher = Publisher::new(&cfg.kafka, "devnet").unwrap();
+    let bundles = RECORDS / PER_BUNDLE;
+    let mut replicas: HashMap<usize, Child> = HashMap::new();
+    replicas.insert(0, sink_process(&cfg, false));
+    replicas.insert(1, sink_process(&cfg, false));
+    // Alternately stop one replica (gracefully or with -9) and start it again, producing meanwhile.
+    for round in 0..8u64 {
+        produce(&publisher, round * bundles / 8, (round + 1) * bundles / 8).await;
+        let before = written(&cfg).await;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while written(&cfg).await <= before {
+            assert!(Instant::now() < deadline, "round {round}: no replica committed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let who = (round % 2) as usize;
+        let mut child = replicas.remove(&who).unwrap();
+        if round % 4 == 3 {
+            child.kill().unwrap();
+        } else {
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        }
+        child.wait().unwrap();
+        replicas.insert(who, sink_process(&cfg, false));
+    }
+    for (_, mut c) in replicas {
+        let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
+        c.wait().unwrap();
+    }
+    assert_exactly_once(&cfg).await;
+}
