@@ -80,9 +80,10 @@ fn bundle(i: u64) -> BlockBundle {
     BlockBundle { block, txs, logs: Vec::new() }
 }
 
-fn sink_process(cfg: &Config, s3: bool) -> Child {
+fn sink_process(cfg: &Config, s3: bool, group: bool) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlake"));
     cmd.arg("sink")
+        .env("CHAINLAKE__SINK__CONSUMER_GROUP", group.to_string())
         .env("CHAINLAKE__KAFKA__BROKERS", &cfg.kafka.brokers)
         .env("CHAINLAKE__KAFKA__TOPIC_PREFIX", &cfg.kafka.topic_prefix)
         .env("CHAINLAKE__SINK__SINK_ID", &cfg.sink.sink_id)
@@ -121,7 +122,10 @@ async fn produce(publisher: &Publisher, from: u64, to: u64) {
 }
 
 async fn assert_exactly_once(cfg: &Config) {
-    pipeline::sink(cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
+    // A last catch-up run alone (every replica is stopped by now).
+    let mut alone = cfg.clone();
+    alone.sink.consumer_group = false;
+    pipeline::sink(&alone, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
     let sql = "SELECT _kafka_topic, CAST(_kafka_partition AS VARCHAR), CAST(count(*) AS VARCHAR), \
         CAST(count(DISTINCT _kafka_offset) AS VARCHAR), CAST(min(_kafka_offset) AS VARCHAR), \
         CAST(max(_kafka_offset) AS VARCHAR), CAST(count(DISTINCT _kafka_key) AS VARCHAR) FROM \
@@ -168,7 +172,7 @@ async fn kill_9_twenty_times(cfg: Config, s3: bool) {
     for round in 0..20 {
         produce(&publisher, round * per_round, (round + 1) * per_round).await;
         let before = written(&cfg).await;
-        let mut child = sink_process(&cfg, s3);
+        let mut child = sink_process(&cfg, s3, false);
         // Kill while it ingests: after it committed something new, plus a random extra delay.
         let deadline = Instant::now() + Duration::from_secs(90);
         while written(&cfg).await <= before {
@@ -202,8 +206,8 @@ async fn two_replicas_with_rebalances() {
     let publisher = Publisher::new(&cfg.kafka, "devnet").unwrap();
     let bundles = RECORDS / PER_BUNDLE;
     let mut replicas: HashMap<usize, Child> = HashMap::new();
-    replicas.insert(0, sink_process(&cfg, false));
-    replicas.insert(1, sink_process(&cfg, false));
+    replicas.insert(0, sink_process(&cfg, false, true));
+    replicas.insert(1, sink_process(&cfg, false, true));
     // Alternately stop one replica (gracefully or with -9) and start it again, producing meanwhile.
     for round in 0..8u64 {
         produce(&publisher, round * bundles / 8, (round + 1) * bundles / 8).await;
@@ -221,7 +225,7 @@ async fn two_replicas_with_rebalances() {
             let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
         }
         child.wait().unwrap();
-        replicas.insert(who, sink_process(&cfg, false));
+        replicas.insert(who, sink_process(&cfg, false, true));
     }
     for (_, mut c) in replicas {
         let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();

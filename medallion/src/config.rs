@@ -58,6 +58,9 @@ pub struct SinkConfig {
     /// …or its oldest buffered row is this old.
     #[serde(with = "humantime_serde")]
     pub flush_interval: Duration,
+    /// Join a consumer group (replicas share partitions) or, when false, read every partition
+    /// alone (one replica; restarts need no group rebalance). Offsets come from Delta either way.
+    pub consumer_group: bool,
     /// Consumer-group session timeout: how soon a dead replica's partitions move to the others.
     #[serde(with = "humantime_serde")]
     pub session_timeout: Duration,

@@ -177,11 +177,26 @@ impl BronzeSink {
                 targets.insert((topic.clone(), *p), high);
             }
         }
-        let names: Vec<&str> = states.keys().map(String::as_str).collect();
-        consumer.subscribe(&names).map_err(kerr("subscribe", None, None))?;
-        tracing::info!(topics = states.len(), partitions = all.len(), "bronze sink joined the group");
-
         let mut member = Member::default();
+        if self.cfg.consumer_group {
+            let names: Vec<&str> = states.keys().map(String::as_str).collect();
+            consumer.subscribe(&names).map_err(kerr("subscribe", None, None))?;
+            tracing::info!(topics = states.len(), partitions = all.len(), "bronze sink joined the group");
+        } else {
+            let offsets = loader(all.clone()).await?;
+            let mut tpl = TopicPartitionList::new();
+            for ((topic, p), stored) in &offsets {
+                let at = stored.rows.map_or(Offset::Beginning, |v| Offset::Offset(v + 1));
+                tpl.add_partition_offset(topic, *p, at).map_err(kerr("assign", Some(topic), Some(*p)))?;
+            }
+            consumer.assign(&tpl).map_err(kerr("assign", None, None))?;
+            member.apply(vec![Rebalanced::Assigned(offsets)], &mut states)?;
+            tracing::info!(
+                topics = states.len(),
+                partitions = all.len(),
+                "bronze sink assigned every partition"
+            );
+        }
         let mut last_lag = Instant::now();
         loop {
             member.apply(consumer.context().drain(), &mut states)?;
