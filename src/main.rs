@@ -104,6 +104,9 @@ enum BenchCommand {
         /// Also measure on this S3 root (credentials and endpoint from AWS_* env or lake options).
         #[arg(long)]
         s3_root: Option<String>,
+        /// Measure only the sink's own path (records already fetched), not through the broker.
+        #[arg(long)]
+        no_broker: bool,
     },
 }
 
@@ -315,8 +318,8 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
             println!("{}", b.table());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(BenchCommand::Sink { rows, s3_root }) => {
-            let runs = chainlake::bench::sink::run(&mut cfg, rows, s3_root.as_deref()).await?;
+        Command::Bench(BenchCommand::Sink { rows, s3_root, no_broker }) => {
+            let runs = chainlake::bench::sink::run(&mut cfg, rows, s3_root.as_deref(), !no_broker).await?;
             let rss = chainlake::bench::peak_rss_kib() as f64 / 1024.0;
             println!("{}", chainlake::bench::sink::table(&runs, rss));
             Ok(ExitCode::SUCCESS)

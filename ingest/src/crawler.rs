@@ -23,6 +23,15 @@ use crate::window_store::WindowStore;
 use crate::wire::{ChainEventKind, ChainEventRecord, SCHEMA_VERSION};
 use crate::{Error, Result};
 
+/// One block transformed and acknowledged by Kafka.
+struct Sent {
+    number: u64,
+    txs: u64,
+    logs: u64,
+    transforming: Duration,
+    publishing: Duration,
+}
+
 /// What a crawl did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CrawlStats {
@@ -32,8 +41,8 @@ pub struct CrawlStats {
     /// Highest height published.
     pub last_block: Option<u64>,
     pub reorgs: u64,
-    /// Where the time went: waiting for the node (next block in order), transforming, and
-    /// publishing (until Kafka acknowledged).
+    /// Where the time went, summed over concurrent blocks: the node answering (block +
+    /// receipts), transforming, and publishing until Kafka acknowledged.
     pub waited_for_node: Duration,
     pub transforming: Duration,
     pub publishing: Duration,
@@ -88,9 +97,16 @@ impl Crawler {
     }
 
     async fn publish(&self, raw: RawBlock, stats: &mut CrawlStats) -> Result<()> {
+        let done = self.send(raw).await?;
+        self.account(done, stats);
+        Ok(())
+    }
+
+    /// Transforms and publishes one block (until Kafka acknowledged every record).
+    async fn send(&self, raw: RawBlock) -> Result<Sent> {
         let started = Instant::now();
         let bundle = transform_block(self.rpc.chain(), &raw.block, Some(&raw.receipts))?;
-        stats.transforming += started.elapsed();
+        let transforming = started.elapsed();
         for tx in bundle.txs.iter().filter(|t| !t.type_known || !t.has_receipt) {
             metrics::counter!("chainlake_flagged_txs_total", "chain" => self.rpc.chain().to_owned())
                 .increment(1);
@@ -99,18 +115,28 @@ impl Crawler {
         }
         let started = Instant::now();
         self.publisher.publish(&bundle).await?;
-        stats.publishing += started.elapsed();
+        Ok(Sent {
+            number: raw.number,
+            txs: bundle.txs.len() as u64,
+            logs: bundle.logs.len() as u64,
+            transforming,
+            publishing: started.elapsed(),
+        })
+    }
+
+    fn account(&self, sent: Sent, stats: &mut CrawlStats) {
+        stats.transforming += sent.transforming;
+        stats.publishing += sent.publishing;
         stats.blocks += 1;
-        stats.txs += bundle.txs.len() as u64;
-        stats.logs += bundle.logs.len() as u64;
-        stats.last_block = Some(raw.number);
-        self.published.send_replace(Some(raw.number));
+        stats.txs += sent.txs;
+        stats.logs += sent.logs;
+        stats.last_block = Some(sent.number);
+        self.published.send_replace(Some(sent.number));
         let chain = self.rpc.chain().to_owned();
         metrics::counter!("chainlake_blocks_published_total", "chain" => chain.clone()).increment(1);
-        metrics::gauge!("chainlake_last_published_block", "chain" => chain.clone()).set(raw.number as f64);
+        metrics::gauge!("chainlake_last_published_block", "chain" => chain.clone()).set(sent.number as f64);
         metrics::gauge!("chainlake_rpc_requests_per_block", "chain" => chain)
             .set(self.rpc.requests() as f64 / stats.blocks.max(1) as f64);
-        Ok(())
     }
 
     /// Blocks `from..=to`, up to `concurrency` fetched at once, yielded in height order.
@@ -151,14 +177,33 @@ impl Crawler {
         stats: &mut CrawlStats,
         mut on_block: impl FnMut(&CrawlStats),
     ) -> Result<()> {
-        let mut blocks = std::pin::pin!(self.fetch_in_order(from, to, concurrency, cancel));
-        loop {
-            let started = Instant::now();
-            let Some(raw) = blocks.try_next().await? else { return Ok(()) };
-            stats.waited_for_node += started.elapsed();
-            self.publish(raw, stats).await?;
+        // A backfill has no reorg to order against: up to `concurrency` blocks are in flight to
+        // Kafka at once; progress (and checkpoints) still advance in height order, on acks.
+        let fetch_time = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let timed = futures::stream::iter(from..=to)
+            .map(|n| {
+                let fetch_time = fetch_time.clone();
+                async move {
+                    let started = Instant::now();
+                    let raw = self.rpc.fetch_block(n).await;
+                    fetch_time.fetch_add(
+                        started.elapsed().as_micros() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    raw
+                }
+            })
+            .buffered(concurrency.max(1))
+            .take_until(cancel.cancelled());
+        let mut sent = std::pin::pin!(timed
+            .map(|raw| async move { self.send(raw?).await })
+            .buffered(concurrency.max(1)));
+        while let Some(done) = sent.try_next().await? {
+            self.account(done, stats);
             on_block(stats);
         }
+        stats.waited_for_node += Duration::from_micros(fetch_time.load(std::sync::atomic::Ordering::Relaxed));
+        Ok(())
     }
 
     /// Follows the head from `from`, until cancelled or past the height sent on `stop_at`.

@@ -114,7 +114,7 @@ fn lakes(cfg: &Config, s3_root: Option<&str>, run: &str) -> Vec<(String, LakeCon
 }
 
 /// Runs both paths on the local lake (and on `s3_root` when given) with `rows` tx records.
-pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>) -> Result<Vec<SinkRun>> {
+pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>, broker: bool) -> Result<Vec<SinkRun>> {
     let run_id = crate::unix_secs().to_string();
     let payloads: Vec<Vec<u8>> = (0..rows)
         .map(|i| serde_json::to_vec(&tx(i)))
@@ -138,6 +138,10 @@ pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>) -> Result<V
             p99: percentile(&r.commit_latencies, 0.99),
             commits: r.commits,
         });
+        tracing::info!(run = ?runs.last(), "measured");
+    }
+    if !broker {
+        return Ok(runs);
     }
 
     // End to end: the same records through the broker (150 txs per block bundle).
