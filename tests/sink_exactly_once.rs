@@ -1,6 +1,7 @@
 //! The Bronze sink (the real binary) against real tansu and the real lake, local and S3:
 //! - 100,000 records over 6 partitions, the sink killed with -9 twenty times while it ingests;
-//! - two replicas in one group, stopped and started alternately (rebalances).
+//! - two replicas in one group, stopped and started alternately (rebalances);
+//! - optimize, checkpoint and vacuum run while the sink writes.
 //!
 //! Afterwards Bronze holds every record exactly once: per partition, offsets 0..high each
 //! once, and every key once. Every table passes the Dremio protocol check.
@@ -19,6 +20,7 @@ use chainlake_ingest::publish::{ensure_topics, Publisher};
 use chainlake_ingest::wire::{BlockBundle, BlockRecord, Topics, TxClass, TxRecord, SCHEMA_VERSION};
 use chainlake_medallion::bronze::Until;
 use chainlake_medallion::lake::{Lake, Layer};
+use chainlake_medallion::maintenance::Maintenance;
 use tokio_util::sync::CancellationToken;
 
 const RECORDS: u64 = 100_000;
@@ -231,5 +233,41 @@ async fn two_replicas_with_rebalances() {
         let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
         c.wait().unwrap();
     }
+    assert_exactly_once(&cfg).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_while_the_sink_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = setup(common::test_config("maint", dir.path().to_str().unwrap()));
+    cfg.sink.consumer_group = false;
+    ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, "devnet")).await.unwrap();
+    let publisher = Publisher::new(&cfg.kafka, "devnet").unwrap();
+    let bundles = RECORDS / PER_BUNDLE;
+    let mut sink = sink_process(&cfg, false, false);
+    for round in 0..4 {
+        produce(&publisher, round * bundles / 4, (round + 1) * bundles / 4).await;
+        let before = written(&cfg).await;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while written(&cfg).await <= before {
+            assert!(Instant::now() < deadline, "round {round}: the sink committed nothing");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Compaction, checkpoints and vacuum run concurrently with the sink's appends.
+        let op = match round {
+            0 | 2 => Maintenance::Optimize { target_bytes: 64 * 1024 * 1024 },
+            1 => Maintenance::Checkpoint,
+            _ => Maintenance::Vacuum { retention: Duration::from_secs(7 * 24 * 3600) },
+        };
+        match pipeline::maintain(&cfg, op).await {
+            Ok(reports) => assert!(!reports.is_empty()),
+            // A compaction that lost to a concurrent append is retried next run, never harmful.
+            Err(e) => {
+                assert!(e.to_string().contains("onflict") || e.to_string().contains("oncurrent"), "{e}")
+            }
+        }
+    }
+    let _ = Command::new("kill").args(["-INT", &sink.id().to_string()]).status();
+    sink.wait().unwrap();
     assert_exactly_once(&cfg).await;
 }
