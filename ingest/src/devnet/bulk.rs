@@ -7,17 +7,13 @@
 
 use alloy::dyn_abi::DynSolValue;
 use alloy::primitives::{Address, U256};
-use alloy::rpc::client::{ClientBuilder, RpcClient};
+use alloy::rpc::client::RpcClient;
 use serde_json::{json, Value};
 
-use super::Artifacts;
+use super::{rpc_err, Artifacts};
 use crate::{Error, Result};
 
 const GWEI: u128 = 1_000_000_000;
-
-fn rpc_err(what: &str) -> impl FnOnce(alloy::transports::TransportError) -> Error + '_ {
-    move |e| Error::devnet(what, e)
-}
 
 /// What [`fill`] mined.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,14 +30,7 @@ pub async fn fill(
     blocks: u64,
     txs_per_block: u64,
 ) -> Result<BulkChain> {
-    let client = ClientBuilder::default()
-        .http(rpc_url.parse().map_err(|e: url::ParseError| Error::devnet("rpc url", e))?);
-    let accounts: Vec<Address> =
-        client.request_noparams("eth_accounts").await.map_err(rpc_err("eth_accounts"))?;
-    if accounts.len() < 10 {
-        return Err(Error::devnet("eth_accounts", "need 10 unlocked dev accounts (anvil)"));
-    }
-    let _: Value = client.request("evm_setAutomine", (false,)).await.map_err(rpc_err("evm_setAutomine"))?;
+    let (client, accounts) = super::manual_mining(rpc_url).await?;
     let mut nonces = vec![0u64; accounts.len()];
     for (i, a) in accounts.iter().enumerate() {
         let n: alloy::primitives::U64 =

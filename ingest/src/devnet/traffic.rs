@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use alloy::dyn_abi::DynSolValue;
 use alloy::primitives::{Address, Bytes, B256, U256};
-use alloy::rpc::client::{ClientBuilder, RpcClient};
+use alloy::rpc::client::RpcClient;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Artifacts, Ledger};
+use super::{rpc_err, Artifacts, Ledger};
 use crate::{Error, Result};
 
 /// How much traffic to send after the contracts are set up.
@@ -40,10 +40,6 @@ struct Sender {
     pending: Vec<B256>,
     ledger: Ledger,
     blocks: u64,
-}
-
-fn rpc_err(what: &str) -> impl FnOnce(alloy::transports::TransportError) -> Error + '_ {
-    move |e| Error::devnet(what, e)
 }
 
 impl Sender {
@@ -161,14 +157,7 @@ fn uint(v: u128) -> DynSolValue {
 /// Deploys tokens and a Uniswap V2 pool on the node at `rpc_url`, then sends the traffic.
 #[tracing::instrument(skip(rpc_url, artifacts))]
 pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig) -> Result<Ledger> {
-    let client = ClientBuilder::default()
-        .http(rpc_url.parse().map_err(|e: url::ParseError| Error::devnet("rpc url", e))?);
-    let accounts: Vec<Address> =
-        client.request_noparams("eth_accounts").await.map_err(rpc_err("eth_accounts"))?;
-    if accounts.len() < 10 {
-        return Err(Error::devnet("eth_accounts", "need 10 unlocked dev accounts (anvil)"));
-    }
-    let _: Value = client.request("evm_setAutomine", (false,)).await.map_err(rpc_err("evm_setAutomine"))?;
+    let (client, accounts) = super::manual_mining(rpc_url).await?;
     let mut s =
         Sender { client, nonces: HashMap::new(), pending: Vec::new(), ledger: Ledger::default(), blocks: 0 };
     let owner = accounts[0];
