@@ -321,9 +321,8 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Sink { rows, s3_root, no_broker }) => {
-            let runs = chainlake::bench::sink::run(&mut cfg, rows, s3_root.as_deref(), !no_broker).await?;
-            let rss = chainlake::bench::peak_rss_kib() as f64 / 1024.0;
-            println!("{}", chainlake::bench::sink::table(&runs, rss));
+            let bench = chainlake::bench::sink::run(&mut cfg, rows, s3_root.as_deref(), !no_broker).await?;
+            println!("{}", bench.table());
             Ok(ExitCode::SUCCESS)
         }
         Command::Devnet(DevnetCommand::Traffic { blocks, txs_per_block, ledger }) => {

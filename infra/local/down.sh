@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops the services up.sh started, by their recorded PIDs (never by name).
 source "$(dirname "$0")/lib.sh"
-for name in nginx anvil tansu moto redis; do
+for name in nginx anvil tansu moto-auth moto redis; do
   pidfile="$RUN_DIR/$name.pid"
   [[ -f "$pidfile" ]] || continue
   pid="$(cat "$pidfile")"

@@ -23,6 +23,19 @@ if ! running moto; then
 fi
 curl -sf -X PUT "http://127.0.0.1:$S3_PORT/$S3_BUCKET" >/dev/null || die "creating bucket $S3_BUCKET failed"
 
+# S3 that checks credentials (IAM): a user, its key in a shared-credentials file, a bucket.
+if ! running moto-auth; then
+  tcp_open "$S3_AUTH_PORT" && die "port $S3_AUTH_PORT is taken by another process (set CHAINLAKE_S3_AUTH_PORT)"
+  log "starting moto with IAM checks (S3) on :$S3_AUTH_PORT"
+  rm -f "$S3_AUTH_CREDENTIALS"
+  INITIAL_NO_AUTH_ACTION_COUNT=4 nohup "$MOTO_BIN" -H 127.0.0.1 -p "$S3_AUTH_PORT" \
+    >"$RUN_DIR/moto-auth.log" 2>&1 &
+  echo $! >"$RUN_DIR/moto-auth.pid"
+  wait_until moto-auth 30 tcp_open "$S3_AUTH_PORT"
+  "$CHAINLAKE_HOME/venv/bin/python" "$(dirname "$0")/moto_auth_seed.py" "http://127.0.0.1:$S3_AUTH_PORT" \
+    "$S3_BUCKET" "$S3_AUTH_CREDENTIALS" || die "seeding moto-auth failed (see $RUN_DIR/moto-auth.log)"
+fi
+
 # Kafka protocol: tansu on sqlite (memory:// and s3:// engines lose records; no transactions).
 if ! running tansu; then
   tcp_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process (set CHAINLAKE_KAFKA_PORT)"
@@ -85,4 +98,4 @@ CONF
   cp "$NG/nginx.pid" "$RUN_DIR/nginx.pid"
   wait_until nginx 10 tcp_open "$PROVIDER_PORT"
 fi
-log "up: redis :$REDIS_PORT, s3 :$S3_PORT (bucket $S3_BUCKET), kafka :$KAFKA_PORT, anvil :$ANVIL_PORT, provider :$PROVIDER_PORT"
+log "up: redis :$REDIS_PORT, s3 :$S3_PORT (bucket $S3_BUCKET), s3 with IAM :$S3_AUTH_PORT, kafka :$KAFKA_PORT, anvil :$ANVIL_PORT, provider :$PROVIDER_PORT"

@@ -67,6 +67,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
+// Claims a chunk unless it is done: the `done` check and the lease are one step, so a chunk
+// completed (SADD, then lease released) between a worker's read of `done` and its claim is
+// never taken again.
+const CLAIM: &str = r"
+if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then return 0 end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0";
+
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0";
@@ -96,19 +104,19 @@ impl Leases {
         format!("{}:lease:{chunk}", self.base)
     }
 
-    /// Claims `chunk` if nobody holds it.
+    /// Claims `chunk` if nobody holds it and it is not done.
     pub async fn claim(&self, chunk: u64) -> Result<bool> {
         let mut conn = self.conn.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.lease_key(chunk))
+        let claimed: i64 = redis::Script::new(CLAIM)
+            .key(self.lease_key(chunk))
+            .key(format!("{}:done", self.base))
             .arg(&self.worker)
-            .arg("NX")
-            .arg("PX")
             .arg(self.ttl.as_millis() as u64)
-            .query_async(&mut conn)
+            .arg(chunk)
+            .invoke_async(&mut conn)
             .await
             .map_err(redis_err("claim chunk"))?;
-        Ok(set.is_some())
+        Ok(claimed == 1)
     }
 
     /// Extends our lease and stores `next` as the chunk's checkpoint; false if the lease is gone.

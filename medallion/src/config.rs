@@ -53,7 +53,8 @@ pub struct SinkConfig {
     pub sink_id: String,
     /// Flush a table when it has buffered this many rows…
     pub flush_rows: usize,
-    /// …or this many payload bytes…
+    /// …or when the sink's tables together buffer this many payload bytes (the largest
+    /// flushes; this bounds memory however many topics there are)…
     pub flush_bytes: usize,
     /// …or its oldest buffered row is this old.
     #[serde(with = "humantime_serde")]

@@ -82,7 +82,9 @@ pub async fn run_jobs(lake: &Lake, chain: &str, jobs: &[Job]) -> Result<Vec<JobR
         let (schema, batches) = execute(&ctx, job).await?;
         let rows = batches.iter().map(|b| b.num_rows()).sum();
         let url = lake.table_url(chain, job.layer, &job.name)?;
-        lake.overwrite(lake.open(&url).await?, schema, batches).await?;
+        let delta = lake.open(&url).await?;
+        lake.catch_up_checkpoint(&delta).await?;
+        lake.overwrite(delta, schema, batches).await?;
         metrics::gauge!("chainlake_job_rows", "table" => table.clone()).set(rows as f64);
         metrics::histogram!("chainlake_job_seconds", "table" => table.clone())
             .record(started.elapsed().as_secs_f64());

@@ -91,6 +91,12 @@ impl Lake {
                     options.entry(key.to_owned()).or_insert(v);
                 }
             }
+            // No keys given: the AWS SDK's default chain finds them (profile files —
+            // ~/.aws/credentials, AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE — web identity,
+            // ECS/EC2 roles). deltalake skips that chain for a custom endpoint unless forced.
+            if !options.contains_key("AWS_ACCESS_KEY_ID") {
+                options.entry("AWS_FORCE_CREDENTIAL_LOAD".to_owned()).or_insert_with(|| "true".to_owned());
+            }
         }
         Ok(Lake { root, options, checkpoint_interval: cfg.checkpoint_interval.max(1) })
     }
@@ -117,6 +123,24 @@ impl Lake {
         DeltaTable::try_from_url_with_storage_options(url.clone(), self.options.clone())
             .await
             .map_err(Error::delta("open", url))
+    }
+
+    /// Writes the checkpoint a crash skipped. delta-rs checkpoints after a commit whose
+    /// version is a multiple of the interval; a writer killed between that commit and its
+    /// checkpoint leaves none until the next multiple. Writers call this when they open a
+    /// table. Returns the version checkpointed, if one was due.
+    pub async fn catch_up_checkpoint(&self, table: &DeltaTable) -> Result<Option<u64>> {
+        let Some(version) = table.version() else { return Ok(None) };
+        let interval = u64::from(self.checkpoint_interval);
+        let due = version / interval * interval;
+        if due == 0 || last_checkpoint(table).await?.is_some_and(|last| last >= due) {
+            return Ok(None);
+        }
+        deltalake::protocol::checkpoints::create_checkpoint(table, None)
+            .await
+            .map_err(Error::delta("checkpoint", table.table_url()))?;
+        tracing::info!(table = %table.table_url(), version, "wrote a checkpoint a crash skipped");
+        Ok(Some(version))
     }
 
     fn table_config(&self) -> Vec<(String, Option<String>)> {
@@ -170,6 +194,22 @@ impl Lake {
     }
 }
 
+/// The version of the table's last checkpoint (`_delta_log/_last_checkpoint`), if any.
+pub async fn last_checkpoint(table: &DeltaTable) -> Result<Option<u64>> {
+    use deltalake::logstore::object_store::{self, ObjectStoreExt};
+    let store = table.log_store().object_store(None);
+    let bytes = match store.get(&deltalake::Path::from("_delta_log/_last_checkpoint")).await {
+        Ok(got) => got.bytes().await,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| Error::delta("read _last_checkpoint", table.table_url())(e.into()))?;
+    // An unreadable pointer counts as none: the next checkpoint rewrites it.
+    Ok(serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("version").and_then(serde_json::Value::as_u64)))
+}
+
 /// Casts what Delta/Dremio cannot take as is: any timestamp becomes UTC microseconds,
 /// unsigned integers become signed 64-bit.
 pub fn normalize_for_delta(batch: RecordBatch) -> Result<RecordBatch> {
@@ -204,4 +244,45 @@ pub fn normalize_for_delta(batch: RecordBatch) -> Result<RecordBatch> {
         }
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(arrow_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deltalake::arrow::array::Int64Array;
+
+    #[tokio::test]
+    async fn a_checkpoint_skipped_by_a_crash_is_written_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LakeConfig {
+            root: dir.path().display().to_string(),
+            checkpoint_interval: 2,
+            storage_options: Default::default(),
+        };
+        let lake = Lake::new(&cfg).unwrap();
+        let url = lake.table_url("c", Layer::Bronze, "t").unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let mut table = lake.open(&url).await.unwrap();
+        for n in 0..3 {
+            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![n]))]).unwrap();
+            table = lake.append(table, vec![batch], vec![], &[]).await.unwrap();
+        }
+        assert_eq!(table.version(), Some(2));
+        assert_eq!(last_checkpoint(&table).await.unwrap(), Some(2), "delta-rs checkpoints at multiples");
+        assert_eq!(lake.catch_up_checkpoint(&table).await.unwrap(), None, "nothing due");
+
+        // A writer killed after commit 2 and before its checkpoint leaves none.
+        let log = dir.path().join("c/bronze/t/_delta_log");
+        for entry in std::fs::read_dir(&log).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.contains("checkpoint") {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        let table = lake.open(&url).await.unwrap();
+        assert_eq!(last_checkpoint(&table).await.unwrap(), None);
+        assert_eq!(lake.catch_up_checkpoint(&table).await.unwrap(), Some(2));
+        assert_eq!(last_checkpoint(&table).await.unwrap(), Some(2));
+    }
 }

@@ -93,6 +93,8 @@ pub struct TableCheck {
     pub timestamp_ntz: bool,
     pub partition_columns: Vec<String>,
     pub has_checkpoint: bool,
+    /// The version of the last checkpoint.
+    pub checkpoint_version: Option<u64>,
 }
 
 impl TableCheck {
@@ -104,7 +106,6 @@ impl TableCheck {
 
 /// `chainlake lake check`: the protocol of every existing table in `tables`.
 pub async fn check(lake: &Lake, tables: &[Url]) -> Result<Vec<TableCheck>> {
-    use deltalake::logstore::object_store::ObjectStoreExt;
     let mut out = Vec::new();
     for url in tables {
         let table = lake.open(url).await?;
@@ -114,8 +115,7 @@ pub async fn check(lake: &Lake, tables: &[Url]) -> Result<Vec<TableCheck>> {
         let protocol = snapshot.protocol();
         let features = format!("{:?} {:?}", protocol.reader_features(), protocol.writer_features());
         let ntz_column = format!("{:?}", snapshot.schema()).contains("TimestampNtz");
-        let store = table.log_store().object_store(None);
-        let has_checkpoint = store.head(&deltalake::Path::from("_delta_log/_last_checkpoint")).await.is_ok();
+        let checkpoint_version = crate::lake::last_checkpoint(&table).await?;
         out.push(TableCheck {
             table: name,
             version,
@@ -124,7 +124,8 @@ pub async fn check(lake: &Lake, tables: &[Url]) -> Result<Vec<TableCheck>> {
             deletion_vectors: features.contains("DeletionVector"),
             timestamp_ntz: ntz_column || features.contains("TimestampWithoutTimezone"),
             partition_columns: snapshot.metadata().partition_columns().to_vec(),
-            has_checkpoint,
+            has_checkpoint: checkpoint_version.is_some(),
+            checkpoint_version,
         });
     }
     Ok(out)

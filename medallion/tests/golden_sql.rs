@@ -145,7 +145,8 @@ fn bronze(ctx: &SessionContext) {
             };
             buf.push(&payload, env).unwrap();
         }
-        let batch: RecordBatch = buf.take_batch().unwrap();
+        let (batch, late): (RecordBatch, _) = buf.take_batch().unwrap();
+        assert!(late.is_empty());
         register_batches(ctx, Layer::Bronze, kind.table_name(), buf.schema(), vec![batch]).unwrap();
     };
     push(TopicKind::Blocks, blocks.iter().map(|b| serde_json::to_vec(b).unwrap()).collect());

@@ -36,6 +36,12 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Resets this process's peak resident set to its current one (Linux `clear_refs` 5), so the
+/// next [`peak_rss_kib`] covers only what runs after; false where the kernel refuses.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 pub(crate) fn own_cpu() -> Duration {
     cpu_of(std::process::id())
 }

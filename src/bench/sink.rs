@@ -14,9 +14,9 @@ use chainlake_medallion::config::LakeConfig;
 use chainlake_medallion::lake::Lake;
 use tokio_util::sync::CancellationToken;
 
-use super::{own_cpu, peak_rss_kib, percentile};
+use super::{own_cpu, peak_rss_kib, percentile, reset_peak_rss};
 use crate::config::Config;
-use crate::pipeline::{PipelineError, Result};
+use crate::pipeline::Result;
 
 /// One measured run.
 #[derive(Debug, Clone)]
@@ -32,29 +32,50 @@ pub struct SinkRun {
     pub commits: u64,
 }
 
-/// Renders the runs as one markdown table.
-pub fn table(runs: &[SinkRun], peak_rss_mib: f64) -> String {
-    let mut out = String::from(
-        "| path | lake | rows | sink rows/s | rows/s per core | MB/s | commits | commit p50 | commit p99 |\n|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for r in runs {
-        let secs = r.wall.as_secs_f64().max(1e-9);
-        let cpu = r.cpu.as_secs_f64().max(1e-9);
+/// What `chainlake bench sink` measured.
+#[derive(Debug, Clone)]
+pub struct SinkBench {
+    pub runs: Vec<SinkRun>,
+    /// Peak resident set after the sink-only runs (the benchmark holds one flush of records).
+    pub sink_only_peak_rss_kib: u64,
+    /// Peak resident set during the end-to-end sink runs (reset after publishing; heap kept
+    /// from the earlier phases still counts), 0 when not run.
+    pub e2e_peak_rss_kib: u64,
+}
+
+impl SinkBench {
+    /// The runs as one markdown table, then the peak RSS figures.
+    pub fn table(&self) -> String {
+        let mut out = String::from(
+            "| path | lake | rows | sink rows/s | rows/s per core | MB/s | commits | commit p50 | commit p99 |\n|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for r in &self.runs {
+            let secs = r.wall.as_secs_f64().max(1e-9);
+            let cpu = r.cpu.as_secs_f64().max(1e-9);
+            out.push_str(&format!(
+                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {} | {} | {} |\n",
+                r.path,
+                r.lake,
+                r.rows,
+                r.rows as f64 / secs,
+                r.rows as f64 / cpu,
+                r.bytes as f64 / 1e6 / secs,
+                r.commits,
+                ms(r.p50),
+                ms(r.p99),
+            ));
+        }
+        let mib = |kib: u64| kib as f64 / 1024.0;
         out.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {} | {} | {} |\n",
-            r.path,
-            r.lake,
-            r.rows,
-            r.rows as f64 / secs,
-            r.rows as f64 / cpu,
-            r.bytes as f64 / 1e6 / secs,
-            r.commits,
-            ms(r.p50),
-            ms(r.p99),
+            "\npeak RSS: {:.0} MiB in the sink-only runs",
+            mib(self.sink_only_peak_rss_kib)
         ));
+        if self.e2e_peak_rss_kib > 0 {
+            out.push_str(&format!(", {:.0} MiB in the end-to-end sink runs", mib(self.e2e_peak_rss_kib)));
+        }
+        out.push('\n');
+        out
     }
-    out.push_str(&format!("\npeak RSS of the process: {peak_rss_mib:.0} MiB\n"));
-    out
 }
 
 fn ms(d: Duration) -> String {
@@ -114,34 +135,34 @@ fn lakes(cfg: &Config, s3_root: Option<&str>, run: &str) -> Vec<(String, LakeCon
 }
 
 /// Runs both paths on the local lake (and on `s3_root` when given) with `rows` tx records.
-pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>, broker: bool) -> Result<Vec<SinkRun>> {
+pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>, broker: bool) -> Result<SinkBench> {
     let run_id = crate::unix_secs().to_string();
-    let payloads: Vec<Vec<u8>> = (0..rows)
-        .map(|i| serde_json::to_vec(&tx(i)))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| PipelineError::Result(e.to_string()))?;
+    let generate = |first: u64, n: usize| -> Vec<Vec<u8>> {
+        // Serialising a derived struct cannot fail; an empty payload would be rejected, not lost.
+        (first..first + n as u64).map(|i| serde_json::to_vec(&tx(i)).unwrap_or_default()).collect()
+    };
     let mut runs = Vec::new();
     let kind = TopicKind::Txs(TxClass::ContractCall);
     for (name, lake_cfg) in lakes(cfg, s3_root, &run_id) {
         let lake = Lake::new(&lake_cfg)?;
-        let cpu0 = own_cpu();
-        let r = sink_path(&lake, "bench", kind, "bench.txs.contract_call", &payloads, cfg.sink.flush_rows)
-            .await?;
+        let topic = "bench.txs.contract_call";
+        let r = sink_path(&lake, "bench", kind, topic, rows, cfg.sink.flush_rows, generate, own_cpu).await?;
         runs.push(SinkRun {
             path: "sink only",
             lake: name,
             rows: r.rows,
             bytes: r.bytes,
             wall: r.wall,
-            cpu: own_cpu().saturating_sub(cpu0),
+            cpu: r.cpu,
             p50: percentile(&r.commit_latencies, 0.5),
             p99: percentile(&r.commit_latencies, 0.99),
             commits: r.commits,
         });
         tracing::info!(run = ?runs.last(), "measured");
     }
+    let mut bench = SinkBench { runs, sink_only_peak_rss_kib: peak_rss_kib(), e2e_peak_rss_kib: 0 };
     if !broker {
-        return Ok(runs);
+        return Ok(bench);
     }
 
     // End to end: the same records through the broker (150 txs per block bundle).
@@ -150,6 +171,8 @@ pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>, broker: boo
     let chain = "bench";
     ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, chain)).await?;
     let publisher = Publisher::new(&cfg.kafka, chain)?;
+    // The same records as the sink-only runs, hence the same payload bytes.
+    let bytes = bench.runs.first().map_or(0, |r| r.bytes);
     for block in 0..rows.div_ceil(150) {
         let txs: Vec<TxRecord> = (block * 150..((block + 1) * 150).min(rows)).map(tx).collect();
         let first = &txs[0];
@@ -173,6 +196,7 @@ pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>, broker: boo
         };
         publisher.publish(&BlockBundle { block: header, txs, logs: Vec::new() }).await?;
     }
+    let reset = reset_peak_rss();
     for (name, lake_cfg) in lakes(cfg, s3_root, &format!("{run_id}-e2e")) {
         let mut sink_cfg = cfg.sink.clone();
         sink_cfg.sink_id = format!("bench-{run_id}-{name}");
@@ -180,18 +204,21 @@ pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>, broker: boo
         let (cpu0, started) = (own_cpu(), Instant::now());
         let stats = sink.run(Until::CaughtUp, &CancellationToken::new()).await?;
         let wall = started.elapsed();
-        runs.push(SinkRun {
+        bench.runs.push(SinkRun {
             path: "end to end",
             lake: name,
             rows: stats.rows,
-            bytes: payloads.iter().map(|p| p.len() as u64).sum(),
+            bytes,
             wall,
             cpu: own_cpu().saturating_sub(cpu0),
-            p50: Duration::ZERO,
-            p99: Duration::ZERO,
+            p50: stats.commit_latency.quantile(0.5),
+            p99: stats.commit_latency.quantile(0.99),
             commits: stats.commits,
         });
+        tracing::info!(run = ?bench.runs.last(), "measured");
     }
-    tracing::info!(peak_rss_kib = peak_rss_kib(), "sink bench done");
-    Ok(runs)
+    if reset {
+        bench.e2e_peak_rss_kib = peak_rss_kib();
+    }
+    Ok(bench)
 }

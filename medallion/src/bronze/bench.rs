@@ -19,47 +19,56 @@ pub struct PathReport {
     pub rows: u64,
     pub bytes: u64,
     pub commits: u64,
+    /// Time and process CPU spent in the sink path (record generation excluded).
     pub wall: Duration,
+    pub cpu: Duration,
     /// Latency of each Delta commit (flush), in order.
     pub commit_latencies: Vec<Duration>,
 }
 
-/// Writes `payloads` (records of `kind`, as on the wire) into the Bronze table of `kind` of
-/// `chain`, flushing every `flush_rows`, with offsets 0.. of partition 0 of `topic`.
+/// Writes `rows` records of `kind` (as on the wire, made by `generate(first, n)` one flush at
+/// a time so the benchmark does not hold them all) into the Bronze table of `kind` of `chain`,
+/// flushing every `flush_rows`, with offsets 0.. of partition 0 of `topic`. `cpu` reads the
+/// process CPU clock.
+#[allow(clippy::too_many_arguments)]
 pub async fn sink_path(
     lake: &Lake,
     chain: &str,
     kind: TopicKind,
     topic: &str,
-    payloads: &[Vec<u8>],
+    rows: u64,
     flush_rows: usize,
+    mut generate: impl FnMut(u64, usize) -> Vec<Vec<u8>>,
+    cpu: fn() -> Duration,
 ) -> Result<PathReport> {
     let table = lake.open(&lake.table_url(chain, Layer::Bronze, kind.table_name())?).await?;
     let mut rejected = lake.open(&lake.table_url(chain, Layer::Bronze, REJECTED_TABLE)?).await?;
     let mut state = TopicState::new(kind, topic, table);
     let mut stats = SinkStats::default();
     let mut report = PathReport::default();
-    let started = Instant::now();
-    let mut buffered = 0;
-    for (i, payload) in payloads.iter().enumerate() {
-        let envelope = Envelope {
-            topic: topic.to_owned(),
-            partition: 0,
-            offset: i as i64,
-            key: None,
-            ingested_at: chrono::Utc::now().timestamp_micros(),
-        };
-        state.accept(envelope, Some(payload), &mut stats);
-        report.bytes += payload.len() as u64;
-        buffered += 1;
-        if buffered >= flush_rows || i + 1 == payloads.len() {
-            let t = Instant::now();
-            state.flush(lake, "bench", &mut rejected, &mut stats).await?;
-            report.commit_latencies.push(t.elapsed());
-            buffered = 0;
+    let mut first = 0;
+    while first < rows {
+        let n = (rows - first).min(flush_rows.max(1) as u64);
+        let payloads = generate(first, n as usize);
+        let (started, cpu0) = (Instant::now(), cpu());
+        for (i, payload) in payloads.iter().enumerate() {
+            let envelope = Envelope {
+                topic: topic.to_owned(),
+                partition: 0,
+                offset: (first + i as u64) as i64,
+                key: None,
+                ingested_at: chrono::Utc::now().timestamp_micros(),
+            };
+            state.accept(envelope, Some(payload), &mut stats);
+            report.bytes += payload.len() as u64;
         }
+        let t = Instant::now();
+        state.flush(lake, "bench", &mut rejected, &mut stats).await?;
+        report.commit_latencies.push(t.elapsed());
+        report.wall += started.elapsed();
+        report.cpu += cpu().saturating_sub(cpu0);
+        first += n;
     }
-    report.wall = started.elapsed();
     report.rows = stats.rows;
     report.commits = stats.commits;
     Ok(report)

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
@@ -40,17 +41,20 @@ pub enum Rebalanced {
     Failed(String),
 }
 
-/// The consumer context: runs the rebalance with offsets from Delta.
+/// The consumer context: runs the rebalance with offsets from Delta, and keeps the high
+/// watermarks librdkafka's statistics report (consumer lag without asking the broker: a
+/// ListOffsets request would queue behind the fetch in flight and stall the sink loop).
 pub struct SinkContext {
     loader: Loader,
     handle: tokio::runtime::Handle,
     events: Mutex<Vec<Rebalanced>>,
+    high: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl SinkContext {
     /// `handle`: a multi-thread runtime (the callback blocks on the lake read).
     pub fn new(loader: Loader, handle: tokio::runtime::Handle) -> Self {
-        SinkContext { loader, handle, events: Mutex::new(Vec::new()) }
+        SinkContext { loader, handle, events: Mutex::new(Vec::new()), high: Mutex::new(HashMap::new()) }
     }
 
     /// Rebalances since the last call, oldest first.
@@ -61,9 +65,24 @@ impl SinkContext {
     fn push(&self, e: Rebalanced) {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).push(e);
     }
+
+    /// The last high watermark per partition the statistics reported.
+    pub fn high_watermarks(&self) -> HashMap<(String, i32), i64> {
+        self.high.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
-impl ClientContext for SinkContext {}
+impl ClientContext for SinkContext {
+    fn stats(&self, statistics: Statistics) {
+        let mut high = self.high.lock().unwrap_or_else(|e| e.into_inner());
+        for (topic, t) in statistics.topics {
+            // Partition -1 is librdkafka's internal "unassigned" queue; -1001 means unknown.
+            for (p, part) in t.partitions.into_iter().filter(|(p, part)| *p >= 0 && part.hi_offset >= 0) {
+                high.insert((topic.clone(), p), part.hi_offset);
+            }
+        }
+    }
+}
 
 impl ConsumerContext for SinkContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {

@@ -19,7 +19,8 @@ fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-fn envelope() -> Vec<Field> {
+/// The Kafka envelope columns every Bronze table ends with (before `block_date`).
+pub(crate) fn envelope_fields() -> Vec<Field> {
     vec![
         f("_kafka_topic", DataType::Utf8, false),
         f("_kafka_partition", DataType::Int32, false),
@@ -138,18 +139,16 @@ pub fn partition_columns(kind: TopicKind) -> &'static [&'static str] {
     }
 }
 
-/// The columns decoded from a record: payload, then the envelope.
-pub fn record_schema(kind: TopicKind) -> SchemaRef {
-    let mut fields = payload(kind);
-    fields.extend(envelope());
-    Arc::new(Schema::new(fields))
+/// The columns of a record's payload (what the producer sends).
+pub fn payload_schema(kind: TopicKind) -> SchemaRef {
+    Arc::new(Schema::new(payload(kind)))
 }
 
 /// The Bronze schema of a topic: payload columns, the envelope, then `block_date` (Date32,
 /// the partition column) where the record has a block timestamp.
 pub fn bronze_schema(kind: TopicKind) -> SchemaRef {
     let mut fields = payload(kind);
-    fields.extend(envelope());
+    fields.extend(envelope_fields());
     if block_date_source(kind).is_some() {
         fields.push(f(BLOCK_DATE, DataType::Date32, false));
     }
@@ -159,6 +158,6 @@ pub fn bronze_schema(kind: TopicKind) -> SchemaRef {
 /// The `_rejected` table: the raw record, where it came from and why it was rejected.
 pub fn rejected_schema() -> SchemaRef {
     let mut fields = vec![f("payload", DataType::Utf8, true), f("error", DataType::Utf8, false)];
-    fields.extend(envelope());
+    fields.extend(envelope_fields());
     Arc::new(Schema::new(fields))
 }

@@ -50,6 +50,8 @@ pub struct SinkStats {
     pub skipped: u64,
     /// Times this replica was fenced by another's commit and rejoined.
     pub fenced: u64,
+    /// How long the Delta commits of rows took.
+    pub commit_latency: super::latency::Latencies,
 }
 
 /// Consumes the topics of one chain into its Bronze tables.
@@ -148,11 +150,17 @@ impl BronzeSink {
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "roundrobin")
             .set("session.timeout.ms", self.cfg.session_timeout.as_millis().to_string())
+            // Bounds librdkafka's prefetch (default 64 MiB queued, 50 MiB fetches) next to the
+            // sink's own buffers.
+            .set("queued.max.messages.kbytes", "16384")
+            .set("fetch.max.bytes", "8388608")
+            .set("statistics.interval.ms", self.cfg.lag_interval.as_millis().max(1000).to_string())
             .create_with_context(context)
             .map_err(kerr("create consumer", None, None))?;
 
         let mut rejected =
             self.lake.open(&self.lake.table_url(&self.chain, Layer::Bronze, REJECTED_TABLE)?).await?;
+        self.lake.catch_up_checkpoint(&rejected).await?;
         let mut states: HashMap<String, TopicState> = HashMap::new();
         let mut all: Vec<Tp> = Vec::new();
         for (kind, topic) in self.topics.all() {
@@ -166,6 +174,7 @@ impl BronzeSink {
             );
             let table =
                 self.lake.open(&self.lake.table_url(&self.chain, Layer::Bronze, kind.table_name())?).await?;
+            self.lake.catch_up_checkpoint(&table).await?;
             states.insert(topic.clone(), TopicState::new(kind, &topic, table));
         }
         let mut targets: HashMap<Tp, i64> = HashMap::new();
@@ -236,8 +245,13 @@ impl BronzeSink {
                 }
                 None => {}
             }
+            // Bytes bound the memory of all tables together: over budget, the largest flushes.
+            let total: usize = states.values().map(TopicState::bytes).sum();
+            let largest = (total >= self.cfg.flush_bytes)
+                .then(|| states.values().max_by_key(|s| s.bytes()).map(|s| s.topic.clone()))
+                .flatten();
             for state in states.values_mut() {
-                if state.due(&self.cfg) {
+                if state.due(&self.cfg) || largest.as_ref() == Some(&state.topic) {
                     let flushed = state.flush(&self.lake, &self.cfg.sink_id, &mut rejected, stats).await?;
                     commit_kafka(&consumer, &state.topic, &flushed);
                 }
@@ -341,9 +355,10 @@ impl Member {
     }
 
     fn export_lag(&self, consumer: &StreamConsumer<SinkContext>) {
-        for ((topic, p), next) in &self.next {
-            if let Ok((_, high)) = consumer.fetch_watermarks(topic, *p, Duration::from_secs(1)) {
-                metrics::gauge!("chainlake_sink_lag_records", "topic" => topic.clone(), "partition" => p.to_string())
+        let high = consumer.context().high_watermarks();
+        for (tp, next) in &self.next {
+            if let Some(high) = high.get(tp) {
+                metrics::gauge!("chainlake_sink_lag_records", "topic" => tp.0.clone(), "partition" => tp.1.to_string())
                     .set((high - next).max(0) as f64);
             }
         }

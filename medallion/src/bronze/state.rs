@@ -37,7 +37,7 @@ pub struct TopicState {
     pub kind: TopicKind,
     pub topic: String,
     pub table: DeltaTable,
-    buffer: Box<dyn TableBuffer>,
+    buffer: TableBuffer,
     rejects: RejectBuffer,
     bytes: usize,
     oldest: Option<Instant>,
@@ -88,26 +88,37 @@ impl TopicState {
         }
         self.oldest.get_or_insert_with(Instant::now);
         self.bytes += payload.map_or(0, <[u8]>::len);
-        let reason = match payload {
-            None => Some("empty payload".to_owned()),
-            Some(bytes) => self.buffer.push(bytes, envelope.clone()).err(),
+        let refused = match payload {
+            None => Err(("empty payload".to_owned(), envelope)),
+            Some(bytes) => self.buffer.push(bytes, envelope),
         };
-        if let Some(reason) = reason {
-            metrics::counter!("chainlake_sink_rejected_total", "topic" => self.topic.clone()).increment(1);
+        if let Err((reason, envelope)) = refused {
             tracing::warn!(topic = %self.topic, partition = p, offset, %reason, "record rejected");
-            if self.rejects_committed.get(&p).is_none_or(|c| offset > *c) {
-                self.rejects.push(payload, reason, envelope);
-                self.rejects_pending.insert(p, offset);
-                stats.rejected += 1;
-            }
+            self.reject(payload, reason, envelope, stats);
         }
         self.pending.insert(p, offset);
     }
 
+    /// Keeps a refused record for `_rejected`, unless that table already has it.
+    fn reject(&mut self, payload: Option<&[u8]>, reason: String, envelope: Envelope, stats: &mut SinkStats) {
+        metrics::counter!("chainlake_sink_rejected_total", "topic" => self.topic.clone()).increment(1);
+        let (p, offset) = (envelope.partition, envelope.offset);
+        if self.rejects_committed.get(&p).is_none_or(|c| offset > *c) {
+            self.rejects.push(payload, reason, envelope);
+            let pending = self.rejects_pending.entry(p).or_insert(offset);
+            *pending = (*pending).max(offset);
+            stats.rejected += 1;
+        }
+    }
+
+    /// Due by its own rows or age; bytes are a budget of the whole sink (see the sink loop).
     pub fn due(&self, cfg: &SinkConfig) -> bool {
-        self.buffer.len() >= cfg.flush_rows
-            || self.bytes >= cfg.flush_bytes
-            || self.oldest.is_some_and(|t| t.elapsed() >= cfg.flush_interval)
+        self.buffer.len() >= cfg.flush_rows || self.oldest.is_some_and(|t| t.elapsed() >= cfg.flush_interval)
+    }
+
+    /// Payload bytes buffered since the last flush.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Commits rejects (to `_rejected`) then rows, each with its offsets as `txn` actions.
@@ -119,6 +130,18 @@ impl TopicState {
         rejected: &mut DeltaTable,
         stats: &mut SinkStats,
     ) -> Result<Vec<(i32, i64)>> {
+        // Rows first: a record Arrow refuses (a bug in the check) still goes to `_rejected`.
+        let batches = if self.buffer.is_empty() {
+            Vec::new()
+        } else {
+            let (batches, late) = self.buffer.take_batches()?;
+            for r in late {
+                let (p, offset) = (r.envelope.partition, r.envelope.offset);
+                tracing::error!(topic = %self.topic, partition = p, offset, reason = %r.reason, "record rejected at decode");
+                self.reject(Some(&r.payload), r.reason, r.envelope, stats);
+            }
+            batches
+        };
         if !self.rejects.is_empty() {
             let batch = self.rejects.take_batch()?;
             let txns = self
@@ -130,17 +153,16 @@ impl TopicState {
             stats.commits += 1;
         }
         let mut flushed = Vec::new();
-        if !self.buffer.is_empty() {
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if rows > 0 {
             let started = Instant::now();
-            let batch = self.buffer.take_batch()?;
-            let rows = batch.num_rows() as u64;
             let bytes = self.bytes as u64;
             let txns =
                 self.pending.iter().map(|(p, o)| Transaction::new(app_id(sink_id, &self.topic, *p), *o));
             self.table = lake
                 .append(
                     self.table.clone(),
-                    vec![batch],
+                    batches,
                     txns.collect(),
                     super::schema::partition_columns(self.kind),
                 )
@@ -153,8 +175,9 @@ impl TopicState {
             metrics::counter!("chainlake_sink_rows_total", "topic" => topic.clone()).increment(rows);
             metrics::counter!("chainlake_sink_bytes_total", "topic" => topic.clone()).increment(bytes);
             metrics::counter!("chainlake_sink_commits_total", "topic" => topic.clone()).increment(1);
-            metrics::histogram!("chainlake_sink_commit_seconds", "topic" => topic)
-                .record(started.elapsed().as_secs_f64());
+            let took = started.elapsed();
+            stats.commit_latency.record(took);
+            metrics::histogram!("chainlake_sink_commit_seconds", "topic" => topic).record(took.as_secs_f64());
         }
         // Offsets of rejected-only flushes are covered by the `_rejected` txn versions.
         self.pending.clear();
