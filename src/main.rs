@@ -291,7 +291,7 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
                     c.min_reader,
                     c.min_writer,
                     c.partition_columns,
-                    c.has_checkpoint,
+                    c.checkpoint_version.map_or_else(|| "none".to_owned(), |v| format!("v{v}")),
                     c.dremio_readable()
                 );
             }

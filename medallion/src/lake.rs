@@ -125,15 +125,16 @@ impl Lake {
             .map_err(Error::delta("open", url))
     }
 
-    /// Writes the checkpoint a crash skipped. delta-rs checkpoints after a commit whose
-    /// version is a multiple of the interval; a writer killed between that commit and its
-    /// checkpoint leaves none until the next multiple. Writers call this when they open a
-    /// table. Returns the version checkpointed, if one was due.
+    /// Writes the checkpoint a crash skipped. delta-rs checkpoints right after every
+    /// `interval`-th commit; a writer killed between that commit and its checkpoint leaves
+    /// none until the next one. Writers call this when they open a table. Returns the
+    /// version checkpointed, if one was due.
     pub async fn catch_up_checkpoint(&self, table: &DeltaTable) -> Result<Option<u64>> {
         let Some(version) = table.version() else { return Ok(None) };
-        let interval = u64::from(self.checkpoint_interval);
-        let due = version / interval * interval;
-        if due == 0 || last_checkpoint(table).await?.is_some_and(|last| last >= due) {
+        let Some(due) = checkpoint_due(version, u64::from(self.checkpoint_interval)) else {
+            return Ok(None);
+        };
+        if last_checkpoint(table).await?.is_some_and(|last| last >= due) {
             return Ok(None);
         }
         deltalake::protocol::checkpoints::create_checkpoint(table, None)
@@ -194,6 +195,13 @@ impl Lake {
     }
 }
 
+/// The latest version at or below `version` after which delta-rs writes a checkpoint
+/// (every `interval`-th commit: versions interval-1, 2·interval-1, …).
+pub fn checkpoint_due(version: u64, interval: u64) -> Option<u64> {
+    let interval = interval.max(1);
+    ((version + 1) / interval * interval).checked_sub(1)
+}
+
 /// The version of the table's last checkpoint (`_delta_log/_last_checkpoint`), if any.
 pub async fn last_checkpoint(table: &DeltaTable) -> Result<Option<u64>> {
     use deltalake::logstore::object_store::{self, ObjectStoreExt};
@@ -251,6 +259,17 @@ mod tests {
     use super::*;
     use deltalake::arrow::array::Int64Array;
 
+    #[test]
+    fn checkpoints_fall_after_every_interval_th_commit() {
+        assert_eq!(checkpoint_due(0, 5), None);
+        assert_eq!(checkpoint_due(3, 5), None);
+        assert_eq!(checkpoint_due(4, 5), Some(4));
+        assert_eq!(checkpoint_due(8, 5), Some(4));
+        assert_eq!(checkpoint_due(9, 5), Some(9));
+        assert_eq!(checkpoint_due(0, 1), Some(0));
+        assert_eq!(checkpoint_due(7, 0), Some(7));
+    }
+
     #[tokio::test]
     async fn a_checkpoint_skipped_by_a_crash_is_written_on_open() {
         let dir = tempfile::tempdir().unwrap();
@@ -264,14 +283,15 @@ mod tests {
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
         let mut table = lake.open(&url).await.unwrap();
         for n in 0..3 {
-            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![n]))]).unwrap();
+            let batch =
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![n]))]).unwrap();
             table = lake.append(table, vec![batch], vec![], &[]).await.unwrap();
         }
         assert_eq!(table.version(), Some(2));
-        assert_eq!(last_checkpoint(&table).await.unwrap(), Some(2), "delta-rs checkpoints at multiples");
+        assert_eq!(last_checkpoint(&table).await.unwrap(), Some(1), "delta-rs checkpoints every 2nd commit");
         assert_eq!(lake.catch_up_checkpoint(&table).await.unwrap(), None, "nothing due");
 
-        // A writer killed after commit 2 and before its checkpoint leaves none.
+        // A writer killed after commit 1 and before its checkpoint leaves none.
         let log = dir.path().join("c/bronze/t/_delta_log");
         for entry in std::fs::read_dir(&log).unwrap() {
             let path = entry.unwrap().path();
