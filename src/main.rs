@@ -85,6 +85,37 @@ enum LakeCommand {
     Check,
 }
 
+impl LakeCommand {
+    /// The maintenance operation, or `None` for the read-only check.
+    fn maintenance(self) -> Option<Maintenance> {
+        match self {
+            LakeCommand::Optimize { target_bytes } => Some(Maintenance::Optimize { target_bytes }),
+            LakeCommand::Vacuum { retention } => Some(Maintenance::Vacuum { retention }),
+            LakeCommand::Checkpoint => Some(Maintenance::Checkpoint),
+            LakeCommand::Check => None,
+        }
+    }
+}
+
+/// `chainlake lake check`: exits 1 when a table is not readable by Dremio.
+async fn lake_check(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let mut ok = true;
+    for c in pipeline::check_tables(cfg).await? {
+        ok &= c.dremio_readable();
+        println!(
+            "{}: v{} reader {} writer {} partitioned by {:?}, checkpoint {}, dremio-readable {}",
+            c.table,
+            c.version,
+            c.min_reader,
+            c.min_writer,
+            c.partition_columns,
+            c.checkpoint_version.map_or_else(|| "none".to_owned(), |v| format!("v{v}")),
+            c.dremio_readable()
+        );
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Mine a bulk chain on a fresh anvil, backfill it into Kafka, report throughput.
@@ -280,29 +311,8 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
                 _ = cancel.cancelled() => return Ok(ExitCode::SUCCESS),
             }
         },
-        Command::Lake(LakeCommand::Check) => {
-            let mut ok = true;
-            for c in pipeline::check_tables(&cfg).await? {
-                ok &= c.dremio_readable();
-                println!(
-                    "{}: v{} reader {} writer {} partitioned by {:?}, checkpoint {}, dremio-readable {}",
-                    c.table,
-                    c.version,
-                    c.min_reader,
-                    c.min_writer,
-                    c.partition_columns,
-                    c.checkpoint_version.map_or_else(|| "none".to_owned(), |v| format!("v{v}")),
-                    c.dremio_readable()
-                );
-            }
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
-        }
         Command::Lake(cmd) => {
-            let op = match cmd {
-                LakeCommand::Optimize { target_bytes } => Maintenance::Optimize { target_bytes },
-                LakeCommand::Vacuum { retention } => Maintenance::Vacuum { retention },
-                LakeCommand::Checkpoint | LakeCommand::Check => Maintenance::Checkpoint,
-            };
+            let Some(op) = cmd.maintenance() else { return lake_check(&cfg).await };
             for r in pipeline::maintain(&cfg, op).await? {
                 println!("{} (version {:?}): {}", r.table, r.version, r.detail);
             }

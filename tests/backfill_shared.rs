@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::rpc::client::ClientBuilder;
@@ -19,7 +19,7 @@ use chainlake_medallion::bronze::Until;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-fn backfill(cfg: &Config, to: u64, extra_env: &[(&str, &str)]) -> Child {
+fn backfill(cfg: &Config, to: u64, extra_env: &[(&str, &str)]) -> common::Reaped {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlake"));
     cmd.args([
         "ingest",
@@ -42,7 +42,7 @@ fn backfill(cfg: &Config, to: u64, extra_env: &[(&str, &str)]) -> Child {
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    cmd.spawn().unwrap()
+    common::Reaped::new(cmd.spawn().unwrap())
 }
 
 async fn chain(cfg: &mut Config, empty_blocks: u64) -> (Anvil, u64) {
@@ -76,8 +76,8 @@ async fn bronze(cfg: &Config) -> (BTreeMap<u64, u64>, u64) {
     (heights, txs)
 }
 
-fn wait(child: Child) -> String {
-    let out = child.wait_with_output().unwrap();
+fn wait(child: common::Reaped) -> String {
+    let out = child.wait_with_output();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "backfill failed: {text}");
     text

@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chainlake::config::Config;
@@ -16,13 +16,14 @@ use chainlake_ingest::devnet::Anvil;
 use chainlake_medallion::bronze::Until;
 use tokio_util::sync::CancellationToken;
 
-fn follower(cfg: &Config, from_zero: bool) -> Child {
+fn follower(cfg: &Config, from_zero: bool) -> common::Reaped {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlake"));
     cmd.args(["ingest", "follow"]);
     if from_zero {
         cmd.args(["--from", "0"]);
     }
-    cmd.env("CHAINLAKE__RPC__URL", &cfg.rpc.url)
+    let child = cmd
+        .env("CHAINLAKE__RPC__URL", &cfg.rpc.url)
         .env("CHAINLAKE__RPC__POLL_INTERVAL", "50ms")
         .env("CHAINLAKE__KAFKA__BROKERS", &cfg.kafka.brokers)
         .env("CHAINLAKE__KAFKA__TOPIC_PREFIX", &cfg.kafka.topic_prefix)
@@ -31,7 +32,8 @@ fn follower(cfg: &Config, from_zero: bool) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    common::Reaped::new(child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

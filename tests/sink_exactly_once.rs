@@ -11,7 +11,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chainlake::config::Config;
@@ -82,7 +82,7 @@ fn bundle(i: u64) -> BlockBundle {
     BlockBundle { block, txs, logs: Vec::new() }
 }
 
-fn sink_process(cfg: &Config, s3: bool, group: bool) -> Child {
+fn sink_process(cfg: &Config, s3: bool, group: bool) -> common::Reaped {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlake"));
     cmd.arg("sink")
         .env("CHAINLAKE__SINK__CONSUMER_GROUP", group.to_string())
@@ -102,7 +102,7 @@ fn sink_process(cfg: &Config, s3: bool, group: bool) -> Child {
             cmd.env(k, v);
         }
     }
-    cmd.spawn().unwrap()
+    common::Reaped::new(cmd.spawn().unwrap())
 }
 
 /// Commits to the block and native-transfer tables so far (progress of the sinks).
@@ -208,7 +208,7 @@ async fn two_replicas_with_rebalances() {
     ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, "devnet")).await.unwrap();
     let publisher = Publisher::new(&cfg.kafka, "devnet").unwrap();
     let bundles = RECORDS / PER_BUNDLE;
-    let mut replicas: HashMap<usize, Child> = HashMap::new();
+    let mut replicas: HashMap<usize, common::Reaped> = HashMap::new();
     replicas.insert(0, sink_process(&cfg, false, true));
     replicas.insert(1, sink_process(&cfg, false, true));
     // Alternately stop one replica (gracefully or with -9) and start it again, producing meanwhile.
@@ -271,4 +271,20 @@ async fn maintenance_while_the_sink_writes() {
     let _ = Command::new("kill").args(["-INT", &sink.id().to_string()]).status();
     sink.wait().unwrap();
     assert_exactly_once(&cfg).await;
+
+    // The operator's view of the same: `chainlake lake check` lists every table as readable.
+    let out = Command::new(env!("CARGO_BIN_EXE_chainlake"))
+        .args(["lake", "check"])
+        .env("CHAINLAKE__LAKE__ROOT", &cfg.lake.root)
+        .env("CHAINLAKE__METRICS__LISTEN", "")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let tables: Vec<&str> = text.lines().filter(|l| l.contains("/bronze/")).collect();
+    assert_eq!(tables.len(), 2, "blocks and txs_native_transfer: {text}");
+    for line in tables {
+        assert!(line.contains("reader 1 writer 2") && line.ends_with("dremio-readable true"), "{line}");
+        assert!(!line.contains("checkpoint none"), "checkpoints after 5 commits: {line}");
+    }
 }
