@@ -62,9 +62,16 @@ impl Error {
     }
 
     /// A Delta commit lost to a concurrent one (same `txn` app id, metadata or protocol
-    /// change): the writer must re-read the table before writing again.
+    /// change) or lost the race for the next version every time it tried: nothing was
+    /// written, and the writer must re-read the table before writing again.
     pub fn is_commit_conflict(&self) -> bool {
+        use deltalake::kernel::transaction::TransactionError;
         let Error::Delta { source, .. } = self else { return false };
+        if let DeltaTableError::Transaction { source: TransactionError::MaxCommitAttempts(_) } =
+            source.as_ref()
+        {
+            return true;
+        }
         let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
         while let Some(e) = cur {
             if e.downcast_ref::<deltalake::kernel::transaction::CommitConflictError>().is_some() {
@@ -88,5 +95,22 @@ impl Error {
     pub(crate) fn sql(job: impl ToString) -> impl FnOnce(DataFusionError) -> Self {
         let job = job.to_string();
         move |source| Error::Sql { job, source: Box::new(source) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deltalake::kernel::transaction::TransactionError;
+
+    use super::*;
+
+    #[test]
+    fn losing_every_race_for_a_version_means_rejoin_not_exit() {
+        let lost = Error::delta("append", "t")(DeltaTableError::Transaction {
+            source: TransactionError::MaxCommitAttempts(100),
+        });
+        assert!(lost.is_commit_conflict());
+        let other = Error::delta("append", "t")(DeltaTableError::Generic("disk full".into()));
+        assert!(!other.is_commit_conflict());
     }
 }

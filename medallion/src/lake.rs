@@ -57,6 +57,12 @@ const ENV_OPTIONS: [&str; 6] = [
     "AWS_ALLOW_HTTP",
 ];
 
+/// Attempts of one append at successive log versions. Appends of different `txn` app ids
+/// never conflict, but on S3 every attempt re-reads the log, so writers sharing a table
+/// (replicas, compaction) can lose the race for the next version many times in a row;
+/// delta-rs's default of 15 gave up under 4 writers.
+const COMMIT_RETRIES: usize = 100;
+
 /// The root of the lake and how to reach it.
 #[derive(Debug, Clone)]
 pub struct Lake {
@@ -168,7 +174,11 @@ impl Lake {
             .with_save_mode(SaveMode::Append)
             .with_schema_mode(SchemaMode::Merge)
             .with_configuration(self.table_config())
-            .with_commit_properties(CommitProperties::default().with_application_transactions(txns))
+            .with_commit_properties(
+                CommitProperties::default()
+                    .with_application_transactions(txns)
+                    .with_max_retries(COMMIT_RETRIES),
+            )
             .await
             .map_err(Error::delta("append", name))
     }

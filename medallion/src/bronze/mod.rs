@@ -13,3 +13,4 @@ pub use buffer::{buffer_for, Envelope, LateReject, RejectBuffer, TableBuffer};
 pub use latency::Latencies;
 pub use schema::{bronze_schema, partition_columns, payload_schema, rejected_schema, REJECTED_TABLE};
 pub use sink::{BronzeSink, SinkStats, Until};
+pub use state::txn_version;
