@@ -1,6 +1,6 @@
 //! The Bronze sink (the real binary) against real tansu and the real lake, local and S3:
 //! - 100,000 records over 6 partitions, the sink killed with -9 twenty times while it ingests;
-//! - two replicas in one group, stopped and started alternately (rebalances);
+//! - two replicas in one group, stopped and started alternately (rebalances), local and S3;
 //! - optimize, checkpoint and vacuum run while the sink writes.
 //!
 //! Afterwards Bronze holds every record exactly once: per partition, offsets 0..high each
@@ -202,15 +202,24 @@ async fn sink_killed_twenty_times_s3() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_with_rebalances() {
+async fn two_replicas_with_rebalances_local() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = setup(common::test_config("replicas", dir.path().to_str().unwrap()));
+    two_replicas_with_rebalances(common::test_config("replicas", dir.path().to_str().unwrap()), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_with_rebalances_s3() {
+    two_replicas_with_rebalances(common::s3_config("replicas-s3"), true).await;
+}
+
+async fn two_replicas_with_rebalances(cfg: Config, s3: bool) {
+    let cfg = setup(cfg);
     ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, "devnet")).await.unwrap();
     let publisher = Publisher::new(&cfg.kafka, "devnet").unwrap();
     let bundles = RECORDS / PER_BUNDLE;
     let mut replicas: HashMap<usize, common::Reaped> = HashMap::new();
-    replicas.insert(0, sink_process(&cfg, false, true));
-    replicas.insert(1, sink_process(&cfg, false, true));
+    replicas.insert(0, sink_process(&cfg, s3, true));
+    replicas.insert(1, sink_process(&cfg, s3, true));
     // Alternately stop one replica (gracefully or with -9) and start it again, producing meanwhile.
     for round in 0..8u64 {
         produce(&publisher, round * bundles / 8, (round + 1) * bundles / 8).await;
@@ -228,7 +237,7 @@ async fn two_replicas_with_rebalances() {
             let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
         }
         child.wait().unwrap();
-        replicas.insert(who, sink_process(&cfg, false, true));
+        replicas.insert(who, sink_process(&cfg, s3, true));
     }
     for (_, mut c) in replicas {
         let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
