@@ -43,6 +43,11 @@ pub enum Error {
     /// The lake location or a SQL file is not usable.
     #[error("{what}: {reason}")]
     Config { what: String, reason: String },
+    /// Another writer committed offsets of a partition this replica holds: it must rejoin.
+    #[error(
+        "fenced on {table}: {topic}/{partition} has offset {found:?} in Delta, this replica wrote {ours:?}"
+    )]
+    Fenced { table: String, topic: String, partition: i32, ours: Option<i64>, found: Option<i64> },
     /// A consumer-group rebalance could not be completed (offsets unreadable, assign failed).
     #[error("rebalance failed: {reason}")]
     Rebalance { reason: String },
@@ -62,10 +67,14 @@ impl Error {
     }
 
     /// A Delta commit lost to a concurrent one (same `txn` app id, metadata or protocol
-    /// change) or lost the race for the next version every time it tried: nothing was
-    /// written, and the writer must re-read the table before writing again.
+    /// change), lost the race for the next version every time it tried, or found another
+    /// writer's offsets for its partitions: nothing was written, and the writer must re-read
+    /// the table before writing again.
     pub fn is_commit_conflict(&self) -> bool {
         use deltalake::kernel::transaction::TransactionError;
+        if matches!(self, Error::Fenced { .. }) {
+            return true;
+        }
         let Error::Delta { source, .. } = self else { return false };
         if let DeltaTableError::Transaction { source: TransactionError::MaxCommitAttempts(_) } =
             source.as_ref()

@@ -308,14 +308,7 @@ impl Member {
                 Rebalanced::Assigned(offsets) => {
                     for ((topic, p), stored) in offsets {
                         if let Some(s) = states.get_mut(&topic) {
-                            match stored.rows {
-                                Some(v) => s.committed.insert(p, v),
-                                None => s.committed.remove(&p),
-                            };
-                            match stored.rejects {
-                                Some(v) => s.rejects_committed.insert(p, v),
-                                None => s.rejects_committed.remove(&p),
-                            };
+                            s.assign(p, stored.rows, stored.rejects);
                         }
                         self.next.insert((topic.clone(), p), stored.rows.map_or(0, |v| v + 1));
                         self.assigned.insert((topic, p));

@@ -33,6 +33,36 @@ pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>
         .map_err(crate::Error::delta("read txn", table.table_url()))
 }
 
+/// Brings `table` to its latest version and checks that each app id's `txn` version is the
+/// one this replica expects (`(partition, app id, last offset it wrote or found)`). Another
+/// value means another writer took the partition meanwhile: this replica is fenced. The
+/// commit that follows reads this version, so Delta's conflict check covers what comes after.
+pub async fn check_txns(
+    table: &mut DeltaTable,
+    topic: &str,
+    expected: &[(i32, String, Option<i64>)],
+) -> Result<()> {
+    if let Err(e) = table.update_incremental(None).await {
+        // No table yet (nobody wrote any partition) is fine; an unreadable one is not.
+        if table.version().is_some() {
+            return Err(crate::Error::delta("refresh", table.table_url())(e));
+        }
+    }
+    for (partition, app_id, ours) in expected {
+        let found = txn_version(table, app_id).await?;
+        if found != *ours {
+            return Err(crate::Error::Fenced {
+                table: table.table_url().to_string(),
+                topic: topic.to_owned(),
+                partition: *partition,
+                ours: *ours,
+                found,
+            });
+        }
+    }
+    Ok(())
+}
+
 pub struct TopicState {
     pub kind: TopicKind,
     pub topic: String,
@@ -42,11 +72,14 @@ pub struct TopicState {
     bytes: usize,
     oldest: Option<Instant>,
     /// Last offset per partition already in the table (from the Delta log).
-    pub committed: HashMap<i32, i64>,
-    pub rejects_committed: HashMap<i32, i64>,
+    committed: HashMap<i32, i64>,
+    rejects_committed: HashMap<i32, i64>,
     /// Highest offset per partition buffered since the last flush.
     pending: BTreeMap<i32, i64>,
     rejects_pending: BTreeMap<i32, i64>,
+    /// Version of `table` at which `committed` was checked against the `txn` versions. A
+    /// retried append can take in other writers' commits; then the next flush checks again.
+    checked_at: Option<u64>,
 }
 
 impl TopicState {
@@ -63,6 +96,7 @@ impl TopicState {
             rejects_committed: HashMap::new(),
             pending: BTreeMap::new(),
             rejects_pending: BTreeMap::new(),
+            checked_at: None,
         }
     }
 
@@ -77,6 +111,20 @@ impl TopicState {
         self.rejects_pending.clear();
         self.committed.clear();
         self.rejects_committed.clear();
+        self.checked_at = None;
+    }
+
+    /// Takes a partition on with the offsets stored in Delta (a fresh read).
+    pub fn assign(&mut self, partition: i32, rows: Option<i64>, rejects: Option<i64>) {
+        match rows {
+            Some(v) => self.committed.insert(partition, v),
+            None => self.committed.remove(&partition),
+        };
+        match rejects {
+            Some(v) => self.rejects_committed.insert(partition, v),
+            None => self.rejects_committed.remove(&partition),
+        };
+        self.checked_at = None;
     }
 
     /// Buffers one record, or its reject; skips records the table already has.
@@ -143,6 +191,15 @@ impl TopicState {
             batches
         };
         if !self.rejects.is_empty() {
+            // Rejects are rare: check the shared `_rejected` table every time.
+            let expected: Vec<_> = self
+                .rejects_pending
+                .keys()
+                .map(|p| {
+                    (*p, reject_app_id(sink_id, &self.topic, *p), self.rejects_committed.get(p).copied())
+                })
+                .collect();
+            check_txns(rejected, &self.topic, &expected).await?;
             let batch = self.rejects.take_batch()?;
             let txns = self
                 .rejects_pending
@@ -156,6 +213,15 @@ impl TopicState {
         let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
         if rows > 0 {
             let started = Instant::now();
+            if self.table.version().is_none() || self.checked_at != self.table.version() {
+                let expected: Vec<_> = self
+                    .pending
+                    .keys()
+                    .map(|p| (*p, app_id(sink_id, &self.topic, *p), self.committed.get(p).copied()))
+                    .collect();
+                check_txns(&mut self.table, &self.topic, &expected).await?;
+            }
+            let next = self.table.version().map_or(0, |v| v + 1);
             let bytes = self.bytes as u64;
             let txns =
                 self.pending.iter().map(|(p, o)| Transaction::new(app_id(sink_id, &self.topic, *p), *o));
@@ -167,6 +233,8 @@ impl TopicState {
                     super::schema::partition_columns(self.kind),
                 )
                 .await?;
+            // Only our own commit on top of the checked version: still checked.
+            self.checked_at = (self.table.version() == Some(next)).then_some(next);
             flushed = self.pending.iter().map(|(p, o)| (*p, *o)).collect();
             self.committed.extend(std::mem::take(&mut self.pending));
             stats.rows += rows;
@@ -184,5 +252,93 @@ impl TopicState {
         self.bytes = 0;
         self.oldest = None;
         Ok(flushed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chainlake_ingest::wire::{BlockRecord, SCHEMA_VERSION};
+
+    use super::*;
+    use crate::bronze::REJECTED_TABLE;
+    use crate::config::LakeConfig;
+    use crate::lake::Layer;
+
+    fn block(n: u64) -> Vec<u8> {
+        let b = BlockRecord {
+            schema_version: SCHEMA_VERSION,
+            chain: "c".into(),
+            number: n,
+            hash: format!("0x{n:064x}"),
+            parent_hash: "0xp".into(),
+            timestamp: 1_700_000_000 + n,
+            miner: "0xm".into(),
+            gas_used: 1,
+            gas_limit: 2,
+            base_fee_per_gas: None,
+            tx_count: 0,
+            size: None,
+            extra_data: None,
+            withdrawals_count: None,
+            blob_gas_used: None,
+            excess_blob_gas: None,
+        };
+        serde_json::to_vec(&b).unwrap()
+    }
+
+    /// A replica that still holds partition 0 (say it missed the rebalance) and buffered the
+    /// records another replica already committed.
+    async fn buffered(lake: &Lake, offsets: std::ops::Range<i64>, stats: &mut SinkStats) -> TopicState {
+        let url = lake.table_url("c", Layer::Bronze, "blocks").unwrap();
+        let mut state = TopicState::new(TopicKind::Blocks, "t", lake.open(&url).await.unwrap());
+        state.assign(0, None, None);
+        for offset in offsets {
+            let envelope = Envelope { topic: "t".into(), partition: 0, offset, key: None, ingested_at: 0 };
+            state.accept(envelope, Some(&block(offset as u64)), stats);
+        }
+        state
+    }
+
+    #[tokio::test]
+    async fn a_replica_whose_partition_another_wrote_is_fenced() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LakeConfig {
+            root: dir.path().display().to_string(),
+            checkpoint_interval: 10,
+            storage_options: Default::default(),
+        };
+        let lake = Lake::new(&cfg).unwrap();
+        let rejected_url = lake.table_url("c", Layer::Bronze, REJECTED_TABLE).unwrap();
+        let mut rejected = lake.open(&rejected_url).await.unwrap();
+        let mut stats = SinkStats::default();
+
+        // Both replicas believe they own partition 0 from its start.
+        let mut zombie = buffered(&lake, 0..10, &mut stats).await;
+        let mut owner = buffered(&lake, 0..10, &mut stats).await;
+        assert_eq!(owner.flush(&lake, "s", &mut rejected, &mut stats).await.unwrap(), vec![(0, 9)]);
+
+        // The zombie's table handle already holds the owner's commit (a retried append takes
+        // other writers' commits in), so Delta's conflict check alone would let it through.
+        zombie.table.update_incremental(None).await.unwrap();
+        let err = zombie.flush(&lake, "s", &mut rejected, &mut stats).await.unwrap_err();
+        assert!(err.is_commit_conflict(), "{err}");
+        assert!(
+            matches!(err, crate::Error::Fenced { partition: 0, ours: None, found: Some(9), .. }),
+            "{err}"
+        );
+
+        let table = lake.open(&lake.table_url("c", Layer::Bronze, "blocks").unwrap()).await.unwrap();
+        assert_eq!(table.version(), Some(0), "one commit: the owner's");
+        assert_eq!(txn_version(&table, &app_id("s", "t", 0)).await.unwrap(), Some(9));
+
+        // The owner goes on without checking again: its handle only holds its own commits.
+        let mut stats2 = SinkStats::default();
+        owner.accept(
+            Envelope { topic: "t".into(), partition: 0, offset: 10, key: None, ingested_at: 0 },
+            Some(&block(10)),
+            &mut stats2,
+        );
+        assert_eq!(owner.flush(&lake, "s", &mut rejected, &mut stats2).await.unwrap(), vec![(0, 10)]);
+        assert_eq!(owner.checked_at, Some(1));
     }
 }
