@@ -9,9 +9,11 @@ use chainlake_ingest::wire::TopicKind;
 use super::buffer::Envelope;
 use super::schema::REJECTED_TABLE;
 use super::sink::SinkStats;
-use super::state::TopicState;
+use super::state::{app_id, txn_version, TopicState};
 use crate::lake::{Lake, Layer};
 use crate::Result;
+
+const SINK_ID: &str = "bench";
 
 /// What one run of the sink path did.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +30,8 @@ pub struct PathReport {
 
 /// Writes `rows` records of `kind` (as on the wire, made by `generate(first, n)` one flush at
 /// a time so the benchmark does not hold them all) into the Bronze table of `kind` of `chain`,
-/// flushing every `flush_rows`, with offsets 0.. of partition 0 of `topic`. `cpu` reads the
+/// flushing every `flush_rows`, with offsets of partition 0 of `topic` after those already in
+/// the table. `cpu` reads the
 /// process CPU clock.
 #[allow(clippy::too_many_arguments)]
 pub async fn sink_path(
@@ -43,7 +46,11 @@ pub async fn sink_path(
 ) -> Result<PathReport> {
     let table = lake.open(&lake.table_url(chain, Layer::Bronze, kind.table_name())?).await?;
     let mut rejected = lake.open(&lake.table_url(chain, Layer::Bronze, REJECTED_TABLE)?).await?;
+    // Like an assignment: continue after the offsets an earlier run left in the table.
+    let stored = txn_version(&table, &app_id(SINK_ID, topic, 0)).await?;
+    let base = stored.map_or(0, |v| v + 1) as u64;
     let mut state = TopicState::new(kind, topic, table);
+    state.assign(0, stored, None);
     let mut stats = SinkStats::default();
     let mut report = PathReport::default();
     let mut first = 0;
@@ -55,7 +62,7 @@ pub async fn sink_path(
             let envelope = Envelope {
                 topic: topic.to_owned(),
                 partition: 0,
-                offset: (first + i as u64) as i64,
+                offset: (base + first + i as u64) as i64,
                 key: None,
                 ingested_at: chrono::Utc::now().timestamp_micros(),
             };
@@ -63,7 +70,7 @@ pub async fn sink_path(
             report.bytes += payload.len() as u64;
         }
         let t = Instant::now();
-        state.flush(lake, "bench", &mut rejected, &mut stats).await?;
+        state.flush(lake, SINK_ID, &mut rejected, &mut stats).await?;
         report.commit_latencies.push(t.elapsed());
         report.wall += started.elapsed();
         report.cpu += cpu().saturating_sub(cpu0);
