@@ -78,7 +78,7 @@ async fn bronze_round_trip(mut cfg: Config) {
     let rejected = pipeline::rows(
         &pipeline::query(
             &cfg,
-            "SELECT _kafka_topic, _kafka_key, payload, error FROM bronze._rejected ORDER BY _kafka_offset",
+            "SELECT _kafka_topic, _kafka_key, payload, error FROM bronze._rejected ORDER BY _kafka_key",
         )
         .await
         .unwrap(),
