@@ -264,6 +264,17 @@ pub fn normalize_for_delta(batch: RecordBatch) -> Result<RecordBatch> {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(arrow_err)
 }
 
+/// A lake in a local directory, for unit tests.
+#[cfg(test)]
+pub(crate) fn local_lake(root: &std::path::Path, checkpoint_interval: u32) -> Lake {
+    let cfg = LakeConfig {
+        root: root.display().to_string(),
+        checkpoint_interval,
+        storage_options: Default::default(),
+    };
+    Lake::new(&cfg).unwrap_or_else(|e| panic!("local lake at {}: {e}", root.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,12 +294,7 @@ mod tests {
     #[tokio::test]
     async fn a_checkpoint_skipped_by_a_crash_is_written_on_open() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = LakeConfig {
-            root: dir.path().display().to_string(),
-            checkpoint_interval: 2,
-            storage_options: Default::default(),
-        };
-        let lake = Lake::new(&cfg).unwrap();
+        let lake = local_lake(dir.path(), 2);
         let url = lake.table_url("c", Layer::Bronze, "t").unwrap();
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
         let mut table = lake.open(&url).await.unwrap();

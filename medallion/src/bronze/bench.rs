@@ -31,8 +31,7 @@ pub struct PathReport {
 /// Writes `rows` records of `kind` (as on the wire, made by `generate(first, n)` one flush at
 /// a time so the benchmark does not hold them all) into the Bronze table of `kind` of `chain`,
 /// flushing every `flush_rows`, with offsets of partition 0 of `topic` after those already in
-/// the table. `cpu` reads the
-/// process CPU clock.
+/// the table. `cpu` reads the process CPU clock.
 #[allow(clippy::too_many_arguments)]
 pub async fn sink_path(
     lake: &Lake,

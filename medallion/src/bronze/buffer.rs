@@ -291,7 +291,7 @@ impl RejectBuffer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chainlake_ingest::wire::{
         BlockRecord, ChainEventRecord, LogRecord, TxClass, TxRecord, SCHEMA_VERSION,
@@ -342,7 +342,7 @@ mod tests {
         }
     }
 
-    fn full_block() -> BlockRecord {
+    pub(crate) fn full_block() -> BlockRecord {
         BlockRecord {
             schema_version: SCHEMA_VERSION,
             chain: "c".into(),

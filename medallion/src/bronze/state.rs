@@ -63,6 +63,15 @@ pub async fn check_txns(
     Ok(())
 }
 
+/// What `check_txns` expects of the partitions about to be committed.
+fn expectations(
+    pending: &BTreeMap<i32, i64>,
+    committed: &HashMap<i32, i64>,
+    app_id: impl Fn(i32) -> String,
+) -> Vec<(i32, String, Option<i64>)> {
+    pending.keys().map(|p| (*p, app_id(*p), committed.get(p).copied())).collect()
+}
+
 pub struct TopicState {
     pub kind: TopicKind,
     pub topic: String,
@@ -192,13 +201,9 @@ impl TopicState {
         };
         if !self.rejects.is_empty() {
             // Rejects are rare: check the shared `_rejected` table every time.
-            let expected: Vec<_> = self
-                .rejects_pending
-                .keys()
-                .map(|p| {
-                    (*p, reject_app_id(sink_id, &self.topic, *p), self.rejects_committed.get(p).copied())
-                })
-                .collect();
+            let expected = expectations(&self.rejects_pending, &self.rejects_committed, |p| {
+                reject_app_id(sink_id, &self.topic, p)
+            });
             check_txns(rejected, &self.topic, &expected).await?;
             let batch = self.rejects.take_batch()?;
             let txns = self
@@ -213,12 +218,9 @@ impl TopicState {
         let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
         if rows > 0 {
             let started = Instant::now();
-            if self.table.version().is_none() || self.checked_at != self.table.version() {
-                let expected: Vec<_> = self
-                    .pending
-                    .keys()
-                    .map(|p| (*p, app_id(sink_id, &self.topic, *p), self.committed.get(p).copied()))
-                    .collect();
+            if self.checked_at.is_none_or(|c| self.table.version() != Some(c)) {
+                let expected =
+                    expectations(&self.pending, &self.committed, |p| app_id(sink_id, &self.topic, p));
                 check_txns(&mut self.table, &self.topic, &expected).await?;
             }
             let next = self.table.version().map_or(0, |v| v + 1);
@@ -257,33 +259,13 @@ impl TopicState {
 
 #[cfg(test)]
 mod tests {
-    use chainlake_ingest::wire::{BlockRecord, SCHEMA_VERSION};
-
     use super::*;
+    use crate::bronze::buffer::tests::full_block;
     use crate::bronze::REJECTED_TABLE;
-    use crate::config::LakeConfig;
-    use crate::lake::Layer;
+    use crate::lake::{local_lake, Layer};
 
-    fn block(n: u64) -> Vec<u8> {
-        let b = BlockRecord {
-            schema_version: SCHEMA_VERSION,
-            chain: "c".into(),
-            number: n,
-            hash: format!("0x{n:064x}"),
-            parent_hash: "0xp".into(),
-            timestamp: 1_700_000_000 + n,
-            miner: "0xm".into(),
-            gas_used: 1,
-            gas_limit: 2,
-            base_fee_per_gas: None,
-            tx_count: 0,
-            size: None,
-            extra_data: None,
-            withdrawals_count: None,
-            blob_gas_used: None,
-            excess_blob_gas: None,
-        };
-        serde_json::to_vec(&b).unwrap()
+    fn block() -> Vec<u8> {
+        serde_json::to_vec(&full_block()).unwrap()
     }
 
     /// A replica that still holds partition 0 (say it missed the rebalance) and buffered the
@@ -294,7 +276,7 @@ mod tests {
         state.assign(0, None, None);
         for offset in offsets {
             let envelope = Envelope { topic: "t".into(), partition: 0, offset, key: None, ingested_at: 0 };
-            state.accept(envelope, Some(&block(offset as u64)), stats);
+            state.accept(envelope, Some(&block()), stats);
         }
         state
     }
@@ -302,12 +284,7 @@ mod tests {
     #[tokio::test]
     async fn a_replica_whose_partition_another_wrote_is_fenced() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = LakeConfig {
-            root: dir.path().display().to_string(),
-            checkpoint_interval: 10,
-            storage_options: Default::default(),
-        };
-        let lake = Lake::new(&cfg).unwrap();
+        let lake = local_lake(dir.path(), 10);
         let rejected_url = lake.table_url("c", Layer::Bronze, REJECTED_TABLE).unwrap();
         let mut rejected = lake.open(&rejected_url).await.unwrap();
         let mut stats = SinkStats::default();
@@ -335,7 +312,7 @@ mod tests {
         let mut stats2 = SinkStats::default();
         owner.accept(
             Envelope { topic: "t".into(), partition: 0, offset: 10, key: None, ingested_at: 0 },
-            Some(&block(10)),
+            Some(&block()),
             &mut stats2,
         );
         assert_eq!(owner.flush(&lake, "s", &mut rejected, &mut stats2).await.unwrap(), vec![(0, 10)]);
