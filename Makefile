@@ -1,7 +1,7 @@
 # Targets mirror CI (.ci/run → infra/local/test.sh). Build output lives outside the clone.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/chainlake/target
 
-.PHONY: up down fmt clippy test ci demo
+.PHONY: up down fmt clippy unit test ci demo
 up:
 	bash infra/local/up.sh
 down:
@@ -10,6 +10,8 @@ fmt:
 	cargo fmt --all --check
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+unit:
+	cargo test --workspace --lib --locked
 test: up
 	cargo test --workspace --locked
 ci:

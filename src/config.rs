@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use chainlake_ingest::config::{BackfillConfig, ChainConfig, KafkaConfig, RpcConfig};
+use chainlake_ingest::config::{BackfillConfig, ChainConfig, RpcConfig};
 use chainlake_ingest::devnet::TrafficConfig;
 use chainlake_medallion::config::{LakeConfig, MedallionConfig, SinkConfig};
+use chainlake_wire::KafkaConfig;
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;

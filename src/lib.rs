@@ -2,10 +2,11 @@
 //!
 //! The libraries do the work: `chainlake_ingest` (RPC → Kafka) and `chainlake_medallion`
 //! (Kafka → Bronze → Silver → Gold). This crate holds the one [`config::Config`] and the
-//! [`pipeline`] that wires them together for the CLI, the demo and the end-to-end tests.
+//! [`pipeline`] that wires them together for the CLI and the tests, and the [`demo`].
 
 pub mod bench;
 pub mod config;
+pub mod demo;
 pub mod pipeline;
 
 /// Seconds since the Unix epoch (names of demo and bench namespaces).

@@ -213,7 +213,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
+async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
     if !cfg.metrics.listen.is_empty() {
         let addr: std::net::SocketAddr = cfg.metrics.listen.parse().context("metrics.listen")?;
         metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -233,108 +233,24 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
     }
     match command {
         Command::Demo { blocks, txs_per_block, no_services, ledger } => {
-            if !no_services {
-                pipeline::start_local_services(std::path::Path::new("."))
-                    .context("starting local services")?;
-            }
-            // A demo run owns its namespace: fresh topics and a fresh local lake.
-            let run_id = chainlake::unix_secs();
-            cfg.kafka.topic_prefix = format!("demo-{run_id}.");
-            if !cfg.lake.root.contains("://") {
-                cfg.lake.root = format!("{}/demo", cfg.lake.root.trim_end_matches('/'));
-                let _ = std::fs::remove_dir_all(&cfg.lake.root);
-            }
-            let report = pipeline::demo(&mut cfg, &TrafficConfig { blocks, txs_per_block }, &cancel).await?;
-            if let Some(path) = ledger {
-                report.ledger.write(&path)?;
-            }
-            println!("{}", pipeline::render_gold(&cfg).await?);
-            println!(
-                "ingest: {} blocks, {} txs, {} logs, {:.2} RPC requests/block; bronze: {} rows in {} commits",
-                report.crawl.blocks,
-                report.crawl.txs,
-                report.crawl.logs,
-                report.rpc_requests as f64 / report.crawl.blocks.max(1) as f64,
-                report.sink.rows,
-                report.sink.commits
-            );
-            println!("ledger (sent): {}", serde_json::to_string(&report.ledger)?);
-            println!("gold (lake):   {}", serde_json::to_string(&report.gold)?);
-            println!("lake: {}  —  query it with: CHAINLAKE__LAKE__ROOT={} chainlake query \"SELECT * FROM gold.gas_daily\"",
-                cfg.lake.root, cfg.lake.root);
-            if report.matches() {
-                println!("OK: Gold equals the traffic ledger exactly");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!("MISMATCH: Gold differs from the traffic ledger");
-                Ok(ExitCode::from(3))
-            }
+            demo(cfg, TrafficConfig { blocks, txs_per_block }, no_services, ledger, &cancel).await
         }
         Command::Ingest(IngestCommand::Backfill { from, to, chunk_size, restart, no_progress }) => {
-            if let Some(c) = chunk_size {
-                cfg.backfill.chunk_size = c;
-            }
-            let report = pipeline::backfill_shared(&cfg, from, to, restart, !no_progress, &cancel).await?;
-            println!(
-                "backfill {from}..={to}: this process published {} blocks, {} txs, {} logs in {} chunks; \
-                 complete: {}",
-                report.stats.blocks, report.stats.txs, report.stats.logs, report.chunks, report.complete
-            );
-            Ok(if report.complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            backfill(cfg, from..=to, chunk_size, restart, !no_progress, &cancel).await
         }
-        Command::Ingest(IngestCommand::Follow { from }) => {
-            let crawler = pipeline::connect(&cfg).await?;
-            let from = match (from, crawler.resume_height().await?) {
-                (Some(f), _) => f,
-                (None, Some(resume)) => resume,
-                (None, None) => crawler.rpc().head().await?,
-            };
-            let (_stop_tx, stop_rx) = tokio::sync::watch::channel(None);
-            let stats =
-                crawler.follow(from, stop_rx, cfg.rpc.poll_interval, cfg.rpc.concurrency, &cancel).await?;
-            println!("{stats:?}");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Ingest(IngestCommand::Follow { from }) => follow(&cfg, from, &cancel).await,
         Command::Sink { until_caught_up } => {
             let until = if until_caught_up { Until::CaughtUp } else { Until::Cancelled };
-            let stats = pipeline::sink(&cfg, until, &cancel).await?;
-            println!("{stats:?}");
+            println!("{:?}", pipeline::sink(&cfg, until, &cancel).await?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Medallion { every } => loop {
-            for r in pipeline::medallion(&cfg).await? {
-                println!("{}: {} rows", r.table, r.rows);
-            }
-            let Some(every) = every else { return Ok(ExitCode::SUCCESS) };
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = cancel.cancelled() => return Ok(ExitCode::SUCCESS),
-            }
-        },
-        Command::Lake(cmd) => {
-            let Some(op) = cmd.maintenance() else { return lake_check(&cfg).await };
-            for r in pipeline::maintain(&cfg, op).await? {
-                println!("{} (version {:?}): {}", r.table, r.version, r.detail);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Medallion { every } => medallion(&cfg, every, &cancel).await,
+        Command::Lake(cmd) => lake(&cfg, cmd).await,
         Command::Query { sql } => {
             println!("{}", pipeline::render(&pipeline::query(&cfg, &sql).await?)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(BenchCommand::Ingest { blocks, txs_per_block, concurrency }) => {
-            if let Some(c) = concurrency {
-                cfg.rpc.concurrency = c;
-            }
-            let b = chainlake::bench::ingest::run(&mut cfg, blocks, txs_per_block).await?;
-            println!("{}", b.table());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(BenchCommand::Sink { rows, s3_root, no_broker }) => {
-            let bench = chainlake::bench::sink::run(&mut cfg, rows, s3_root.as_deref(), !no_broker).await?;
-            println!("{}", bench.table());
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Bench(cmd) => bench(cfg, cmd).await,
         Command::Devnet(DevnetCommand::Traffic { blocks, txs_per_block, ledger }) => {
             let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir())?;
             let l =
@@ -344,4 +260,132 @@ async fn run(command: Command, mut cfg: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `chainlake demo`: exits 3 when Gold differs from the traffic ledger.
+async fn demo(
+    mut cfg: Config,
+    traffic: TrafficConfig,
+    no_services: bool,
+    ledger: Option<PathBuf>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    if !no_services {
+        chainlake::demo::start_local_services(std::path::Path::new("."))
+            .context("starting local services")?;
+    }
+    // A demo run owns its namespace: fresh topics and a fresh local lake.
+    let run_id = chainlake::unix_secs();
+    cfg.kafka.topic_prefix = format!("demo-{run_id}.");
+    if !cfg.lake.root.contains("://") {
+        cfg.lake.root = format!("{}/demo", cfg.lake.root.trim_end_matches('/'));
+        let _ = std::fs::remove_dir_all(&cfg.lake.root);
+    }
+    let report = chainlake::demo::demo(&mut cfg, &traffic, cancel).await?;
+    if let Some(path) = ledger {
+        report.ledger.write(&path)?;
+    }
+    println!("{}", chainlake::demo::render_gold(&cfg).await?);
+    println!(
+        "ingest: {} blocks, {} txs, {} logs, {:.2} RPC requests/block; bronze: {} rows in {} commits",
+        report.crawl.blocks,
+        report.crawl.txs,
+        report.crawl.logs,
+        report.rpc_requests as f64 / report.crawl.blocks.max(1) as f64,
+        report.sink.rows,
+        report.sink.commits
+    );
+    println!("ledger (sent): {}", serde_json::to_string(&report.ledger)?);
+    println!("gold (lake):   {}", serde_json::to_string(&report.gold)?);
+    println!(
+        "lake: {}  —  query it with: CHAINLAKE__LAKE__ROOT={} chainlake query \"SELECT * FROM gold.gas_daily\"",
+        cfg.lake.root, cfg.lake.root
+    );
+    if report.matches() {
+        println!("OK: Gold equals the traffic ledger exactly");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("MISMATCH: Gold differs from the traffic ledger");
+        Ok(ExitCode::from(3))
+    }
+}
+
+/// `chainlake ingest backfill`: exits 1 unless the whole range is done.
+async fn backfill(
+    mut cfg: Config,
+    range: std::ops::RangeInclusive<u64>,
+    chunk_size: Option<u64>,
+    restart: bool,
+    bar: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    if let Some(c) = chunk_size {
+        cfg.backfill.chunk_size = c;
+    }
+    let (from, to) = (*range.start(), *range.end());
+    let report = pipeline::backfill_shared(&cfg, from, to, restart, bar, cancel).await?;
+    println!(
+        "backfill {from}..={to}: this process published {} blocks, {} txs, {} logs in {} chunks; \
+         complete: {}",
+        report.stats.blocks, report.stats.txs, report.stats.logs, report.chunks, report.complete
+    );
+    Ok(if report.complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `chainlake ingest follow`: from `--from`, else where the last run stopped, else the head.
+async fn follow(cfg: &Config, from: Option<u64>, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    let crawler = pipeline::connect(cfg).await?;
+    let from = match (from, crawler.resume_height().await?) {
+        (Some(f), _) => f,
+        (None, Some(resume)) => resume,
+        (None, None) => crawler.rpc().head().await?,
+    };
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(None);
+    let stats = crawler.follow(from, stop_rx, cfg.rpc.poll_interval, cfg.rpc.concurrency, cancel).await?;
+    println!("{stats:?}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `chainlake medallion`: once, or every `every` until interrupted.
+async fn medallion(
+    cfg: &Config,
+    every: Option<std::time::Duration>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    loop {
+        for r in pipeline::medallion(cfg).await? {
+            println!("{}: {} rows", r.table, r.rows);
+        }
+        let Some(every) = every else { return Ok(ExitCode::SUCCESS) };
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = cancel.cancelled() => return Ok(ExitCode::SUCCESS),
+        }
+    }
+}
+
+/// `chainlake lake …`: maintenance, or the read-only check.
+async fn lake(cfg: &Config, cmd: LakeCommand) -> anyhow::Result<ExitCode> {
+    let Some(op) = cmd.maintenance() else { return lake_check(cfg).await };
+    for r in pipeline::maintain(cfg, op).await? {
+        println!("{} (version {:?}): {}", r.table, r.version, r.detail);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `chainlake bench …`: prints the benchmark's table.
+async fn bench(mut cfg: Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+    let table = match cmd {
+        BenchCommand::Ingest { blocks, txs_per_block, concurrency } => {
+            if let Some(c) = concurrency {
+                cfg.rpc.concurrency = c;
+            }
+            chainlake::bench::ingest::run(&mut cfg, blocks, txs_per_block).await?.table()
+        }
+        BenchCommand::Sink { rows, s3_root, no_broker } => {
+            chainlake::bench::sink::run(&mut cfg, rows, s3_root.as_deref(), !no_broker).await?.table()
+        }
+    };
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use alloy::rpc::client::ClientBuilder;
 use chainlake::config::Config;
 use chainlake::pipeline;
-use chainlake_ingest::devnet::{bulk, Anvil, Artifacts};
+use chainlake_ingest::devnet::{bulk, Artifacts};
 use chainlake_medallion::bronze::Until;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +46,7 @@ fn backfill(cfg: &Config, to: u64, extra_env: &[(&str, &str)]) -> common::Reaped
 }
 
 async fn chain(cfg: &mut Config, empty_blocks: u64) -> (Anvil, u64) {
-    let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &[]).await.unwrap();
+    let anvil = common::anvil(&cfg, &[]).await;
     cfg.rpc.url = anvil.url();
     let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir()).unwrap();
     bulk::fill(&anvil.url(), &artifacts, 40, 20).await.unwrap();
@@ -120,16 +120,11 @@ async fn a_killed_worker_chunk_is_reclaimed() {
     ];
     let mut victim = backfill(&cfg, head, &ttl);
     // Let it publish part of the range, then kill it without warning.
-    let deadline = Instant::now() + Duration::from_secs(60);
     let topic = format!("{}devnet.blocks", cfg.kafka.topic_prefix);
-    loop {
-        let n = end_offsets(&cfg.kafka.brokers, &topic);
-        if n >= 150 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "victim published nothing");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::eventually("the victim published 150 blocks", Duration::from_secs(60), || async {
+        (end_offsets(&cfg.kafka.brokers, &topic) >= 150).then_some(())
+    })
+    .await;
     victim.kill().unwrap();
     victim.wait().unwrap();
     let survivor = wait(backfill(&cfg, head, &ttl));

@@ -9,8 +9,8 @@ use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_ingest::publish::{ensure_topics, Publisher};
 use chainlake_ingest::transform::transform_block;
-use chainlake_ingest::wire::{TopicKind, Topics};
 use chainlake_medallion::bronze::Until;
+use chainlake_wire::{TopicKind, Topics};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
@@ -19,10 +19,19 @@ async fn count(cfg: &Config, sql: &str) -> String {
     pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap()[0][0].clone()
 }
 
-async fn bronze_round_trip(mut cfg: Config) {
-    cfg.chain.name = "ethereum".into();
-    let topics = Topics::new(&cfg.kafka.topic_prefix, &cfg.chain.name);
-    ensure_topics(&cfg.kafka, &topics).await.unwrap();
+/// What [`publish_inputs`] sent.
+struct Sent {
+    blocks: usize,
+    txs: usize,
+    logs: usize,
+    blocks_topic: String,
+    breaking: serde_json::Value,
+}
+
+/// Publishes three recorded mainnet blocks, then on the blocks topic a malformed record, a
+/// record with an added field and one whose known field changed type.
+async fn publish_inputs(cfg: &Config, topics: &Topics) -> Sent {
+    ensure_topics(&cfg.kafka, topics).await.unwrap();
     let publisher = Publisher::new(&cfg.kafka, &cfg.chain.name).unwrap();
     let (mut blocks, mut txs, mut logs) = (0, 0, 0);
     let mut sample = None;
@@ -38,27 +47,30 @@ async fn bronze_round_trip(mut cfg: Config) {
     let raw: FutureProducer =
         ClientConfig::new().set("bootstrap.servers", &cfg.kafka.brokers).create().unwrap();
     let blocks_topic = topics.name(TopicKind::Blocks);
-    raw.send(
-        FutureRecord::to(&blocks_topic).key("bad").payload("{\"number\": \"not a block\""),
-        std::time::Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let send = |key: &'static str, payload: String| {
+        let (raw, topic) = (raw.clone(), blocks_topic.clone());
+        async move {
+            raw.send(FutureRecord::to(&topic).key(key).payload(&payload), std::time::Duration::from_secs(10))
+                .await
+                .unwrap();
+        }
+    };
+    send("bad", "{\"number\": \"not a block\"".into()).await;
     // Schema evolution: an added field becomes a nullable column; a changed type is rejected.
     let mut added = serde_json::to_value(sample.unwrap()).unwrap();
     added["hash"] = "0xadded".into();
     added["uncles_count"] = 2.into();
     let mut breaking = added.clone();
     breaking["number"] = "0x10".into();
-    for (key, rec) in [("added", &added), ("breaking", &breaking)] {
-        let payload = serde_json::to_string(rec).unwrap();
-        raw.send(
-            FutureRecord::to(&blocks_topic).key(key).payload(&payload),
-            std::time::Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
-    }
+    send("added", serde_json::to_string(&added).unwrap()).await;
+    send("breaking", serde_json::to_string(&breaking).unwrap()).await;
+    Sent { blocks, txs, logs, blocks_topic, breaking }
+}
+
+async fn bronze_round_trip(mut cfg: Config) {
+    cfg.chain.name = "ethereum".into();
+    let topics = Topics::new(&cfg.kafka.topic_prefix, &cfg.chain.name);
+    let Sent { blocks, txs, logs, blocks_topic, breaking } = publish_inputs(&cfg, &topics).await;
 
     let cancel = CancellationToken::new();
     let stats = pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();

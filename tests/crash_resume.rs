@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use chainlake::config::Config;
 use chainlake::pipeline;
-use chainlake_ingest::devnet::Anvil;
 use chainlake_medallion::bronze::Until;
 use tokio_util::sync::CancellationToken;
 
@@ -40,26 +39,21 @@ fn follower(cfg: &Config, from_zero: bool) -> common::Reaped {
 async fn follower_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config("crash", dir.path().to_str().unwrap());
-    let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &["--block-time", "0.2"]).await.unwrap();
+    let anvil = common::anvil(&cfg, &["--block-time", "0.2"]).await;
     cfg.rpc.url = anvil.url();
     let crawler = pipeline::connect(&cfg).await.unwrap(); // same Redis window as the binary
 
-    let mut seed = Instant::now().elapsed().as_nanos() as u64 ^ std::process::id() as u64;
+    let mut rng = common::Rng::new("follower_survives_kill_9");
     let mut tip = 0;
     for round in 0..6 {
         let mut child = follower(&cfg, round == 0);
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let target = tip + 2 + (seed >> 33) % 6;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let target = tip + 2 + rng.below(6);
+        let what = format!("follower progress in round {round}");
+        tip = common::eventually(&what, Duration::from_secs(30), || async {
             let now = crawler.resume_height().await.unwrap().unwrap_or(0);
-            if now >= target {
-                tip = now;
-                break;
-            }
-            assert!(Instant::now() < deadline, "follower made no progress in round {round}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+            (now >= target).then_some(now)
+        })
+        .await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }

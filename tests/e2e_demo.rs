@@ -15,7 +15,7 @@ async fn gold_equals_the_traffic_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config("e2e", dir.path().to_str().unwrap());
     let traffic = TrafficConfig { blocks: 10, txs_per_block: 16 };
-    let report = pipeline::demo(&mut cfg, &traffic, &CancellationToken::new()).await.unwrap();
+    let report = chainlake::demo::demo(&mut cfg, &traffic, &CancellationToken::new()).await.unwrap();
 
     let l = &report.ledger;
     // The traffic is realistic enough to mean something.

@@ -23,6 +23,7 @@ fn refused(log: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_through_a_limiting_flaky_provider_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
+    common::require(&[common::Service::Provider]);
     let mut cfg = common::test_config("provider", dir.path().to_str().unwrap());
     cfg.rpc.url =
         format!("{}/v3/key_flaky", common::env_or("CHAINLAKE_TEST_PROVIDER", "http://127.0.0.1:8700"));

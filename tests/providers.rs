@@ -13,7 +13,7 @@ use alloy::rpc::client::{ClientBuilder, RpcClient};
 use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_ingest::config::ProviderConfig;
-use chainlake_ingest::devnet::{bulk, Anvil, Artifacts};
+use chainlake_ingest::devnet::{bulk, Artifacts};
 use chainlake_ingest::rpc::{ReceiptsMode, RpcSource};
 use chainlake_ingest::transform::transform_block;
 use common::proxy::Proxy;
@@ -45,7 +45,7 @@ async fn receipts_fall_back_to_batches_without_loss() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config("receipts", dir.path().to_str().unwrap());
     cfg.rpc.receipts_batch_size = 7;
-    let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &[]).await.unwrap();
+    let anvil = common::anvil(&cfg, &[]).await;
     let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir()).unwrap();
     let chain = bulk::fill(&anvil.url(), &artifacts, 6, 30).await.unwrap();
     let proxy = Proxy::start(&anvil.url()).await;
@@ -81,7 +81,7 @@ async fn stale_provider_is_demoted_and_follow_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config("stale", dir.path().to_str().unwrap());
     fast(&mut cfg);
-    let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &[]).await.unwrap();
+    let anvil = common::anvil(&cfg, &[]).await;
     mine(&anvil, 20).await;
     let stale = Proxy::start(&anvil.url()).await;
     stale.behaviour.frozen_head.store(6, Ordering::Relaxed); // says its head is 5
@@ -108,7 +108,7 @@ async fn failing_provider_is_demoted_and_backfill_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config("failing", dir.path().to_str().unwrap());
     fast(&mut cfg);
-    let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &[]).await.unwrap();
+    let anvil = common::anvil(&cfg, &[]).await;
     mine(&anvil, 30).await;
     // Nothing listens on port 9 (discard): every call fails at once.
     cfg.rpc.set_primary("http://127.0.0.1:9/v3/SECRET".into(), "dead-node".into(), String::new());
@@ -128,7 +128,7 @@ async fn failing_provider_is_demoted_and_backfill_loses_nothing() {
 async fn follows_new_heads_over_websocket_without_polling() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config("ws", dir.path().to_str().unwrap());
-    let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &[]).await.unwrap();
+    let anvil = common::anvil(&cfg, &[]).await;
     let http = Proxy::start(&anvil.url()).await; // counts the HTTP methods
     cfg.rpc.set_primary(http.url.clone(), "anvil-ws".into(), anvil.ws_url());
     cfg.rpc.poll_interval = Duration::from_secs(3600); // only newHeads can move the follower
@@ -140,14 +140,14 @@ async fn follows_new_heads_over_websocket_without_polling() {
         let (crawler, cancel) = (crawler.clone(), cancel.clone());
         tokio::spawn(async move { crawler.follow(0, stop, Duration::from_secs(3600), 4, &cancel).await })
     };
-    let mut published = crawler.published();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let published = crawler.published();
     for n in 1..=10u64 {
         let _: Value = client(&anvil.url()).request_noparams("evm_mine").await.unwrap();
-        while published.borrow().unwrap_or(0) < n {
-            assert!(Instant::now() < deadline, "block {n} not followed");
-            let _ = tokio::time::timeout(Duration::from_millis(200), published.changed()).await;
-        }
+        let what = format!("block {n} followed");
+        common::eventually(&what, Duration::from_secs(60), || async {
+            (published.borrow().unwrap_or(0) >= n).then_some(())
+        })
+        .await;
     }
     stop_tx.send(Some(10)).unwrap();
     let stats = tokio::time::timeout(Duration::from_secs(30), follower).await.unwrap().unwrap().unwrap();
@@ -164,7 +164,7 @@ async fn follows_new_heads_over_websocket_without_polling() {
 async fn unreachable_websocket_falls_back_to_polling() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config("ws-down", dir.path().to_str().unwrap());
-    let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &[]).await.unwrap();
+    let anvil = common::anvil(&cfg, &[]).await;
     mine(&anvil, 5).await;
     cfg.rpc.set_primary(anvil.url(), "anvil".into(), "ws://127.0.0.1:9".into());
     cfg.rpc.poll_interval = Duration::from_millis(20);

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn bench_sink(profile: &str, credentials: &str, home: &Path) -> Output {
+    common::require(&[common::Service::S3Auth]);
     let endpoint = common::env_or("CHAINLAKE_TEST_S3_AUTH", "http://127.0.0.1:9001");
     let bucket = common::env_or("CHAINLAKE_TEST_BUCKET", "chainlake");
     let root = format!("s3://{bucket}/{}", common::unique("credentials"));

@@ -12,72 +12,25 @@ mod common;
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_ingest::publish::{ensure_topics, Publisher};
-use chainlake_ingest::wire::{BlockBundle, BlockRecord, Topics, TxClass, TxRecord, SCHEMA_VERSION};
 use chainlake_medallion::bronze::Until;
 use chainlake_medallion::lake::{checkpoint_due, Lake, Layer};
 use chainlake_medallion::maintenance::Maintenance;
+use chainlake_wire::{fixtures, BlockBundle, BlockRecord, Topics, TxRecord};
 use tokio_util::sync::CancellationToken;
 
 const RECORDS: u64 = 100_000;
 const PER_BUNDLE: u64 = 100; // 1 block + 99 txs
 
 fn bundle(i: u64) -> BlockBundle {
-    let h = |tag: u64, j: u64| format!("0x{tag:08x}{i:024x}{j:032x}");
-    let block = BlockRecord {
-        schema_version: SCHEMA_VERSION,
-        chain: "devnet".into(),
-        number: i,
-        hash: h(0xb, 0),
-        parent_hash: h(0xb, 1),
-        timestamp: 1_700_000_000 + i * 12,
-        miner: "0xfee".into(),
-        gas_used: 1,
-        gas_limit: 2,
-        base_fee_per_gas: Some("7".into()),
-        tx_count: PER_BUNDLE - 1,
-        size: None,
-        extra_data: None,
-        withdrawals_count: None,
-        blob_gas_used: None,
-        excess_blob_gas: None,
-    };
+    let block =
+        BlockRecord { tx_count: PER_BUNDLE - 1, ..fixtures::block("devnet", i, 1_700_000_000 + i * 12) };
     let txs = (0..PER_BUNDLE - 1)
-        .map(|j| TxRecord {
-            schema_version: SCHEMA_VERSION,
-            chain: "devnet".into(),
-            block_number: i,
-            block_hash: block.hash.clone(),
-            block_timestamp: block.timestamp,
-            hash: h(0x7, j),
-            tx_index: j,
-            tx_type: 2,
-            type_known: true,
-            class: TxClass::NativeTransfer,
-            from: "0xa".into(),
-            to: Some("0xb".into()),
-            value: (i * 1_000 + j).to_string(),
-            input: "0x".into(),
-            nonce: j,
-            gas: 21_000,
-            gas_price: None,
-            max_fee_per_gas: Some("9".into()),
-            max_priority_fee_per_gas: Some("1".into()),
-            max_fee_per_blob_gas: None,
-            blob_hashes_count: None,
-            authorizations_count: None,
-            has_receipt: true,
-            status: Some(1),
-            gas_used: Some(21_000),
-            cumulative_gas_used: Some(21_000 * (j + 1)),
-            effective_gas_price: Some("8".into()),
-            contract_address: None,
-            logs_count: Some(0),
-        })
+        .map(|j| TxRecord { value: (i * 1_000 + j).to_string(), ..fixtures::tx(&block, j) })
         .collect();
     BlockBundle { block, txs, logs: Vec::new() }
 }
@@ -114,6 +67,14 @@ async fn written(cfg: &Config) -> u64 {
         total += table.version().map_or(0, |v| v + 1);
     }
     total
+}
+
+/// Waits until the two tables have more commits than `before`.
+async fn committed_past(cfg: &Config, before: u64, what: &str) {
+    common::eventually(what, Duration::from_secs(90), || async {
+        (written(cfg).await > before).then_some(())
+    })
+    .await;
 }
 
 /// Produces bundles `from..to` (each 100 records).
@@ -171,19 +132,15 @@ async fn kill_9_twenty_times(cfg: Config, s3: bool) {
     let publisher = Publisher::new(&cfg.kafka, "devnet").unwrap();
     let bundles = RECORDS / PER_BUNDLE;
     let per_round = bundles / 20;
-    let mut seed = Instant::now().elapsed().as_nanos() as u64 ^ u64::from(std::process::id());
+    let mut rng = common::Rng::new("kill_9_twenty_times");
     for round in 0..20 {
         produce(&publisher, round * per_round, (round + 1) * per_round).await;
         let before = written(&cfg).await;
         let mut child = sink_process(&cfg, s3, false);
-        // Kill while it ingests: after it committed something new, plus a random extra delay.
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while written(&cfg).await <= before {
-            assert!(Instant::now() < deadline, "round {round}: the sink committed nothing");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        tokio::time::sleep(Duration::from_millis((seed >> 33) % 400)).await;
+        // Kill while it ingests: after it committed something new, plus a random extra delay
+        // (the moment of the kill is what is random, not a wait for readiness).
+        committed_past(&cfg, before, &format!("round {round}: the sink committed")).await;
+        tokio::time::sleep(Duration::from_millis(rng.below(400))).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
@@ -224,11 +181,7 @@ async fn two_replicas_with_rebalances(cfg: Config, s3: bool) {
     for round in 0..8u64 {
         produce(&publisher, round * bundles / 8, (round + 1) * bundles / 8).await;
         let before = written(&cfg).await;
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while written(&cfg).await <= before {
-            assert!(Instant::now() < deadline, "round {round}: no replica committed");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        committed_past(&cfg, before, &format!("round {round}: a replica committed")).await;
         let who = (round % 2) as usize;
         let mut child = replicas.remove(&who).unwrap();
         if round % 4 == 3 {
@@ -258,11 +211,7 @@ async fn maintenance_while_the_sink_writes() {
     for round in 0..4 {
         produce(&publisher, round * bundles / 4, (round + 1) * bundles / 4).await;
         let before = written(&cfg).await;
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while written(&cfg).await <= before {
-            assert!(Instant::now() < deadline, "round {round}: the sink committed nothing");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        committed_past(&cfg, before, &format!("round {round}: the sink committed")).await;
         // Compaction, checkpoints and vacuum run concurrently with the sink's appends.
         let op = match round {
             0 | 2 => Maintenance::Optimize { target_bytes: 64 * 1024 * 1024 },

@@ -7,8 +7,12 @@
 //!
 //! Keys under `chainlake:{namespace}{chain}:backfill:{from}-{to}:{chunk}`: `:lease:{i}` (worker
 //! id, with TTL), `:ckpt` (hash chunk → next height), `:done` (set of chunks).
+//!
+//! The scheduling ([`SharedBackfill`]) is written against the [`ChunkLeases`] role; [`Leases`]
+//! is its Redis implementation, and the unit tests use an in-process one (testing.rs).
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::BackfillConfig;
 use crate::crawler::{CrawlStats, Crawler};
 use crate::progress::Progress;
+use crate::source::{BlockSource, RecordSink};
 use crate::{Error, Result};
 
 /// `from..=to` in chunks of `chunk_size` blocks.
@@ -44,6 +49,24 @@ impl BackfillPlan {
         let lo = self.from + i * size;
         (lo, (lo + size - 1).min(self.to))
     }
+}
+
+/// Chunk leases, checkpoints and completions shared by the workers of one plan.
+pub trait ChunkLeases: Clone + Send + Sync + 'static {
+    /// This worker's name in the leases.
+    fn worker(&self) -> &str;
+    /// Claims `chunk` if nobody holds it and it is not done (one atomic step).
+    fn claim(&self, chunk: u64) -> impl Future<Output = Result<bool>> + Send;
+    /// Extends our lease and stores `next` as the checkpoint; false if the lease is gone.
+    fn renew(&self, chunk: u64, next: u64) -> impl Future<Output = Result<bool>> + Send;
+    /// Gives the chunk up, if we hold it.
+    fn release(&self, chunk: u64) -> impl Future<Output = Result<()>> + Send;
+    /// Where work on `chunk` resumes, if it was checkpointed.
+    fn checkpoint(&self, chunk: u64) -> impl Future<Output = Result<Option<u64>>> + Send;
+    /// Marks `chunk` done and releases it.
+    fn complete(&self, chunk: u64) -> impl Future<Output = Result<()>> + Send;
+    /// Every chunk done so far, by anyone.
+    fn done(&self) -> impl Future<Output = Result<HashSet<u64>>> + Send;
 }
 
 fn redis_err(action: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
@@ -96,16 +119,26 @@ impl Leases {
         Ok(Leases { conn, base, worker, ttl })
     }
 
-    pub fn worker(&self) -> &str {
-        &self.worker
-    }
-
     fn lease_key(&self, chunk: u64) -> String {
         format!("{}:lease:{chunk}", self.base)
     }
 
+    /// Forgets every lease, checkpoint and completion of the plan (`--restart`).
+    pub async fn reset(&self, chunks: u64) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let mut keys = vec![format!("{}:ckpt", self.base), format!("{}:done", self.base)];
+        keys.extend((0..chunks).map(|c| self.lease_key(c)));
+        conn.del::<_, ()>(keys).await.map_err(redis_err("reset plan"))
+    }
+}
+
+impl ChunkLeases for Leases {
+    fn worker(&self) -> &str {
+        &self.worker
+    }
+
     /// Claims `chunk` if nobody holds it and it is not done.
-    pub async fn claim(&self, chunk: u64) -> Result<bool> {
+    async fn claim(&self, chunk: u64) -> Result<bool> {
         let mut conn = self.conn.clone();
         let claimed: i64 = redis::Script::new(CLAIM)
             .key(self.lease_key(chunk))
@@ -120,7 +153,7 @@ impl Leases {
     }
 
     /// Extends our lease and stores `next` as the chunk's checkpoint; false if the lease is gone.
-    pub async fn renew(&self, chunk: u64, next: u64) -> Result<bool> {
+    async fn renew(&self, chunk: u64, next: u64) -> Result<bool> {
         let mut conn = self.conn.clone();
         let ok: i64 = redis::Script::new(RENEW)
             .key(self.lease_key(chunk))
@@ -136,7 +169,7 @@ impl Leases {
     }
 
     /// Gives the chunk up (a stopped worker lets others continue at once).
-    pub async fn release(&self, chunk: u64) -> Result<()> {
+    async fn release(&self, chunk: u64) -> Result<()> {
         let mut conn = self.conn.clone();
         redis::Script::new(RELEASE)
             .key(self.lease_key(chunk))
@@ -148,13 +181,13 @@ impl Leases {
     }
 
     /// Where work on `chunk` resumes, if it was checkpointed.
-    pub async fn checkpoint(&self, chunk: u64) -> Result<Option<u64>> {
+    async fn checkpoint(&self, chunk: u64) -> Result<Option<u64>> {
         let mut conn = self.conn.clone();
         conn.hget(format!("{}:ckpt", self.base), chunk).await.map_err(redis_err("read checkpoint"))
     }
 
     /// Marks `chunk` done and releases it.
-    pub async fn complete(&self, chunk: u64) -> Result<()> {
+    async fn complete(&self, chunk: u64) -> Result<()> {
         let mut conn = self.conn.clone();
         conn.sadd::<_, _, ()>(format!("{}:done", self.base), chunk)
             .await
@@ -162,17 +195,9 @@ impl Leases {
         self.release(chunk).await
     }
 
-    pub async fn done(&self) -> Result<HashSet<u64>> {
+    async fn done(&self) -> Result<HashSet<u64>> {
         let mut conn = self.conn.clone();
         conn.smembers(format!("{}:done", self.base)).await.map_err(redis_err("read done chunks"))
-    }
-
-    /// Forgets every lease, checkpoint and completion of the plan (`--restart`).
-    pub async fn reset(&self, chunks: u64) -> Result<()> {
-        let mut conn = self.conn.clone();
-        let mut keys = vec![format!("{}:ckpt", self.base), format!("{}:done", self.base)];
-        keys.extend((0..chunks).map(|c| self.lease_key(c)));
-        conn.del::<_, ()>(keys).await.map_err(redis_err("reset plan"))
     }
 }
 
@@ -188,149 +213,241 @@ pub struct SharedReport {
     pub complete: bool,
 }
 
-/// Runs `plan` with the other processes holding the same plan, until all of it is done.
-pub async fn run_shared(
-    crawler: &Crawler,
-    leases: &Leases,
-    plan: &BackfillPlan,
-    cfg: &BackfillConfig,
-    concurrency: usize,
-    progress: &Progress,
-    cancel: &CancellationToken,
-) -> Result<SharedReport> {
-    let chain = crawler.rpc().chain().to_owned();
-    let mut report = SharedReport::default();
-    let mut counted: HashSet<u64> = HashSet::new();
-    let poll = (cfg.lease_ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
-    while !cancel.is_cancelled() {
-        let done = leases.done().await?;
-        for c in done.iter().filter(|c| !counted.contains(c)) {
-            let (lo, hi) = plan.chunk(*c);
-            progress.skip(hi - lo + 1);
-        }
-        counted.extend(done.iter().copied());
-        if done.len() as u64 >= plan.chunks() {
-            report.complete = true;
-            break;
-        }
-        let mut claimed = None;
-        for c in (0..plan.chunks()).filter(|c| !done.contains(c)) {
-            if leases.claim(c).await? {
-                claimed = Some(c);
-                break;
-            }
-        }
-        let Some(chunk) = claimed else {
-            // Every open chunk is leased: wait for completions or expiries.
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = cancel.cancelled() => {}
-            }
-            continue;
-        };
-        match run_chunk(crawler, leases, plan, chunk, cfg, concurrency, progress, cancel, &mut report.stats)
-            .await
-        {
-            Ok(true) => {
-                report.chunks += 1;
-                counted.insert(chunk);
-                metrics::counter!("chainlake_backfill_chunks_total", "chain" => chain.clone()).increment(1);
-            }
-            Ok(false) => {}
-            Err(Error::LeaseLost { chunk, .. }) => {
-                tracing::warn!(chain = %chain, chunk, worker = leases.worker(), "lease lost: chunk left to its new holder");
-                report.lost += 1;
-            }
-            Err(e) => {
-                let _ = leases.release(chunk).await;
-                return Err(e);
-            }
-        }
-    }
-    Ok(report)
+/// One process's part in a shared backfill: what it reads (`crawler`'s source), writes (its
+/// sink), and coordinates through (`leases`).
+pub struct SharedBackfill<'a, S, P, L> {
+    pub crawler: &'a Crawler<S, P>,
+    pub leases: &'a L,
+    pub plan: BackfillPlan,
+    pub cfg: &'a BackfillConfig,
+    /// Blocks fetched at once.
+    pub concurrency: usize,
+    pub progress: &'a Progress,
 }
 
-/// Publishes one leased chunk from its checkpoint; true when it finished.
-#[allow(clippy::too_many_arguments)]
-async fn run_chunk(
-    crawler: &Crawler,
-    leases: &Leases,
-    plan: &BackfillPlan,
-    chunk: u64,
-    cfg: &BackfillConfig,
-    concurrency: usize,
-    progress: &Progress,
-    cancel: &CancellationToken,
-    stats: &mut CrawlStats,
-) -> Result<bool> {
-    let (lo, hi) = plan.chunk(chunk);
-    let start = leases.checkpoint(chunk).await?.unwrap_or(lo).clamp(lo, hi + 1);
-    progress.skip(start - lo);
-    tracing::debug!(chunk, from = start, to = hi, worker = leases.worker(), "chunk claimed");
-    let next = Arc::new(AtomicU64::new(start));
-    let lost = Arc::new(AtomicBool::new(false));
-    let work = cancel.child_token();
-    let renewer = {
-        let (leases, next, lost, work) = (leases.clone(), next.clone(), lost.clone(), work.clone());
-        let every = cfg.checkpoint_interval.min(cfg.lease_ttl / 3);
-        tokio::spawn(async move {
-            loop {
+impl<S: BlockSource, P: RecordSink, L: ChunkLeases> SharedBackfill<'_, S, P, L> {
+    /// Runs the plan with the other processes holding the same plan, until all of it is done
+    /// (or `cancel`).
+    pub async fn run(&self, cancel: &CancellationToken) -> Result<SharedReport> {
+        let chain = self.crawler.rpc().chain().to_owned();
+        let mut report = SharedReport::default();
+        let mut counted: HashSet<u64> = HashSet::new();
+        let poll = (self.cfg.lease_ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        while !cancel.is_cancelled() {
+            let done = self.leases.done().await?;
+            for c in done.iter().filter(|c| !counted.contains(c)) {
+                let (lo, hi) = self.plan.chunk(*c);
+                self.progress.skip(hi - lo + 1);
+            }
+            counted.extend(done.iter().copied());
+            if done.len() as u64 >= self.plan.chunks() {
+                report.complete = true;
+                break;
+            }
+            let Some(chunk) = self.claim_open(&done).await? else {
+                // Every open chunk is leased: wait for completions or expiries.
                 tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = work.cancelled() => return,
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = cancel.cancelled() => {}
                 }
-                match leases.renew(chunk, next.load(Ordering::Relaxed)).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        lost.store(true, Ordering::Relaxed);
-                        work.cancel();
-                        return;
-                    }
-                    // Redis hiccup: the lease has ttl/3 * 2 left; try again next round.
-                    Err(e) => tracing::warn!(error = %e, chunk, "lease renewal failed"),
+                continue;
+            };
+            match self.run_chunk(chunk, cancel, &mut report.stats).await {
+                Ok(true) => {
+                    report.chunks += 1;
+                    counted.insert(chunk);
+                    metrics::counter!(crate::metrics::BACKFILL_CHUNKS, "chain" => chain.clone()).increment(1);
+                }
+                Ok(false) => {}
+                Err(Error::LeaseLost { chunk, .. }) => {
+                    tracing::warn!(chain = %chain, chunk, worker = self.leases.worker(), "lease lost: chunk left to its new holder");
+                    report.lost += 1;
+                }
+                Err(e) => {
+                    let _ = self.leases.release(chunk).await;
+                    return Err(e);
                 }
             }
-        })
-    };
-    let before = (stats.blocks, stats.txs);
-    let mut seen = before;
-    let res = if start <= hi {
-        crawler
-            .backfill_into(start, hi, concurrency, &work, stats, |s| {
+        }
+        Ok(report)
+    }
+
+    /// Claims the first open chunk nobody holds.
+    async fn claim_open(&self, done: &HashSet<u64>) -> Result<Option<u64>> {
+        for c in (0..self.plan.chunks()).filter(|c| !done.contains(c)) {
+            if self.leases.claim(c).await? {
+                return Ok(Some(c));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Publishes one leased chunk from its checkpoint; true when it finished.
+    async fn run_chunk(
+        &self,
+        chunk: u64,
+        cancel: &CancellationToken,
+        stats: &mut CrawlStats,
+    ) -> Result<bool> {
+        let (lo, hi) = self.plan.chunk(chunk);
+        let start = self.leases.checkpoint(chunk).await?.unwrap_or(lo).clamp(lo, hi + 1);
+        self.progress.skip(start - lo);
+        tracing::debug!(chunk, from = start, to = hi, worker = self.leases.worker(), "chunk claimed");
+        let next = Arc::new(AtomicU64::new(start));
+        let lost = Arc::new(AtomicBool::new(false));
+        let work = cancel.child_token();
+        let renewer = tokio::spawn(renew_lease(
+            self.leases.clone(),
+            chunk,
+            self.cfg.checkpoint_interval.min(self.cfg.lease_ttl / 3),
+            next.clone(),
+            lost.clone(),
+            work.clone(),
+        ));
+        let mut seen = (stats.blocks, stats.txs);
+        let res = if start <= hi {
+            let on_block = |s: &CrawlStats| {
                 if let Some(n) = s.last_block {
                     next.store(n + 1, Ordering::Relaxed);
                 }
-                progress.add(s.blocks - seen.0, s.txs - seen.1);
+                self.progress.add(s.blocks - seen.0, s.txs - seen.1);
                 seen = (s.blocks, s.txs);
-            })
-            .await
-    } else {
-        Ok(())
-    };
-    work.cancel();
-    let _ = renewer.await;
-    res?;
-    let reached = next.load(Ordering::Relaxed);
-    if lost.load(Ordering::Relaxed) {
-        return Err(Error::LeaseLost {
-            chain: crawler.rpc().chain().to_owned(),
-            chunk,
-            worker: leases.worker().to_owned(),
-        });
+            };
+            self.crawler.backfill_into(start, hi, self.concurrency, &work, stats, on_block).await
+        } else {
+            Ok(())
+        };
+        work.cancel();
+        let _ = renewer.await;
+        res?;
+        let reached = next.load(Ordering::Relaxed);
+        if lost.load(Ordering::Relaxed) {
+            return Err(Error::LeaseLost {
+                chain: self.crawler.rpc().chain().to_owned(),
+                chunk,
+                worker: self.leases.worker().to_owned(),
+            });
+        }
+        if reached > hi {
+            self.leases.complete(chunk).await?;
+            return Ok(true);
+        }
+        // Cancelled: keep the checkpoint, free the chunk for others.
+        self.leases.renew(chunk, reached).await?;
+        self.leases.release(chunk).await?;
+        Ok(false)
     }
-    if reached > hi {
-        leases.complete(chunk).await?;
-        return Ok(true);
+}
+
+/// Renews the lease of `chunk` every `every` with the checkpoint `next`, until `work` is
+/// cancelled; a lost lease sets `lost` and cancels `work`.
+async fn renew_lease<L: ChunkLeases>(
+    leases: L,
+    chunk: u64,
+    every: Duration,
+    next: Arc<AtomicU64>,
+    lost: Arc<AtomicBool>,
+    work: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = work.cancelled() => return,
+        }
+        match leases.renew(chunk, next.load(Ordering::Relaxed)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                lost.store(true, Ordering::Relaxed);
+                work.cancel();
+                return;
+            }
+            // Redis hiccup: the lease has ttl/3 * 2 left; try again next round.
+            Err(e) => tracing::warn!(error = %e, chunk, "lease renewal failed"),
+        }
     }
-    // Cancelled: keep the checkpoint, free the chunk for others.
-    leases.renew(chunk, reached).await?;
-    leases.release(chunk).await?;
-    Ok(false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{MemoryLeases, MemorySink, ScriptedChain};
+
+    fn cfg() -> BackfillConfig {
+        BackfillConfig {
+            chunk_size: 10,
+            lease_ttl: Duration::from_secs(3),
+            checkpoint_interval: Duration::from_millis(500),
+        }
+    }
+
+    async fn run_worker(
+        chain: &ScriptedChain,
+        sink: &MemorySink,
+        leases: MemoryLeases,
+        plan: BackfillPlan,
+    ) -> SharedReport {
+        let crawler = Crawler::new(chain.clone(), sink.clone(), 2, 8);
+        let (cfg, progress) =
+            (cfg(), Progress::new(plan.to - plan.from + 1, false, Duration::from_secs(3600)));
+        let job = SharedBackfill {
+            crawler: &crawler,
+            leases: &leases,
+            plan,
+            cfg: &cfg,
+            concurrency: 4,
+            progress: &progress,
+        };
+        job.run(&CancellationToken::new()).await.unwrap()
+    }
+
+    fn sorted(mut v: Vec<u64>) -> Vec<u64> {
+        v.sort_unstable();
+        v
+    }
+
+    /// Two workers on one plan split the chunks between them; every height is published once.
+    #[tokio::test(start_paused = true)]
+    async fn workers_share_the_chunks_and_publish_every_height_once() {
+        let (chain, sink) = (ScriptedChain::new(99), MemorySink::default());
+        let leases = MemoryLeases::new(cfg().lease_ttl);
+        let plan = BackfillPlan { from: 0, to: 99, chunk_size: 10 };
+        let (a, b) = tokio::join!(
+            run_worker(&chain, &sink, leases.worker("a"), plan),
+            run_worker(&chain, &sink, leases.worker("b"), plan)
+        );
+        assert!(a.complete && b.complete);
+        assert_eq!(a.chunks + b.chunks, 10);
+        assert!(a.chunks > 0 && b.chunks > 0, "both took part: {} / {}", a.chunks, b.chunks);
+        assert_eq!(sorted(sink.heights()), (0..=99).collect::<Vec<_>>());
+    }
+
+    /// A chunk whose worker died is taken over once its lease expires, from its checkpoint.
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_workers_chunk_is_resumed_from_its_checkpoint_after_the_ttl() {
+        let (chain, sink) = (ScriptedChain::new(39), MemorySink::default());
+        let leases = MemoryLeases::new(cfg().lease_ttl);
+        leases.dead_holder(1, 14);
+        let started = tokio::time::Instant::now();
+        let plan = BackfillPlan { from: 0, to: 39, chunk_size: 10 };
+        let report = run_worker(&chain, &sink, leases.worker("a"), plan).await;
+        assert!(report.complete);
+        assert!(started.elapsed() >= cfg().lease_ttl, "the dead lease was honoured until it expired");
+        let expected: Vec<u64> = (0..=9).chain(14..=39).collect();
+        assert_eq!(sorted(sink.heights()), expected, "heights 10..14 were published before the crash");
+    }
+
+    /// A chunk another worker completed is never claimed again.
+    #[tokio::test(start_paused = true)]
+    async fn done_chunks_are_skipped() {
+        let (chain, sink) = (ScriptedChain::new(29), MemorySink::default());
+        let leases = MemoryLeases::new(cfg().lease_ttl);
+        leases.mark_done(0);
+        let plan = BackfillPlan { from: 0, to: 29, chunk_size: 10 };
+        let report = run_worker(&chain, &sink, leases.worker("a"), plan).await;
+        assert_eq!((report.complete, report.chunks), (true, 2));
+        assert_eq!(sorted(sink.heights()), (10..=29).collect::<Vec<_>>());
+        assert!(!leases.worker("b").claim(0).await.unwrap(), "a done chunk cannot be leased");
+    }
 
     #[test]
     fn chunks_cover_the_range_once() {

@@ -6,11 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use alloy::primitives::B256;
+
 /// Recent canonical (height → hash), at most `capacity` entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanonicalWindow {
     capacity: u64,
-    hashes: BTreeMap<u64, String>,
+    hashes: BTreeMap<u64, B256>,
 }
 
 impl CanonicalWindow {
@@ -18,8 +20,8 @@ impl CanonicalWindow {
         CanonicalWindow { capacity: capacity.max(2), hashes: BTreeMap::new() }
     }
 
-    pub fn hash_at(&self, number: u64) -> Option<&str> {
-        self.hashes.get(&number).map(String::as_str)
+    pub fn hash_at(&self, number: u64) -> Option<B256> {
+        self.hashes.get(&number).copied()
     }
 
     /// Lowest height still remembered.
@@ -28,7 +30,7 @@ impl CanonicalWindow {
     }
 
     /// Whether a block at `number` with `parent_hash` extends the window (or cannot be checked).
-    pub fn extends(&self, number: u64, parent_hash: &str) -> bool {
+    pub fn extends(&self, number: u64, parent_hash: B256) -> bool {
         match number.checked_sub(1).and_then(|p| self.hash_at(p)) {
             Some(stored) => stored == parent_hash,
             None => true,
@@ -36,7 +38,7 @@ impl CanonicalWindow {
     }
 
     /// Adds a height; returns the heights that fell out of the window.
-    pub fn push(&mut self, number: u64, hash: String) -> Vec<u64> {
+    pub fn push(&mut self, number: u64, hash: B256) -> Vec<u64> {
         self.hashes.insert(number, hash);
         let mut evicted = Vec::new();
         while self.hashes.len() as u64 > self.capacity {
@@ -51,7 +53,7 @@ impl CanonicalWindow {
     }
 
     /// Forgets every height above `ancestor`; returns the forgotten (height, hash), lowest first.
-    pub fn rollback_to(&mut self, ancestor: u64) -> Vec<(u64, String)> {
+    pub fn rollback_to(&mut self, ancestor: u64) -> Vec<(u64, B256)> {
         let orphaned = self.hashes.split_off(&(ancestor + 1));
         orphaned.into_iter().collect()
     }
@@ -61,18 +63,22 @@ impl CanonicalWindow {
 mod tests {
     use super::*;
 
+    fn h(n: u8) -> B256 {
+        B256::repeat_byte(n)
+    }
+
     #[test]
     fn detects_a_wrong_parent_and_rolls_back() {
         let mut w = CanonicalWindow::new(3);
-        for (n, h) in [(1, "a"), (2, "b"), (3, "c"), (4, "d")] {
-            assert!(w.extends(n, if n == 1 { "genesis" } else { ["", "a", "b", "c"][n as usize - 1] }));
-            w.push(n, h.into());
+        for n in 1..=4u8 {
+            assert!(w.extends(u64::from(n), h(n - 1)));
+            w.push(u64::from(n), h(n));
         }
         assert_eq!(w.oldest(), Some(2), "capacity keeps the newest 3");
-        assert!(w.extends(5, "d"));
-        assert!(!w.extends(5, "x"));
-        assert_eq!(w.rollback_to(2), vec![(3, "c".to_owned()), (4, "d".to_owned())]);
-        assert_eq!(w.hash_at(2), Some("b"));
-        assert!(w.extends(3, "b"));
+        assert!(w.extends(5, h(4)));
+        assert!(!w.extends(5, h(9)));
+        assert_eq!(w.rollback_to(2), vec![(3, h(3)), (4, h(4))]);
+        assert_eq!(w.hash_at(2), Some(h(2)));
+        assert!(w.extends(3, h(2)));
     }
 }

@@ -64,7 +64,17 @@ pub enum Error {
     /// Another backfill worker holds the chunk now (our lease expired while we worked).
     #[error("backfill lease lost (chain {chain}, chunk {chunk}, worker {worker})")]
     LeaseLost { chain: String, chunk: u64, worker: String },
+    /// A provider's endpoint URL does not parse (the URL itself is a secret: not shown).
+    #[error("rpc url of provider {provider} (chain {chain}) is not a URL: {reason}")]
+    ProviderUrl { chain: String, provider: String, reason: String },
+    /// `[rpc]` names no provider at all.
+    #[error("no rpc provider configured (chain {chain})")]
+    NoProvider { chain: String },
+    /// A block's hash or parent hash is not a 32-byte hash.
+    #[error("block {block} (chain {chain}) has a malformed {field}: {value}")]
+    BadHash { chain: String, block: u64, field: &'static str, value: String },
     /// The local devnet (anvil, artifacts, traffic) failed.
+    #[cfg(feature = "devnet")]
     #[error("devnet: {what}: {reason}")]
     Devnet { what: String, reason: String },
     /// A local file could not be read or written.
@@ -86,8 +96,12 @@ impl Error {
             Error::ReorgTooDeep { .. }
             | Error::Malformed { .. }
             | Error::Encode { .. }
-            | Error::Devnet { .. }
+            | Error::ProviderUrl { .. }
+            | Error::NoProvider { .. }
+            | Error::BadHash { .. }
             | Error::Io { .. } => false,
+            #[cfg(feature = "devnet")]
+            Error::Devnet { .. } => false,
             Error::LeaseLost { .. } => true,
         }
     }
@@ -104,6 +118,7 @@ impl Error {
                     .any(|m| reason.contains(m)))
     }
 
+    #[cfg(feature = "devnet")]
     pub(crate) fn devnet(what: impl Into<String>, reason: impl ToString) -> Self {
         Error::Devnet { what: what.into(), reason: reason.to_string() }
     }

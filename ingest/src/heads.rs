@@ -58,8 +58,7 @@ async fn run(
     cancel: CancellationToken,
 ) {
     let (chain, provider) = (source.chain().to_owned(), source.provider().to_owned());
-    let up =
-        metrics::gauge!("chainlake_ws_connected", "chain" => chain.clone(), "provider" => provider.clone());
+    let up = metrics::gauge!(crate::metrics::WS_CONNECTED, "chain" => chain.clone(), "provider" => provider.clone());
     let mut backoff = Duration::from_millis(250);
     while !cancel.is_cancelled() {
         let res = tokio::select! {
@@ -73,7 +72,7 @@ async fn run(
         };
         tracing::warn!(chain = %chain, provider = %provider, %reason, retry_in = ?backoff,
             "newHeads WebSocket down: polling eth_blockNumber meanwhile");
-        metrics::counter!("chainlake_ws_reconnects_total", "chain" => chain.clone(), "provider" => provider.clone())
+        metrics::counter!(crate::metrics::WS_RECONNECTS, "chain" => chain.clone(), "provider" => provider.clone())
             .increment(1);
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
@@ -100,6 +99,33 @@ async fn subscribe(
             .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok());
         if let Some(n) = number {
             tx.send_replace(Some((n, Instant::now())));
+        }
+    }
+}
+
+/// Where a follower is in a provider's announcements: the subscription of the provider that
+/// was active when it last looked, with the announcements it has seen marked.
+#[derive(Debug, Default)]
+pub struct HeadCursor {
+    current: Option<(String, WsHeads)>,
+}
+
+impl HeadCursor {
+    /// Follows `provider`'s subscription `heads` (from now on) unless it already does.
+    pub(crate) fn target(&mut self, provider: &str, heads: impl FnOnce() -> Option<WsHeads>) {
+        if self.current.as_ref().is_none_or(|(p, _)| p != provider) {
+            self.current = heads().map(|mut w| {
+                w.mark_seen();
+                (provider.to_owned(), w)
+            });
+        }
+    }
+
+    /// Waits for the next announcement of the followed subscription (never, without one).
+    pub(crate) async fn changed(&mut self) {
+        match &mut self.current {
+            Some((_, w)) => w.changed().await,
+            None => std::future::pending().await,
         }
     }
 }

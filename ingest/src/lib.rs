@@ -1,30 +1,38 @@
 //! chainlake-ingest: reads an EVM chain over JSON-RPC and publishes it to Kafka.
 //!
 //! Roles, one module each:
+//! - [`source`] names the two roles the crawler drives: a `BlockSource` and a `RecordSink`;
 //! - [`rpc`] extracts raw blocks and receipts (2 requests per block) from one provider;
-//! - [`providers`] puts several providers behind one interface (failover, demotion), with
-//!   [`heads`] for `newHeads` over WebSocket;
-//! - [`transform`] turns them into the wire records of [`wire`], classifying every transaction;
+//! - [`providers`] puts several providers behind one interface (failover, demotion decided
+//!   by [`health`]), with [`heads`] for `newHeads` over WebSocket;
+//! - [`transform`] turns them into the wire records of `chainlake_wire`, classifying every transaction;
 //! - [`publish`] writes those records to the `{chain}.*` Kafka topics;
-//! - [`crawler`] drives extract → transform → publish for backfills and head following;
+//! - [`crawler`] drives extract → transform → publish for backfills, and [`follow`] for the
+//!   head (reorg healing against the [`canonical`] window, persisted by [`window_store`]);
 //! - [`backfill`] shares a backfill range among processes (Redis leases, checkpoints), with
 //!   [`progress`] reporting;
-//! - [`devnet`] runs a local anvil chain and generates realistic traffic with a ledger.
+//! - [`metrics`] lists every metric the crate exports;
+//! - `devnet` (feature `devnet`) runs a local anvil chain and generates traffic with a ledger.
 
 pub mod backfill;
 pub mod canonical;
 pub mod config;
 pub mod crawler;
+#[cfg(feature = "devnet")]
 pub mod devnet;
 pub mod error;
+pub mod follow;
 pub mod heads;
-pub mod hexnum;
+pub mod health;
+pub mod metrics;
 pub mod progress;
 pub mod providers;
 pub mod publish;
 pub mod rpc;
+pub mod source;
+#[cfg(test)]
+mod testing;
 pub mod transform;
 pub mod window_store;
-pub mod wire;
 
 pub use error::{Error, Result};

@@ -1,93 +1,56 @@
 //! Several providers of one chain behind one interface, with failover and demotion.
 //!
 //! Reads: each provider's head (`eth_blockNumber`, or its `newHeads` WebSocket) and the outcome
-//! of every call. Decides which provider is active: one that fails `max-failures` times in a
-//! row, whose head lags the best known head by more than `max-head-lag-blocks`, or whose head
-//! has not moved for `max-head-lag-time` while another's has, is demoted for
-//! `demotion-cooldown`; the most preferred healthy provider is used. A failed call is retried
-//! on the next provider at once, so one bad node never stops the crawl.
+//! of every call. Which provider is active is decided by [`crate::health`] (demotion after
+//! `max-failures`, `max-head-lag-blocks` or `max-head-lag-time`, for `demotion-cooldown`); this
+//! file does the I/O, the log lines and the metrics. A failed call is retried on the next
+//! provider at once, so one bad node never stops the crawl.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use alloy::primitives::B256;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RpcConfig;
-use crate::heads::WsHeads;
+use crate::heads::{HeadCursor, WsHeads};
+use crate::health::{Changes, HealthTable, Policy};
 use crate::rpc::{RawBlock, RpcSource};
+use crate::source::BlockSource;
 use crate::{Error, Result};
+
+pub use crate::health::Demotion;
 
 /// The providers of one chain; clones share state.
 #[derive(Clone)]
 pub struct Providers {
     chain: String,
     sources: Arc<Vec<RpcSource>>,
-    state: Arc<Mutex<State>>,
+    state: Arc<Mutex<HealthTable>>,
     ws: Arc<Mutex<Vec<Option<WsHeads>>>>,
-    policy: Policy,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Policy {
-    max_lag_blocks: u64,
-    max_lag_time: Duration,
-    max_failures: u32,
-    check_every: Duration,
-    cooldown: Duration,
-}
-
-#[derive(Debug)]
-struct State {
-    active: usize,
-    health: Vec<Health>,
-    last_check: Option<Instant>,
-}
-
-#[derive(Debug, Clone)]
-struct Health {
-    head: Option<u64>,
-    moved_at: Instant,
-    failures: u32,
-    demoted_until: Option<Instant>,
-}
-
-/// Why a provider was demoted (a metric label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Demotion {
-    Failing,
-    LagBlocks,
-    Stale,
-}
-
-impl Demotion {
-    fn label(self) -> &'static str {
-        match self {
-            Demotion::Failing => "failing",
-            Demotion::LagBlocks => "lag_blocks",
-            Demotion::Stale => "stale",
-        }
-    }
+    max_lag_time: std::time::Duration,
 }
 
 impl Providers {
     pub fn new(chain: &str, cfg: &RpcConfig) -> Result<Self> {
         let sources =
             cfg.providers().iter().map(|p| RpcSource::new(chain, p, cfg)).collect::<Result<Vec<_>>>()?;
-        let now = Instant::now();
-        let health =
-            vec![Health { head: None, moved_at: now, failures: 0, demoted_until: None }; sources.len()];
+        if sources.is_empty() {
+            return Err(Error::NoProvider { chain: chain.to_owned() });
+        }
+        let policy = Policy {
+            max_lag_blocks: cfg.max_head_lag_blocks,
+            max_lag_time: cfg.max_head_lag_time,
+            max_failures: cfg.max_failures,
+            check_every: cfg.head_check_interval,
+            cooldown: cfg.demotion_cooldown,
+        };
         let p = Providers {
             chain: chain.to_owned(),
             ws: Arc::new(Mutex::new(vec![None; sources.len()])),
+            state: Arc::new(Mutex::new(HealthTable::new(sources.len(), policy, Instant::now()))),
             sources: Arc::new(sources),
-            state: Arc::new(Mutex::new(State { active: 0, health, last_check: None })),
-            policy: Policy {
-                max_lag_blocks: cfg.max_head_lag_blocks,
-                max_lag_time: cfg.max_head_lag_time,
-                max_failures: cfg.max_failures.max(1),
-                check_every: cfg.head_check_interval,
-                cooldown: cfg.demotion_cooldown,
-            },
+            max_lag_time: cfg.max_head_lag_time,
         };
         p.export_state(&p.lock());
         Ok(p)
@@ -97,14 +60,14 @@ impl Providers {
         &self.chain
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, HealthTable> {
         // A panic while holding the lock leaves plain data behind: keep using it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The provider in use now.
     pub fn active(&self) -> &RpcSource {
-        let i = self.lock().active;
+        let i = self.lock().active();
         &self.sources[i.min(self.sources.len() - 1)]
     }
 
@@ -129,21 +92,21 @@ impl Providers {
 
     /// The active provider's WebSocket head if it is fresh, recorded like a polled head.
     pub fn fresh_ws_head(&self) -> Option<u64> {
-        let i = self.lock().active;
+        let i = self.lock().active();
         let head = self
             .ws
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(i)?
             .as_ref()?
-            .fresh_head(self.policy.max_lag_time)?;
+            .fresh_head(self.max_lag_time)?;
         self.record_head(i, head);
         Some(head)
     }
 
     /// A receiver of the active provider's WebSocket heads, if it has one.
     pub fn ws_heads(&self) -> Option<WsHeads> {
-        let i = self.lock().active;
+        let i = self.lock().active();
         self.ws.lock().unwrap_or_else(|e| e.into_inner()).get(i)?.clone()
     }
 
@@ -158,7 +121,7 @@ impl Providers {
         for i in self.order() {
             match f(self.sources[i].clone()).await {
                 Ok(v) => {
-                    self.lock().health[i].failures = 0;
+                    self.lock().succeeded(i);
                     return Ok(v);
                 }
                 Err(e) if e.is_retryable() && self.sources.len() > 1 => {
@@ -173,79 +136,52 @@ impl Providers {
                 }
             }
         }
-        Err(last.unwrap_or_else(|| Error::devnet("providers", "no provider configured")))
+        Err(last.unwrap_or_else(|| Error::NoProvider { chain: self.chain.clone() }))
     }
 
-    /// Provider indices: the active one, then the eligible ones in order, then demoted ones.
     fn order(&self) -> Vec<usize> {
-        let st = self.lock();
-        let now = Instant::now();
-        let mut order = vec![st.active];
-        let eligible = |i: &usize| st.health[*i].demoted_until.is_none_or(|u| u <= now);
-        order.extend((0..self.sources.len()).filter(|i| *i != st.active && eligible(i)));
-        order.extend((0..self.sources.len()).filter(|i| *i != st.active && !eligible(i)));
-        order
+        self.lock().order(Instant::now())
     }
 
     fn failed(&self, i: usize) {
         let mut st = self.lock();
-        st.health[i].failures += 1;
-        if st.health[i].failures >= self.policy.max_failures {
-            self.demote(&mut st, i, Demotion::Failing);
-        }
+        let changes = st.failed(i, Instant::now());
+        self.report(&st, changes);
     }
 
     fn record_head(&self, i: usize, head: u64) {
-        let mut st = self.lock();
-        let h = &mut st.health[i];
-        if h.head.is_none_or(|prev| head > prev) {
-            h.head = Some(head);
-            h.moved_at = Instant::now();
-        }
-        metrics::gauge!("chainlake_provider_head", "chain" => self.chain.clone(),
+        self.lock().record_head(i, head, Instant::now());
+        metrics::gauge!(crate::metrics::PROVIDER_HEAD, "chain" => self.chain.clone(),
             "provider" => self.sources[i].provider().to_owned())
         .set(head as f64);
     }
 
-    fn demote(&self, st: &mut State, i: usize, why: Demotion) {
-        if self.sources.len() < 2 {
-            return; // nowhere to go: keep using the only provider
+    /// Logs and exports what a health decision changed.
+    fn report(&self, st: &HealthTable, changes: Changes) {
+        for (i, why) in &changes.demoted {
+            let provider = self.sources[*i].provider().to_owned();
+            tracing::warn!(chain = %self.chain, %provider, reason = why.label(), "provider demoted");
+            metrics::counter!(crate::metrics::PROVIDER_DEMOTIONS, "chain" => self.chain.clone(),
+                "provider" => provider, "reason" => why.label())
+            .increment(1);
         }
-        let h = &mut st.health[i];
-        h.demoted_until = Some(Instant::now() + self.policy.cooldown);
-        h.failures = 0;
-        let provider = self.sources[i].provider().to_owned();
-        tracing::warn!(chain = %self.chain, %provider, reason = why.label(), "provider demoted");
-        metrics::counter!("chainlake_provider_demotions_total", "chain" => self.chain.clone(),
-            "provider" => provider, "reason" => why.label())
-        .increment(1);
-        if st.active == i {
-            self.pick(st);
+        if let Some((from, to)) = changes.switched {
+            tracing::info!(chain = %self.chain, from = self.sources[from].provider(),
+                to = self.sources[to].provider(), "switching provider");
         }
-        self.export_state(st);
-    }
-
-    /// Makes the most preferred eligible provider active (the current one if none is).
-    fn pick(&self, st: &mut State) {
-        let now = Instant::now();
-        if let Some(i) =
-            (0..self.sources.len()).find(|i| st.health[*i].demoted_until.is_none_or(|u| u <= now))
-        {
-            if i != st.active {
-                tracing::info!(chain = %self.chain, from = self.sources[st.active].provider(),
-                    to = self.sources[i].provider(), "switching provider");
-                st.active = i;
-            }
+        if !changes.demoted.is_empty() || changes.switched.is_some() {
+            self.export_state(st);
         }
     }
 
-    fn export_state(&self, st: &State) {
+    fn export_state(&self, st: &HealthTable) {
         let now = Instant::now();
         for (i, s) in self.sources.iter().enumerate() {
             let labels = [("chain", self.chain.clone()), ("provider", s.provider().to_owned())];
-            metrics::gauge!("chainlake_provider_active", &labels).set(f64::from(u8::from(i == st.active)));
-            let demoted = st.health[i].demoted_until.is_some_and(|u| u > now);
-            metrics::gauge!("chainlake_provider_demoted", &labels).set(f64::from(u8::from(demoted)));
+            metrics::gauge!(crate::metrics::PROVIDER_ACTIVE, &labels)
+                .set(f64::from(u8::from(i == st.active())));
+            metrics::gauge!(crate::metrics::PROVIDER_DEMOTED, &labels)
+                .set(f64::from(u8::from(st.is_demoted(i, now))));
         }
     }
 
@@ -253,7 +189,7 @@ impl Providers {
     /// health check of every provider when it is due.
     pub async fn head(&self) -> Result<u64> {
         self.check_health().await;
-        let active = self.lock().active;
+        let active = self.lock().active();
         let (i, head) = self
             .call(|s| async move {
                 let idx = self.index_of(&s);
@@ -261,13 +197,9 @@ impl Providers {
             })
             .await?;
         self.record_head(i, head);
-        if i != active {
-            let mut st = self.lock();
-            if st.active == active {
-                st.active = i;
-                self.export_state(&st);
-            }
-        }
+        let mut st = self.lock();
+        let switched = st.answered_instead(i, active);
+        self.report(&st, Changes { demoted: Vec::new(), switched });
         Ok(head)
     }
 
@@ -277,15 +209,8 @@ impl Providers {
 
     /// Every `head-check-interval`: reads every provider's head and demotes the laggards.
     pub async fn check_health(&self) {
-        if self.sources.len() < 2 {
+        if !self.lock().check_due(Instant::now()) {
             return;
-        }
-        {
-            let mut st = self.lock();
-            if st.last_check.is_some_and(|t| t.elapsed() < self.policy.check_every) {
-                return;
-            }
-            st.last_check = Some(Instant::now());
         }
         let heads = futures::future::join_all(self.sources.iter().map(RpcSource::head)).await;
         for (i, h) in heads.into_iter().enumerate() {
@@ -295,31 +220,30 @@ impl Providers {
             }
         }
         let mut st = self.lock();
-        let best = st.health.iter().filter_map(|h| h.head).max().unwrap_or(0);
-        let best_moved = st.health.iter().map(|h| h.moved_at).max().unwrap_or_else(Instant::now);
-        for i in 0..self.sources.len() {
-            let h = &st.health[i];
-            let lag = best.saturating_sub(h.head.unwrap_or(0));
-            metrics::gauge!("chainlake_provider_head_lag_blocks", "chain" => self.chain.clone(),
-                "provider" => self.sources[i].provider().to_owned())
+        for (lag, s) in st.lags().into_iter().zip(self.sources.iter()) {
+            metrics::gauge!(crate::metrics::PROVIDER_HEAD_LAG, "chain" => self.chain.clone(),
+                "provider" => s.provider().to_owned())
             .set(lag as f64);
-            let demoted = h.demoted_until.is_some_and(|u| u > Instant::now());
-            if demoted {
-                continue;
-            }
-            if lag > self.policy.max_lag_blocks {
-                self.demote(&mut st, i, Demotion::LagBlocks);
-            } else if lag > 0 && best_moved.saturating_duration_since(h.moved_at) > self.policy.max_lag_time {
-                self.demote(&mut st, i, Demotion::Stale);
-            }
         }
-        // A preferred provider back from its cooldown and in step takes over again.
-        self.pick(&mut st);
+        let changes = st.assess(Instant::now());
+        self.report(&st, changes);
         self.export_state(&st);
     }
 
+    /// The head to follow: the active provider's fresh `newHeads` announcement (after the
+    /// periodic health check), else `eth_blockNumber` with failover.
+    pub async fn latest_head(&self) -> Result<u64> {
+        match self.fresh_ws_head() {
+            Some(h) => {
+                self.check_health().await;
+                Ok(h)
+            }
+            None => self.head().await,
+        }
+    }
+
     /// Hash of the canonical block at `number`, with failover.
-    pub async fn block_hash(&self, number: u64) -> Result<String> {
+    pub async fn block_hash(&self, number: u64) -> Result<B256> {
         self.call(|s| async move { s.block_hash(number).await }).await
     }
 
@@ -332,6 +256,38 @@ impl Providers {
     pub async fn chain_ids(&self) -> Vec<(String, Result<u64>)> {
         let ids = futures::future::join_all(self.sources.iter().map(RpcSource::chain_id)).await;
         self.sources.iter().map(|s| s.provider().to_owned()).zip(ids).collect()
+    }
+}
+
+impl BlockSource for Providers {
+    fn chain(&self) -> &str {
+        &self.chain
+    }
+
+    async fn head(&self) -> Result<u64> {
+        self.latest_head().await
+    }
+
+    async fn block(&self, number: u64) -> Result<RawBlock> {
+        self.fetch_block(number).await
+    }
+
+    async fn block_hash(&self, number: u64) -> Result<B256> {
+        Providers::block_hash(self, number).await
+    }
+
+    fn requests(&self) -> u64 {
+        Providers::requests(self)
+    }
+
+    fn start_heads(&self, cancel: &CancellationToken) {
+        self.subscribe_heads(cancel);
+    }
+
+    async fn next_head<'a>(&'a self, cursor: &'a mut HeadCursor) {
+        let active = self.active().provider().to_owned();
+        cursor.target(&active, || self.ws_heads());
+        cursor.changed().await;
     }
 }
 

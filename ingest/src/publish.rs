@@ -11,9 +11,10 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
-use crate::config::KafkaConfig;
-use crate::wire::{BlockBundle, ChainEventRecord, TopicKind, Topics};
+use crate::source::RecordSink;
 use crate::{Error, Result};
+use chainlake_wire::KafkaConfig;
+use chainlake_wire::{BlockBundle, ChainEventRecord, TopicKind, Topics};
 
 /// Creates the topics of a chain if they do not exist (brokers without auto-creation).
 pub async fn ensure_topics(cfg: &KafkaConfig, topics: &Topics) -> Result<()> {
@@ -118,10 +119,20 @@ impl Publisher {
 
     fn count(&self, msgs: &[(String, String, Vec<u8>)]) {
         for (topic, _, payload) in msgs {
-            metrics::counter!("chainlake_kafka_records_total", "topic" => topic.clone()).increment(1);
-            metrics::counter!("chainlake_kafka_bytes_total", "topic" => topic.clone())
+            metrics::counter!(crate::metrics::KAFKA_RECORDS, "topic" => topic.clone()).increment(1);
+            metrics::counter!(crate::metrics::KAFKA_BYTES, "topic" => topic.clone())
                 .increment(payload.len() as u64);
         }
+    }
+}
+
+impl RecordSink for Publisher {
+    async fn publish(&self, bundle: &BlockBundle) -> Result<()> {
+        Publisher::publish(self, bundle).await
+    }
+
+    async fn publish_event(&self, event: &ChainEventRecord) -> Result<()> {
+        Publisher::publish_event(self, event).await
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use alloy::primitives::U64;
+use alloy::primitives::{B256, U64};
 use alloy::rpc::client::{ClientBuilder, RpcClient};
 use alloy::transports::layers::RetryBackoffLayer;
 use alloy::transports::{RpcError, TransportErrorKind};
@@ -56,8 +56,9 @@ type RawResult<R> = std::result::Result<R, RpcError<TransportErrorKind>>;
 
 impl RpcSource {
     pub fn new(chain: &str, provider: &ProviderConfig, rpc: &RpcConfig) -> Result<Self> {
-        let url: url::Url = provider.url.parse().map_err(|e: url::ParseError| Error::Devnet {
-            what: format!("rpc url of provider {}", provider.pseudonym),
+        let url: url::Url = provider.url.parse().map_err(|e: url::ParseError| Error::ProviderUrl {
+            chain: chain.to_owned(),
+            provider: provider.pseudonym.clone(),
             reason: e.to_string(),
         })?;
         let mut secrets = vec![provider.url.clone(), url.to_string()];
@@ -131,11 +132,12 @@ impl RpcSource {
             ("method", method.to_owned()),
         ];
         metrics::counter!(
-            "chainlake_rpc_requests_total",
+            crate::metrics::RPC_REQUESTS,
             &[&labels[..], &[("outcome", outcome.to_owned())]].concat()
         )
         .increment(1);
-        metrics::histogram!("chainlake_rpc_request_seconds", &labels).record(started.elapsed().as_secs_f64());
+        metrics::histogram!(crate::metrics::RPC_REQUEST_SECONDS, &labels)
+            .record(started.elapsed().as_secs_f64());
     }
 
     fn error(&self, method: &'static str, block: Option<u64>, e: RpcError<TransportErrorKind>) -> Error {
@@ -178,14 +180,19 @@ impl RpcSource {
     }
 
     /// The hash of the canonical block at `number` (`eth_getBlockByNumber(n, false)`).
-    pub async fn block_hash(&self, number: u64) -> Result<String> {
+    pub async fn block_hash(&self, number: u64) -> Result<B256> {
         let header: Value =
             self.call("eth_getBlockByNumber", (format!("{number:#x}"), false), Some(number)).await?;
-        header
+        let hash = header
             .get("hash")
             .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| Error::BlockNotFound { chain: self.chain.clone(), block: number })
+            .ok_or_else(|| Error::BlockNotFound { chain: self.chain.clone(), block: number })?;
+        hash.parse().map_err(|_| Error::BadHash {
+            chain: self.chain.clone(),
+            block: number,
+            field: "hash",
+            value: hash.to_owned(),
+        })
     }
 
     /// The hydrated block and its receipts: `eth_getBlockByNumber(n, true)` and
@@ -210,7 +217,7 @@ impl RpcSource {
             Err(e) if self.receipts_mode() == ReceiptsMode::Unknown && e.is_method_missing() => {
                 tracing::warn!(chain = %self.chain, provider = %self.provider, block = number, error = %e,
                     "provider lacks eth_getBlockReceipts: using batched eth_getTransactionReceipt from now on");
-                metrics::counter!("chainlake_rpc_receipts_fallback_total",
+                metrics::counter!(crate::metrics::RPC_RECEIPTS_FALLBACK,
                     "chain" => self.chain.clone(), "provider" => self.provider.clone())
                 .increment(1);
                 self.receipts_mode.store(ReceiptsMode::PerTxBatch as u8, Ordering::Relaxed);
@@ -249,7 +256,7 @@ impl RpcSource {
             let started = Instant::now();
             let sent = batch.send().await;
             self.count("batch:eth_getTransactionReceipt", &sent, started);
-            metrics::counter!("chainlake_rpc_batched_calls_total",
+            metrics::counter!(crate::metrics::RPC_BATCHED_CALLS,
                 "chain" => self.chain.clone(), "provider" => self.provider.clone(), "method" => METHOD)
             .increment(chunk.len() as u64);
             sent.map_err(|e| self.error(METHOD, Some(number), e))?;

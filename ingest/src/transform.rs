@@ -10,9 +10,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::hexnum::{self, FieldError, Obj};
-use crate::wire::{BlockBundle, BlockRecord, LogRecord, TxClass, TxRecord, SCHEMA_VERSION};
 use crate::{Error, Result};
+use chainlake_wire::hexnum::{self, FieldError, Obj};
+use chainlake_wire::{BlockBundle, BlockRecord, LogRecord, TxClass, TxRecord, SCHEMA_VERSION};
 
 /// Highest EIP-2718 type this code understands (4 = EIP-7702 set-code).
 pub const MAX_KNOWN_TX_TYPE: u64 = 4;

@@ -5,6 +5,7 @@
 //! height, value = block hash. A height is recorded only after its records were acknowledged
 //! by Kafka; a crash in between re-publishes that block with identical keys.
 
+use alloy::primitives::B256;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 
@@ -39,15 +40,23 @@ impl WindowStore {
         let mut heights: Vec<_> = stored.into_iter().collect();
         heights.sort();
         for (n, h) in heights {
-            window.push(n, h);
+            match h.parse::<B256>() {
+                Ok(hash) => {
+                    window.push(n, hash);
+                }
+                // Only this code writes the hash; an unreadable entry is skipped, not trusted.
+                Err(_) => {
+                    tracing::warn!(key = %self.key, height = n, value = %h, "unreadable window entry skipped")
+                }
+            }
         }
         Ok(window)
     }
 
     /// Records a published height and forgets the ones that left the window.
-    pub async fn record(&self, number: u64, hash: &str, evicted: &[u64]) -> Result<()> {
+    pub async fn record(&self, number: u64, hash: B256, evicted: &[u64]) -> Result<()> {
         let mut pipe = redis::pipe();
-        pipe.atomic().hset(&self.key, number, hash).ignore();
+        pipe.atomic().hset(&self.key, number, hash.to_string()).ignore();
         if !evicted.is_empty() {
             pipe.hdel(&self.key, evicted).ignore();
         }

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use alloy::primitives::U256;
-use chainlake_ingest::hexnum::parse_u256;
 use chainlake_ingest::transform::transform_block;
-use chainlake_ingest::wire::TxClass;
+use chainlake_wire::hexnum::parse_u256;
+use chainlake_wire::TxClass;
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {

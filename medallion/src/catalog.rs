@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use chainlake_ingest::wire::TopicKind;
+use chainlake_wire::TopicKind;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::datafusion::catalog::{MemTable, MemorySchemaProvider, TableProvider};
 use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::bronze::{bronze_schema, rejected_schema, REJECTED_TABLE};
-use crate::jobs::Job;
+use crate::job::Job;
 use crate::lake::{Lake, Layer};
 use crate::{Error, Result};
 

@@ -1,5 +1,6 @@
 //! Typed errors of the medallion crate, with the coordinates of what failed.
 
+use chainlake_wire::TopicPartition;
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::DeltaTableError;
 use rdkafka::error::KafkaError;
@@ -48,9 +49,27 @@ pub enum Error {
         "fenced on {table}: {topic}/{partition} has offset {found:?} in Delta, this replica wrote {ours:?}"
     )]
     Fenced { table: String, topic: String, partition: i32, ours: Option<i64>, found: Option<i64> },
-    /// A consumer-group rebalance could not be completed (offsets unreadable, assign failed).
-    #[error("rebalance failed: {reason}")]
-    Rebalance { reason: String },
+    /// A rebalance could not read the assigned partitions' offsets from Delta.
+    #[error("rebalance: reading the offsets of {partitions} partitions from Delta failed: {source}")]
+    RebalanceOffsets { partitions: usize, source: Box<Error> },
+    /// A rebalance could not set a partition's start offset.
+    #[error("rebalance: seeking {tp} past offset {offset:?} failed: {source}")]
+    RebalanceSeek {
+        tp: TopicPartition,
+        offset: Option<i64>,
+        #[source]
+        source: Box<KafkaError>,
+    },
+    /// A rebalance could not assign the partitions.
+    #[error("rebalance: assigning {partitions} partitions failed: {source}")]
+    RebalanceAssign {
+        partitions: usize,
+        #[source]
+        source: Box<KafkaError>,
+    },
+    /// The sink was started on a tokio runtime it cannot run on.
+    #[error("{what} needs a multi-thread tokio runtime ({why})")]
+    Runtime { what: &'static str, why: &'static str },
     #[error("io on {path}: {source}")]
     Io {
         path: String,

@@ -2,16 +2,20 @@
 //!
 //! - [`lake`] resolves table locations (local directory or `s3://`) and writes Delta tables;
 //! - [`bronze`] is the sink: one Bronze table per topic, Kafka offsets in the Delta commit;
-//! - [`jobs`] runs the SQL of `sql/` on DataFusion to build Silver and Gold;
-//! - [`catalog`] registers every table of a chain by name (`bronze.x`, `silver.x`, `gold.x`).
+//! - [`job`] reads the SQL files of `sql/` and [`jobs`] runs them on DataFusion to build
+//!   Silver and Gold;
+//! - [`catalog`] registers every table of a chain by name (`bronze.x`, `silver.x`, `gold.x`);
+//! - [`maintenance`] compacts, vacuums and checks tables; [`metrics`] lists every metric.
 
 pub mod bronze;
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod job;
 pub mod jobs;
 pub mod lake;
 pub mod maintenance;
+pub mod metrics;
 
 /// Re-exported so dependants use the exact arrow/datafusion versions of the lake.
 pub use deltalake;

@@ -74,7 +74,7 @@ pub async fn run(lake: &Lake, tables: &[Url], op: Maintenance) -> Result<Vec<Mai
             Maintenance::Vacuum { .. } => "vacuum",
             Maintenance::Checkpoint => "checkpoint",
         };
-        metrics::histogram!("chainlake_maintenance_seconds", "op" => what)
+        metrics::histogram!(crate::metrics::MAINTENANCE_SECONDS, "op" => what)
             .record(started.elapsed().as_secs_f64());
         tracing::info!(table = %name, op = what, %detail, "maintenance done");
         out.push(MaintenanceReport { table: name, version, detail });

@@ -7,9 +7,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use chainlake_ingest::wire::{
-    BlockRecord, ChainEventKind, ChainEventRecord, TopicKind, TxClass, TxRecord, SCHEMA_VERSION,
-};
 use chainlake_medallion::bronze::{buffer_for, Envelope};
 use chainlake_medallion::catalog::{new_session, register_batches};
 use chainlake_medallion::deltalake::arrow::array::RecordBatch;
@@ -17,6 +14,7 @@ use chainlake_medallion::deltalake::datafusion::assert_batches_eq;
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
 use chainlake_medallion::jobs::{execute, load_jobs};
 use chainlake_medallion::lake::Layer;
+use chainlake_wire::{fixtures, BlockRecord, ChainEventRecord, TopicKind, TxClass, TxRecord};
 
 const COVERED: [&str; 7] = [
     "silver_blocks",
@@ -37,22 +35,12 @@ const DAY2: u64 = DAY1 + 86_400;
 
 fn block(number: u64, hash: &str, ts: u64, miner: &str, base_gwei: u64) -> BlockRecord {
     BlockRecord {
-        schema_version: SCHEMA_VERSION,
-        chain: "t".into(),
-        number,
         hash: hash.into(),
         parent_hash: format!("0xparent{number}"),
-        timestamp: ts,
         miner: miner.into(),
         gas_used: 100_000 * number,
-        gas_limit: 30_000_000,
         base_fee_per_gas: Some((base_gwei * 1_000_000_000).to_string()),
-        tx_count: 0,
-        size: None,
-        extra_data: None,
-        withdrawals_count: None,
-        blob_gas_used: None,
-        excess_blob_gas: None,
+        ..fixtures::block("t", number, ts)
     }
 }
 
@@ -69,35 +57,18 @@ fn tx(
     egp_gwei_tenths: u64,
 ) -> TxRecord {
     TxRecord {
-        schema_version: SCHEMA_VERSION,
-        chain: "t".into(),
-        block_number: b.number,
-        block_hash: b.hash.clone(),
-        block_timestamp: b.timestamp,
         hash: hash.into(),
-        tx_index: index,
-        tx_type: 2,
-        type_known: true,
-        class: TxClass::of(to, input),
         from: format!("0xfrom{}", index % 2),
-        to: to.map(str::to_owned),
         value: value.into(),
-        input: input.into(),
-        nonce: index,
         gas: 100_000,
-        gas_price: None,
         max_fee_per_gas: Some("9000000000".into()),
         max_priority_fee_per_gas: Some("1000000000".into()),
-        max_fee_per_blob_gas: None,
-        blob_hashes_count: None,
-        authorizations_count: None,
-        has_receipt: true,
         status: Some(status),
         gas_used: Some(gas_used),
         cumulative_gas_used: Some(gas_used),
         effective_gas_price: Some((egp_gwei_tenths * 100_000_000).to_string()),
         contract_address: to.is_none().then(|| "0xc1".to_owned()),
-        logs_count: Some(0),
+        ..fixtures::call(b, index, to, input)
     }
 }
 
@@ -121,15 +92,8 @@ fn bronze(ctx: &SessionContext) {
     // The orphaned 0xb3x arrives last: the reorg event, not arrival order, excludes it.
     let blocks = [b1.clone(), b2.clone(), b2, b3, b3_orphan];
     let reorg = ChainEventRecord {
-        schema_version: SCHEMA_VERSION,
-        chain: "t".into(),
-        kind: ChainEventKind::Reorg,
-        number: 3,
-        hash: "0xb3".into(),
-        depth: 1,
-        orphaned_hashes: vec!["0xb3x".into()],
-        new_hashes: vec!["0xb3".into()],
         detected_at: 1,
+        ..fixtures::reorg("t", 3, vec!["0xb3x".into()], vec!["0xb3".into()])
     };
     let mut offset = 0;
     let mut push = |kind: TopicKind, rows: Vec<Vec<u8>>| {

@@ -5,13 +5,11 @@
 use std::time::{Duration, Instant};
 
 use chainlake_ingest::publish::{ensure_topics, Publisher};
-use chainlake_ingest::wire::{
-    BlockBundle, BlockRecord, TopicKind, Topics, TxClass, TxRecord, SCHEMA_VERSION,
-};
 use chainlake_medallion::bronze::bench::sink_path;
 use chainlake_medallion::bronze::{BronzeSink, Until};
 use chainlake_medallion::config::LakeConfig;
 use chainlake_medallion::lake::Lake;
+use chainlake_wire::{fixtures, BlockBundle, BlockRecord, TopicKind, Topics, TxRecord};
 use tokio_util::sync::CancellationToken;
 
 use super::{own_cpu, peak_rss_kib, percentile, reset_peak_rss};
@@ -86,39 +84,38 @@ fn ms(d: Duration) -> String {
     }
 }
 
+const USDT: &str = "0xdac17f958d2ee523a2206206994597c13d831ec7";
+
+/// Block `n` of the benchmark chain: a mainnet-like header of 150 transactions.
+fn bench_block(n: u64) -> BlockRecord {
+    BlockRecord {
+        miner: "0x95222290dd7278aa3ddd389cc1e1d165cc4bafe5".into(),
+        gas_used: 15_000_000,
+        base_fee_per_gas: Some("23351234567".into()),
+        tx_count: 150,
+        size: Some(80_000),
+        extra_data: Some("0x".into()),
+        withdrawals_count: Some(16),
+        ..fixtures::block("bench", 19_000_000 + n, 1_705_000_000 + n * 12)
+    }
+}
+
 /// A mainnet-like ERC20 `transfer` call with its receipt, as the crawler publishes it.
 fn tx(i: u64) -> TxRecord {
-    let h = |tag: u64| format!("0x{tag:016x}{i:048x}");
+    let input = format!("0xa9059cbb000000000000000000000000{:040x}{:064x}", i * 31, i * 1_000_000);
     TxRecord {
-        schema_version: SCHEMA_VERSION,
-        chain: "bench".into(),
-        block_number: 19_000_000 + i / 150,
-        block_hash: h(0xb),
-        block_timestamp: 1_705_000_000 + (i / 150) * 12,
-        hash: h(0x7),
-        tx_index: i % 150,
-        tx_type: 2,
-        type_known: true,
-        class: TxClass::ContractCall,
         from: format!("0x{:040x}", i * 7919),
-        to: Some("0xdac17f958d2ee523a2206206994597c13d831ec7".into()),
         value: "0".into(),
-        input: format!("0xa9059cbb000000000000000000000000{:040x}{:064x}", i * 31, i * 1_000_000),
         nonce: i % 5_000,
         gas: 63_209,
         gas_price: Some("23451234567".into()),
         max_fee_per_gas: Some("40000000000".into()),
         max_priority_fee_per_gas: Some("100000000".into()),
-        max_fee_per_blob_gas: None,
-        blob_hashes_count: None,
-        authorizations_count: None,
-        has_receipt: true,
-        status: Some(1),
         gas_used: Some(41_309),
         cumulative_gas_used: Some(41_309 * (i % 150 + 1)),
         effective_gas_price: Some("23451234567".into()),
-        contract_address: None,
         logs_count: Some(1),
+        ..fixtures::call(&bench_block(i / 150), i % 150, Some(USDT), &input)
     }
 }
 
@@ -176,24 +173,7 @@ pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>, broker: boo
     for block in 0..rows.div_ceil(150) {
         let txs: Vec<TxRecord> = (block * 150..((block + 1) * 150).min(rows)).map(tx).collect();
         let first = &txs[0];
-        let header = BlockRecord {
-            schema_version: SCHEMA_VERSION,
-            chain: chain.into(),
-            number: first.block_number,
-            hash: first.block_hash.clone(),
-            parent_hash: format!("0x{:064x}", block),
-            timestamp: first.block_timestamp,
-            miner: "0x95222290dd7278aa3ddd389cc1e1d165cc4bafe5".into(),
-            gas_used: 15_000_000,
-            gas_limit: 30_000_000,
-            base_fee_per_gas: Some("23351234567".into()),
-            tx_count: txs.len() as u64,
-            size: Some(80_000),
-            extra_data: Some("0x".into()),
-            withdrawals_count: Some(16),
-            blob_gas_used: None,
-            excess_blob_gas: None,
-        };
+        let header = BlockRecord { tx_count: txs.len() as u64, ..bench_block(block) };
         publisher.publish(&BlockBundle { block: header, txs, logs: Vec::new() }).await?;
     }
     let reset = reset_peak_rss();

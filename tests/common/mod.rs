@@ -7,10 +7,13 @@
 
 pub mod proxy;
 
+use std::future::Future;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chainlake::config::Config;
+use chainlake_ingest::devnet::Anvil;
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
@@ -26,11 +29,116 @@ pub fn unique(name: &str) -> String {
     format!("{name}-{}-{nanos}", std::process::id())
 }
 
+/// A real service an integration test needs.
+#[derive(Debug, Clone, Copy)]
+pub enum Service {
+    Kafka,
+    Redis,
+    S3,
+    S3Auth,
+    Provider,
+}
+
+impl Service {
+    fn endpoint(self) -> (&'static str, String) {
+        match self {
+            Service::Kafka => ("Kafka (tansu)", env_or("CHAINLAKE_TEST_KAFKA", "127.0.0.1:9092")),
+            Service::Redis => ("Redis", env_or("CHAINLAKE_TEST_REDIS", "redis://127.0.0.1:6379")),
+            Service::S3 => ("S3 (moto)", env_or("CHAINLAKE_TEST_S3", "http://127.0.0.1:9000")),
+            Service::S3Auth => {
+                ("S3 with IAM (moto)", env_or("CHAINLAKE_TEST_S3_AUTH", "http://127.0.0.1:9001"))
+            }
+            Service::Provider => {
+                ("the provider front (nginx)", env_or("CHAINLAKE_TEST_PROVIDER", "http://127.0.0.1:8700"))
+            }
+        }
+    }
+}
+
+/// Fails at once, with one line naming the service and how to start it, when one of
+/// `services` does not accept connections.
+pub fn require(services: &[Service]) {
+    for s in services {
+        let (name, endpoint) = s.endpoint();
+        let hostport =
+            endpoint.split("://").last().unwrap_or(&endpoint).split('/').next().unwrap_or("").to_owned();
+        let up = hostport
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok());
+        assert!(
+            up,
+            "{name} is not running at {endpoint}: start the test services with `bash infra/local/up.sh`"
+        );
+    }
+}
+
+/// A fresh anvil (the binary infra/local/install.sh installs), or one line saying how to get it.
+pub async fn anvil(cfg: &Config, args: &[&str]) -> Anvil {
+    let bin = cfg.devnet.anvil_bin();
+    assert!(bin.exists(), "anvil is not installed at {}: run `bash infra/local/up.sh`", bin.display());
+    Anvil::spawn(&bin, args).await.unwrap()
+}
+
+/// Polls `check` until it yields a value; fails with `what` once `deadline` has passed.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < until, "{what}: not within {deadline:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A seeded random source (SplitMix64). The seed is printed, and `CHAINLAKE_TEST_SEED`
+/// replays a run.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(test: &str) -> Self {
+        let seed =
+            std::env::var("CHAINLAKE_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+                SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+                    ^ u64::from(std::process::id())
+            });
+        println!("{test}: seed {seed} (replay with CHAINLAKE_TEST_SEED={seed})");
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i as u64 + 1) as usize);
+        }
+    }
+}
+
 /// Defaults, pointed at the test services, namespaced by `name`, with its lake at `lake_root`.
 pub fn test_config(name: &str, lake_root: &str) -> Config {
+    require(&[Service::Kafka, Service::Redis]);
     let id = unique(name);
     let mut c = Config::defaults().expect("built-in defaults parse");
     c.kafka.brokers = env_or("CHAINLAKE_TEST_KAFKA", "127.0.0.1:9092");
+    c.redis.url = env_or("CHAINLAKE_TEST_REDIS", &c.redis.url);
     c.kafka.topic_prefix = format!("{id}.");
     c.sink.sink_id = format!("sink-{id}");
     c.sink.flush_interval = std::time::Duration::from_millis(300);
@@ -42,6 +150,7 @@ pub fn test_config(name: &str, lake_root: &str) -> Config {
 
 /// The same, with the lake on the S3 server under a fresh prefix.
 pub fn s3_config(name: &str) -> Config {
+    require(&[Service::S3]);
     let bucket = env_or("CHAINLAKE_TEST_BUCKET", "chainlake");
     let mut c = test_config(name, &format!("s3://{bucket}/{}", unique(name)));
     let opts = &mut c.lake.storage_options;

@@ -123,7 +123,8 @@ async fn mine(client: &RpcClient, txs: Vec<Value>, expect: u64) -> Result<u64> {
     let block: Value =
         client.request("eth_getBlockByNumber", ("latest", false)).await.map_err(rpc_err("latest block"))?;
     let count = block.get("transactions").and_then(Value::as_array).map_or(0, |t| t.len() as u64);
-    let number = block.get("number").and_then(Value::as_str).and_then(crate::hexnum::parse_u64).unwrap_or(0);
+    let number =
+        block.get("number").and_then(Value::as_str).and_then(chainlake_wire::hexnum::parse_u64).unwrap_or(0);
     if count != expect {
         return Err(Error::devnet(
             format!("bulk block {number}"),

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::TxClass;
 use crate::{Error, Result};
+use chainlake_wire::TxClass;
 
 /// Counts and sums of every transaction the generator sent (all mined with status 1).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

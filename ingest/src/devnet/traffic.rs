@@ -128,8 +128,10 @@ impl Sender {
                         if r.get("status").and_then(Value::as_str) != Some("0x1") {
                             return Err(Error::devnet(format!("tx {hash}"), "reverted"));
                         }
-                        let block =
-                            r.get("blockNumber").and_then(Value::as_str).and_then(crate::hexnum::parse_u64);
+                        let block = r
+                            .get("blockNumber")
+                            .and_then(Value::as_str)
+                            .and_then(chainlake_wire::hexnum::parse_u64);
                         self.ledger.last_block = self.ledger.last_block.max(block.unwrap_or(0));
                     }
                 }
@@ -154,118 +156,135 @@ fn uint(v: u128) -> DynSolValue {
     DynSolValue::Uint(U256::from(v), 256)
 }
 
+/// The contracts the traffic uses.
+#[derive(Clone, Copy)]
+struct Contracts {
+    tka: Address,
+    tkb: Address,
+    weth: Address,
+    router: Address,
+}
+
+fn deadline() -> DynSolValue {
+    DynSolValue::Uint(U256::MAX, 256)
+}
+
+fn token_supply() -> DynSolValue {
+    uint(1_000_000_000 * ETHER)
+}
+
+const OWNER_FEES: Fees = Fees::Dynamic { priority_gwei: 1 };
+
+/// Deploys two tokens, WETH, the Uniswap V2 factory and router, approves the router and adds
+/// liquidity to the TKA/TKB and TKA/WETH pools.
+async fn deploy(s: &mut Sender, a: &Artifacts, owner: Address) -> Result<Contracts> {
+    let token = |name: &str, sym: &str| {
+        a.erc20.deploy_data(&[
+            DynSolValue::String(name.into()),
+            DynSolValue::String(sym.into()),
+            token_supply(),
+            addr(owner),
+        ])
+    };
+    let tka = s.send(owner, None, 0, token("Token A", "TKA")?, 3_000_000, OWNER_FEES).await?;
+    let tkb = s.send(owner, None, 0, token("Token B", "TKB")?, 3_000_000, OWNER_FEES).await?;
+    let weth = s.send(owner, None, 0, a.weth.deploy_data(&[])?, 2_000_000, OWNER_FEES).await?;
+    let factory = s.send(owner, None, 0, a.factory.deploy_data(&[addr(owner)])?, 6_000_000, OWNER_FEES).await?;
+    s.mine().await?;
+    let router = s
+        .send(owner, None, 0, a.router.deploy_data(&[addr(factory), addr(weth)])?, 7_000_000, OWNER_FEES)
+        .await?;
+    for t in [tka, tkb] {
+        let approve = a.erc20.call_data("approve", &[addr(router), DynSolValue::Uint(U256::MAX, 256)])?;
+        s.send(owner, Some(t), 0, approve, 100_000, OWNER_FEES).await?;
+    }
+    s.mine().await?;
+    let liq = uint(1_000_000 * ETHER);
+    let add = a.router.call_data(
+        "addLiquidity",
+        &[addr(tka), addr(tkb), liq.clone(), liq.clone(), uint(0), uint(0), addr(owner), deadline()],
+    )?;
+    s.send(owner, Some(router), 0, add, 6_000_000, OWNER_FEES).await?;
+    let add_eth = a
+        .router
+        .call_data("addLiquidityETH", &[addr(tka), liq.clone(), uint(0), uint(0), addr(owner), deadline()])?;
+    s.send(owner, Some(router), 100 * ETHER, add_eth, 6_000_000, OWNER_FEES).await?;
+    s.mine().await?;
+    Ok(Contracts { tka, tkb, weth, router })
+}
+
+/// One fee style per sender: anvil's pool drops a sender's later transactions when their
+/// types differ within one block. Types still mix within every block.
+fn fees_of(k: usize) -> Fees {
+    match k % 3 {
+        0 => Fees::Legacy,
+        1 => Fees::AccessList,
+        _ => Fees::Dynamic { priority_gwei: 1 + (k as u128) % 4 },
+    }
+}
+
+/// Sends the `n`-th transaction of the traffic (slot `i` of block `b`): token transfers,
+/// swaps, WETH deposits, deploys and native transfers in a fixed pattern.
+async fn send_one(
+    s: &mut Sender,
+    a: &Artifacts,
+    c: Contracts,
+    accounts: &[Address],
+    (b, i, n): (u32, u32, u128),
+) -> Result<()> {
+    let (owner, k) = (accounts[0], 1 + ((n * 3 + n / 8) % 8) as usize);
+    let (from, to) = (accounts[k], accounts[(n as usize * 7 + 3) % 10]);
+    match i % 8 {
+        3 | 4 => {
+            let t = if i % 8 == 3 { c.tka } else { c.tkb };
+            let data = a.erc20.call_data("transfer", &[addr(to), uint((n % 100 + 1) * ETHER)])?;
+            s.send(owner, Some(t), 0, data, 100_000, OWNER_FEES).await?;
+        }
+        5 => {
+            let path = DynSolValue::Array(vec![addr(c.tka), addr(c.tkb)]);
+            let data = a
+                .router
+                .call_data("swapExactTokensForTokens", &[uint(ETHER), uint(0), path, addr(owner), deadline()])?;
+            s.send(owner, Some(c.router), 0, data, 300_000, OWNER_FEES).await?;
+        }
+        6 => {
+            let path = DynSolValue::Array(vec![addr(c.weth), addr(c.tka)]);
+            let data = a.router.call_data("swapExactETHForTokens", &[uint(0), path, addr(to), deadline()])?;
+            s.send(owner, Some(c.router), ETHER / 10, data, 300_000, OWNER_FEES).await?;
+        }
+        2 => {
+            let data = a.weth.call_data("deposit", &[])?;
+            s.send(from, Some(c.weth), (n % 10 + 1) * ETHER / 100, data, 100_000, fees_of(k)).await?;
+        }
+        7 if b % 2 == 0 => {
+            let data = a.erc20.deploy_data(&[
+                DynSolValue::String(format!("Token {n}")),
+                DynSolValue::String(format!("T{n}")),
+                token_supply(),
+                addr(from),
+            ])?;
+            s.send(accounts[9], None, 0, data, 3_000_000, fees_of(9)).await?;
+        }
+        _ => {
+            let value = (n % 1000 + 1) * 1_000_000_000_000_000;
+            s.send(from, Some(to), value, Bytes::new(), 21_000, fees_of(k)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Deploys tokens and a Uniswap V2 pool on the node at `rpc_url`, then sends the traffic.
 #[tracing::instrument(skip(rpc_url, artifacts))]
 pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig) -> Result<Ledger> {
     let (client, accounts) = super::manual_mining(rpc_url).await?;
     let mut s =
         Sender { client, nonces: HashMap::new(), pending: Vec::new(), ledger: Ledger::default(), blocks: 0 };
-    let owner = accounts[0];
-    let deadline = DynSolValue::Uint(U256::MAX, 256);
-    let a = &artifacts;
-    let dynamic = Fees::Dynamic { priority_gwei: 1 };
-
-    let supply = uint(1_000_000_000 * ETHER);
-    let token = |name: &str, sym: &str| {
-        a.erc20.deploy_data(&[
-            DynSolValue::String(name.into()),
-            DynSolValue::String(sym.into()),
-            supply.clone(),
-            addr(owner),
-        ])
-    };
-    let tka = s.send(owner, None, 0, token("Token A", "TKA")?, 3_000_000, dynamic).await?;
-    let tkb = s.send(owner, None, 0, token("Token B", "TKB")?, 3_000_000, dynamic).await?;
-    let weth = s.send(owner, None, 0, a.weth.deploy_data(&[])?, 2_000_000, dynamic).await?;
-    let factory = s.send(owner, None, 0, a.factory.deploy_data(&[addr(owner)])?, 6_000_000, dynamic).await?;
-    s.mine().await?;
-    let router = s
-        .send(owner, None, 0, a.router.deploy_data(&[addr(factory), addr(weth)])?, 7_000_000, dynamic)
-        .await?;
-    for t in [tka, tkb] {
-        s.send(
-            owner,
-            Some(t),
-            0,
-            a.erc20.call_data("approve", &[addr(router), DynSolValue::Uint(U256::MAX, 256)])?,
-            100_000,
-            dynamic,
-        )
-        .await?;
-    }
-    s.mine().await?;
-    let liq = uint(1_000_000 * ETHER);
-    let add = a.router.call_data(
-        "addLiquidity",
-        &[addr(tka), addr(tkb), liq.clone(), liq.clone(), uint(0), uint(0), addr(owner), deadline.clone()],
-    )?;
-    s.send(owner, Some(router), 0, add, 6_000_000, dynamic).await?;
-    let add_eth = a.router.call_data(
-        "addLiquidityETH",
-        &[addr(tka), liq.clone(), uint(0), uint(0), addr(owner), deadline.clone()],
-    )?;
-    s.send(owner, Some(router), 100 * ETHER, add_eth, 6_000_000, dynamic).await?;
-    s.mine().await?;
-
-    // One fee style per sender: anvil's pool drops a sender's later transactions when
-    // their types differ within one block. Types still mix within every block.
-    let fees_of = |k: usize| match k % 3 {
-        0 => Fees::Legacy,
-        1 => Fees::AccessList,
-        _ => Fees::Dynamic { priority_gwei: 1 + (k as u128) % 4 },
-    };
+    let contracts = deploy(&mut s, artifacts, accounts[0]).await?;
     let mut n: u128 = 0;
     for b in 0..cfg.blocks {
         for i in 0..cfg.txs_per_block {
             n += 1;
-            let k = 1 + ((n * 3 + n / 8) % 8) as usize;
-            let (from, to) = (accounts[k], accounts[(n as usize * 7 + 3) % 10]);
-            match i % 8 {
-                3 | 4 => {
-                    let t = if i % 8 == 3 { tka } else { tkb };
-                    let data = a.erc20.call_data("transfer", &[addr(to), uint((n % 100 + 1) * ETHER)])?;
-                    s.send(owner, Some(t), 0, data, 100_000, dynamic).await?;
-                }
-                5 => {
-                    let path = DynSolValue::Array(vec![addr(tka), addr(tkb)]);
-                    let data = a.router.call_data(
-                        "swapExactTokensForTokens",
-                        &[uint(ETHER), uint(0), path, addr(owner), deadline.clone()],
-                    )?;
-                    s.send(owner, Some(router), 0, data, 300_000, dynamic).await?;
-                }
-                6 => {
-                    let path = DynSolValue::Array(vec![addr(weth), addr(tka)]);
-                    let data = a
-                        .router
-                        .call_data("swapExactETHForTokens", &[uint(0), path, addr(to), deadline.clone()])?;
-                    s.send(owner, Some(router), ETHER / 10, data, 300_000, dynamic).await?;
-                }
-                2 => {
-                    let data = a.weth.call_data("deposit", &[])?;
-                    s.send(from, Some(weth), (n % 10 + 1) * ETHER / 100, data, 100_000, fees_of(k)).await?;
-                }
-                7 if b % 2 == 0 => {
-                    let data = a.erc20.deploy_data(&[
-                        DynSolValue::String(format!("Token {n}")),
-                        DynSolValue::String(format!("T{n}")),
-                        supply.clone(),
-                        addr(from),
-                    ])?;
-                    s.send(accounts[9], None, 0, data, 3_000_000, fees_of(9)).await?;
-                }
-                _ => {
-                    s.send(
-                        from,
-                        Some(to),
-                        (n % 1000 + 1) * 1_000_000_000_000_000,
-                        Bytes::new(),
-                        21_000,
-                        fees_of(k),
-                    )
-                    .await?;
-                }
-            }
+            send_one(&mut s, artifacts, contracts, &accounts, (b, i, n)).await?;
         }
         s.mine().await?;
     }

@@ -4,14 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use chainlake_ingest::wire::TopicKind;
+use chainlake_wire::TopicKind;
 
 use super::buffer::Envelope;
-use super::schema::REJECTED_TABLE;
-use super::sink::SinkStats;
 use super::state::{app_id, txn_version, TopicState};
+use super::stats::SinkStats;
 use crate::lake::{Lake, Layer};
 use crate::Result;
+use chainlake_wire::schema::REJECTED_TABLE;
 
 const SINK_ID: &str = "bench";
 

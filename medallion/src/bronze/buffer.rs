@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chainlake_ingest::wire::TopicKind;
+use chainlake_wire::TopicKind;
 use deltalake::arrow::array::{
     Array, ArrayRef, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
@@ -15,11 +15,11 @@ use deltalake::arrow::error::ArrowError;
 use deltalake::arrow::json::ReaderBuilder;
 use serde::Serialize;
 
-use super::schema::{
-    block_date_source, bronze_schema, envelope_fields, payload_schema, rejected_schema, BLOCK_DATE,
-};
 use super::shape::{Extra, Shape};
 use crate::{Error, Result};
+use chainlake_wire::schema::{
+    block_date_source, bronze_schema, envelope_fields, payload_schema, rejected_schema, BLOCK_DATE,
+};
 
 /// Where a record came from in Kafka.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -291,11 +291,10 @@ impl RejectBuffer {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use chainlake_ingest::wire::{
-        BlockRecord, ChainEventRecord, LogRecord, TxClass, TxRecord, SCHEMA_VERSION,
-    };
+    use chainlake_wire::fixtures::{full_block, full_event, full_log, full_tx};
+    use chainlake_wire::TxClass;
 
     fn env(offset: i64) -> Envelope {
         Envelope {
@@ -304,98 +303,6 @@ pub(crate) mod tests {
             offset,
             key: Some("k".into()),
             ingested_at: 1_700_000_000_000_000,
-        }
-    }
-
-    fn full_tx() -> TxRecord {
-        let s = |v: &str| Some(v.to_owned());
-        TxRecord {
-            schema_version: SCHEMA_VERSION,
-            chain: "c".into(),
-            block_number: 1,
-            block_hash: "0xb".into(),
-            block_timestamp: 2,
-            hash: "0xh".into(),
-            tx_index: 0,
-            tx_type: 2,
-            type_known: true,
-            class: TxClass::ContractCall,
-            from: "0xf".into(),
-            to: s("0xt"),
-            value: "340282366920938463463374607431768211455".into(),
-            input: "0xa9".into(),
-            nonce: 3,
-            gas: 4,
-            gas_price: s("5"),
-            max_fee_per_gas: s("6"),
-            max_priority_fee_per_gas: s("7"),
-            max_fee_per_blob_gas: s("8"),
-            blob_hashes_count: Some(1),
-            authorizations_count: Some(0),
-            has_receipt: true,
-            status: Some(1),
-            gas_used: Some(9),
-            cumulative_gas_used: Some(10),
-            effective_gas_price: s("11"),
-            contract_address: s("0xc"),
-            logs_count: Some(2),
-        }
-    }
-
-    pub(crate) fn full_block() -> BlockRecord {
-        BlockRecord {
-            schema_version: SCHEMA_VERSION,
-            chain: "c".into(),
-            number: 1,
-            hash: "0xb".into(),
-            parent_hash: "0xa".into(),
-            timestamp: 2,
-            miner: "0xm".into(),
-            gas_used: 3,
-            gas_limit: 4,
-            base_fee_per_gas: Some("5".into()),
-            tx_count: 6,
-            size: Some(7),
-            extra_data: Some("0x".into()),
-            withdrawals_count: Some(8),
-            blob_gas_used: Some(9),
-            excess_blob_gas: Some(10),
-        }
-    }
-
-    fn full_log() -> LogRecord {
-        let s = |v: &str| Some(v.to_owned());
-        LogRecord {
-            schema_version: SCHEMA_VERSION,
-            chain: "c".into(),
-            block_number: 1,
-            block_hash: "0xb".into(),
-            block_timestamp: 2,
-            tx_hash: "0xh".into(),
-            tx_index: 3,
-            log_index: 4,
-            address: "0xa".into(),
-            topic0: s("0x0"),
-            topic1: s("0x1"),
-            topic2: s("0x2"),
-            topic3: s("0x3"),
-            topics_count: 4,
-            data: "0x".into(),
-            removed: false,
-        }
-    }
-
-    fn full_event() -> ChainEventRecord {
-        ChainEventRecord {
-            schema_version: SCHEMA_VERSION,
-            chain: "c".into(),
-            kind: chainlake_ingest::wire::ChainEventKind::Reorg,
-            number: 5,
-            hash: "0xn5".into(),
-            depth: 2,
-            orphaned_hashes: vec!["0xo5".into(), "0xo6".into()],
-            new_hashes: vec!["0xn5".into(), "0xn6".into()],
-            detected_at: 1,
         }
     }
 

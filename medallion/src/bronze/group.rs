@@ -16,7 +16,9 @@ use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use crate::Result;
+use chainlake_wire::TopicPartition;
+
+use crate::{Error, Result};
 
 /// What the Delta log says about one topic-partition.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,18 +29,24 @@ pub struct Stored {
     pub rejects: Option<i64>,
 }
 
-/// Stored offsets by (topic, partition).
-pub type Offsets = HashMap<(String, i32), Stored>;
+/// Stored offsets by topic-partition.
+pub type Offsets = HashMap<TopicPartition, Stored>;
 
 /// Reads [`Offsets`] of the given partitions from the lake.
-pub type Loader = Arc<dyn Fn(Vec<(String, i32)>) -> BoxFuture<'static, Result<Offsets>> + Send + Sync>;
+pub type Loader = Arc<dyn Fn(Vec<TopicPartition>) -> BoxFuture<'static, Result<Offsets>> + Send + Sync>;
 
 /// A rebalance, as the sink loop sees it.
 #[derive(Debug)]
 pub enum Rebalanced {
     Assigned(Offsets),
     Revoked,
-    Failed(String),
+    /// Nothing was assigned (one of the `Error::Rebalance*` variants).
+    Failed(Error),
+}
+
+/// Where a partition starts: just past its last offset in Delta, or at the beginning.
+pub fn start_offset(stored: &Stored) -> Offset {
+    stored.rows.map_or(Offset::Beginning, |v| Offset::Offset(v + 1))
 }
 
 /// The consumer context: runs the rebalance with offsets from Delta, and keeps the high
@@ -48,7 +56,7 @@ pub struct SinkContext {
     loader: Loader,
     handle: tokio::runtime::Handle,
     events: Mutex<Vec<Rebalanced>>,
-    high: Mutex<HashMap<(String, i32), i64>>,
+    high: Mutex<HashMap<TopicPartition, i64>>,
 }
 
 impl SinkContext {
@@ -67,7 +75,7 @@ impl SinkContext {
     }
 
     /// The last high watermark per partition the statistics reported.
-    pub fn high_watermarks(&self) -> HashMap<(String, i32), i64> {
+    pub fn high_watermarks(&self) -> HashMap<TopicPartition, i64> {
         self.high.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
@@ -78,49 +86,48 @@ impl ClientContext for SinkContext {
         for (topic, t) in statistics.topics {
             // Partition -1 is librdkafka's internal "unassigned" queue; -1001 means unknown.
             for (p, part) in t.partitions.into_iter().filter(|(p, part)| *p >= 0 && part.hi_offset >= 0) {
-                high.insert((topic.clone(), p), part.hi_offset);
+                high.insert(TopicPartition::new(topic.clone(), p), part.hi_offset);
             }
         }
+    }
+}
+
+impl SinkContext {
+    /// Reads the partitions' offsets from Delta, seeks `tpl` to them and assigns it.
+    fn assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) -> Result<Offsets> {
+        let parts: Vec<TopicPartition> =
+            tpl.elements().iter().map(|e| TopicPartition::new(e.topic(), e.partition())).collect();
+        let partitions = parts.len();
+        let load = (self.loader)(parts);
+        let offsets = tokio::task::block_in_place(|| self.handle.block_on(load))
+            .map_err(|e| Error::RebalanceOffsets { partitions, source: Box::new(e) })?;
+        for (tp, stored) in &offsets {
+            tpl.set_partition_offset(&tp.topic, tp.partition, start_offset(stored)).map_err(|e| {
+                Error::RebalanceSeek { tp: tp.clone(), offset: stored.rows, source: Box::new(e) }
+            })?;
+        }
+        consumer.assign(tpl).map_err(|e| Error::RebalanceAssign { partitions, source: Box::new(e) })?;
+        Ok(offsets)
     }
 }
 
 impl ConsumerContext for SinkContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
         match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                let parts: Vec<(String, i32)> =
-                    tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
-                let load = (self.loader)(parts);
-                let loaded = tokio::task::block_in_place(|| self.handle.block_on(load));
-                let offsets = match loaded {
-                    Ok(o) => o,
-                    Err(e) => {
-                        // Without Delta's offsets nothing may be consumed: stay unassigned.
-                        self.push(Rebalanced::Failed(format!("reading offsets from Delta: {e}")));
-                        return;
-                    }
-                };
-                for ((topic, p), stored) in &offsets {
-                    let at = stored.rows.map_or(Offset::Beginning, |v| Offset::Offset(v + 1));
-                    if let Err(e) = tpl.set_partition_offset(topic, *p, at) {
-                        self.push(Rebalanced::Failed(format!("seek {topic}/{p}: {e}")));
-                        return;
-                    }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => match self.assign(consumer, tpl) {
+                Ok(offsets) => {
+                    tracing::info!(partitions = offsets.len(), "partitions assigned at Delta offsets");
+                    metrics::counter!(crate::metrics::SINK_REBALANCES, "kind" => "assign").increment(1);
+                    self.push(Rebalanced::Assigned(offsets));
                 }
-                match consumer.assign(tpl) {
-                    Ok(()) => {
-                        tracing::info!(partitions = offsets.len(), "partitions assigned at Delta offsets");
-                        metrics::counter!("chainlake_sink_rebalances_total", "kind" => "assign").increment(1);
-                        self.push(Rebalanced::Assigned(offsets));
-                    }
-                    Err(e) => self.push(Rebalanced::Failed(format!("assign: {e}"))),
-                }
-            }
+                // Without Delta's offsets nothing may be consumed: stay unassigned.
+                Err(e) => self.push(Rebalanced::Failed(e)),
+            },
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 if let Err(e) = consumer.unassign() {
                     tracing::warn!(error = %e, "unassign failed");
                 }
-                metrics::counter!("chainlake_sink_rebalances_total", "kind" => "revoke").increment(1);
+                metrics::counter!(crate::metrics::SINK_REBALANCES, "kind" => "revoke").increment(1);
                 self.push(Rebalanced::Revoked);
             }
             other => tracing::warn!(error = ?other, "rebalance error"),

@@ -9,7 +9,7 @@ use std::fmt;
 use deltalake::arrow::datatypes::{DataType, SchemaRef};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
 
-use super::schema::BLOCK_DATE;
+use chainlake_wire::schema::BLOCK_DATE;
 
 /// The JSON kinds the Bronze payload columns take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

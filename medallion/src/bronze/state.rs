@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use chainlake_ingest::wire::TopicKind;
+use chainlake_wire::TopicKind;
 use deltalake::kernel::Transaction;
 use deltalake::DeltaTable;
 
 use super::buffer::{buffer_for, Envelope, RejectBuffer, TableBuffer};
-use super::sink::SinkStats;
+use super::stats::SinkStats;
 use crate::config::SinkConfig;
 use crate::lake::Lake;
 use crate::Result;
@@ -158,7 +158,7 @@ impl TopicState {
 
     /// Keeps a refused record for `_rejected`, unless that table already has it.
     fn reject(&mut self, payload: Option<&[u8]>, reason: String, envelope: Envelope, stats: &mut SinkStats) {
-        metrics::counter!("chainlake_sink_rejected_total", "topic" => self.topic.clone()).increment(1);
+        metrics::counter!(crate::metrics::SINK_REJECTED, "topic" => self.topic.clone()).increment(1);
         let (p, offset) = (envelope.partition, envelope.offset);
         if self.rejects_committed.get(&p).is_none_or(|c| offset > *c) {
             self.rejects.push(payload, reason, envelope);
@@ -232,7 +232,7 @@ impl TopicState {
                     self.table.clone(),
                     batches,
                     txns.collect(),
-                    super::schema::partition_columns(self.kind),
+                    chainlake_wire::schema::partition_columns(self.kind),
                 )
                 .await?;
             // Only our own commit on top of the checked version: still checked.
@@ -242,12 +242,13 @@ impl TopicState {
             stats.rows += rows;
             stats.commits += 1;
             let topic = self.topic.clone();
-            metrics::counter!("chainlake_sink_rows_total", "topic" => topic.clone()).increment(rows);
-            metrics::counter!("chainlake_sink_bytes_total", "topic" => topic.clone()).increment(bytes);
-            metrics::counter!("chainlake_sink_commits_total", "topic" => topic.clone()).increment(1);
+            metrics::counter!(crate::metrics::SINK_ROWS, "topic" => topic.clone()).increment(rows);
+            metrics::counter!(crate::metrics::SINK_BYTES, "topic" => topic.clone()).increment(bytes);
+            metrics::counter!(crate::metrics::SINK_COMMITS, "topic" => topic.clone()).increment(1);
             let took = started.elapsed();
             stats.commit_latency.record(took);
-            metrics::histogram!("chainlake_sink_commit_seconds", "topic" => topic).record(took.as_secs_f64());
+            metrics::histogram!(crate::metrics::SINK_COMMIT_SECONDS, "topic" => topic)
+                .record(took.as_secs_f64());
         }
         // Offsets of rejected-only flushes are covered by the `_rejected` txn versions.
         self.pending.clear();
@@ -260,9 +261,9 @@ impl TopicState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bronze::buffer::tests::full_block;
     use crate::bronze::REJECTED_TABLE;
     use crate::lake::{local_lake, Layer};
+    use chainlake_wire::fixtures::full_block;
 
     fn block() -> Vec<u8> {
         serde_json::to_vec(&full_block()).unwrap()

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::columns::wire_record;
+
 /// Version of the record layouts below; bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -42,77 +44,7 @@ impl TxClass {
     }
 }
 
-/// The kind of data a topic carries; the topic name is `{prefix}{chain}.{suffix}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TopicKind {
-    Blocks,
-    Txs(TxClass),
-    Logs,
-    ChainEvents,
-}
-
-impl TopicKind {
-    pub const ALL: [TopicKind; 6] = [
-        TopicKind::Blocks,
-        TopicKind::Txs(TxClass::NativeTransfer),
-        TopicKind::Txs(TxClass::ContractDeploy),
-        TopicKind::Txs(TxClass::ContractCall),
-        TopicKind::Logs,
-        TopicKind::ChainEvents,
-    ];
-
-    /// Topic name after `{chain}.`.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            TopicKind::Blocks => "blocks",
-            TopicKind::Txs(TxClass::NativeTransfer) => "txs.native_transfer",
-            TopicKind::Txs(TxClass::ContractDeploy) => "txs.contract_deploy",
-            TopicKind::Txs(TxClass::ContractCall) => "txs.contract_call",
-            TopicKind::Logs => "logs",
-            TopicKind::ChainEvents => "chain_events",
-        }
-    }
-
-    /// Bronze table name for this topic (dots are not portable in table paths).
-    pub fn table_name(self) -> &'static str {
-        match self {
-            TopicKind::Blocks => "blocks",
-            TopicKind::Txs(TxClass::NativeTransfer) => "txs_native_transfer",
-            TopicKind::Txs(TxClass::ContractDeploy) => "txs_contract_deploy",
-            TopicKind::Txs(TxClass::ContractCall) => "txs_contract_call",
-            TopicKind::Logs => "logs",
-            TopicKind::ChainEvents => "chain_events",
-        }
-    }
-}
-
-/// Topic names of one chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topics {
-    prefix: String,
-    chain: String,
-}
-
-impl Topics {
-    /// `prefix` namespaces topics (tests, demos); production uses an empty prefix.
-    pub fn new(prefix: &str, chain: &str) -> Self {
-        Topics { prefix: prefix.to_owned(), chain: chain.to_owned() }
-    }
-
-    pub fn name(&self, kind: TopicKind) -> String {
-        format!("{}{}.{}", self.prefix, self.chain, kind.suffix())
-    }
-
-    /// The kind of a topic name of this chain, if it is one.
-    pub fn kind_of(&self, topic: &str) -> Option<TopicKind> {
-        TopicKind::ALL.into_iter().find(|k| self.name(*k) == topic)
-    }
-
-    pub fn all(&self) -> Vec<(TopicKind, String)> {
-        TopicKind::ALL.into_iter().map(|k| (k, self.name(k))).collect()
-    }
-}
-
+wire_record! {
 /// One block header; topic `{chain}.blocks`, key = block hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockRecord {
@@ -135,7 +67,9 @@ pub struct BlockRecord {
     pub blob_gas_used: Option<u64>,
     pub excess_blob_gas: Option<u64>,
 }
+}
 
+wire_record! {
 /// One transaction joined with its receipt; topic `{chain}.txs.{class}`, key = tx hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxRecord {
@@ -173,7 +107,9 @@ pub struct TxRecord {
     pub contract_address: Option<String>,
     pub logs_count: Option<u64>,
 }
+}
 
+wire_record! {
 /// One event log; topic `{chain}.logs`, key = `{block_hash}:{log_index}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogRecord {
@@ -194,6 +130,7 @@ pub struct LogRecord {
     pub data: String,
     pub removed: bool,
 }
+}
 
 impl LogRecord {
     pub fn key(&self) -> String {
@@ -211,6 +148,7 @@ pub enum ChainEventKind {
     Confirmed,
 }
 
+wire_record! {
 /// One chain event; topic `{chain}.chain_events`, key = `{kind}:{number}:{hash}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainEventRecord {
@@ -229,6 +167,7 @@ pub struct ChainEventRecord {
     pub new_hashes: Vec<String>,
     /// Unix milliseconds when the follower saw it.
     pub detected_at: i64,
+}
 }
 
 impl ChainEventRecord {
@@ -260,15 +199,5 @@ mod tests {
         assert_eq!(TxClass::of(Some("0xab"), "0x"), TxClass::NativeTransfer);
         assert_eq!(TxClass::of(Some("0xab"), ""), TxClass::NativeTransfer);
         assert_eq!(TxClass::of(Some("0xab"), "0xa9059cbb"), TxClass::ContractCall);
-    }
-
-    #[test]
-    fn topic_names_round_trip() {
-        let t = Topics::new("t1-", "eth");
-        assert_eq!(t.name(TopicKind::Txs(TxClass::ContractCall)), "t1-eth.txs.contract_call");
-        for (k, name) in t.all() {
-            assert_eq!(t.kind_of(&name), Some(k));
-        }
-        assert_eq!(t.kind_of("eth.blocks"), None);
     }
 }

@@ -1,6 +1,6 @@
 //! Lossless readers for the hex quantities of JSON-RPC objects.
 
-use alloy::primitives::U256;
+use ruint::aliases::U256;
 use serde_json::{Map, Value};
 
 /// Why a field could not be read.

@@ -1,0 +1,318 @@
+//! Head following with reorg healing.
+//!
+//! Reads the head and blocks from a [`BlockSource`]; writes blocks and chain events to a
+//! [`RecordSink`], in height order. Every block is transformed (validated) first; its parent
+//! hash, read from the validated record, must be the hash the [`CanonicalWindow`] holds for
+//! the height below. On a mismatch the follower walks back to the common ancestor, publishes a
+//! `reorg` chain event and re-publishes the new branch. Heights that reach the configured depth
+//! are announced as `confirmed`.
+
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use chainlake_wire::{BlockBundle, ChainEventKind, ChainEventRecord, SCHEMA_VERSION};
+use futures::TryStreamExt;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::canonical::CanonicalWindow;
+use crate::crawler::{CrawlStats, Crawler};
+use crate::heads::HeadCursor;
+use crate::source::{BlockSource, RecordSink};
+use crate::{Error, Result};
+
+/// Parses a validated record's hash field into a [`B256`].
+fn hash_of(bundle: &BlockBundle, field: &'static str, value: &str) -> Result<B256> {
+    value.parse().map_err(|_| Error::BadHash {
+        chain: bundle.block.chain.clone(),
+        block: bundle.block.number,
+        field,
+        value: value.to_owned(),
+    })
+}
+
+impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
+    /// Follows the head from `from`, until cancelled or past the height sent on `stop_at`.
+    #[tracing::instrument(skip(self, stop_at, cancel), fields(chain = %self.rpc.chain()))]
+    pub async fn follow(
+        &self,
+        from: u64,
+        mut stop_at: watch::Receiver<Option<u64>>,
+        poll: Duration,
+        concurrency: usize,
+        cancel: &CancellationToken,
+    ) -> Result<CrawlStats> {
+        let mut stats = CrawlStats::default();
+        let mut window = match &self.store {
+            Some(store) => store.load(self.reorg_window).await?,
+            None => CanonicalWindow::new(self.reorg_window),
+        };
+        let mut next = from;
+        // After a restart the blocks published before the crash may have been reorged away.
+        if let Some(resume) = self.tip_reorg(next, &mut window, &mut stats).await? {
+            next = resume;
+        }
+        let mut stop_open = true;
+        let mut tick = tokio::time::interval(poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.rpc.start_heads(cancel);
+        let mut heads = HeadCursor::default();
+        loop {
+            let head = self.rpc.head().await?;
+            metrics::gauge!(crate::metrics::NODE_HEAD, "chain" => self.rpc.chain().to_owned())
+                .set(head as f64);
+            if head >= next {
+                next = self.follow_range(next, head, concurrency, cancel, &mut window, &mut stats).await?;
+            }
+            let stop = *stop_at.borrow();
+            if cancel.is_cancelled() {
+                return Ok(stats);
+            }
+            if stop.is_some_and(|s| next > s) {
+                // A reorg at the tip shows only in the next block: check the tip before stopping.
+                match self.tip_reorg(next, &mut window, &mut stats).await? {
+                    Some(resume) => next = resume,
+                    None => return Ok(stats),
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.rpc.next_head(&mut heads) => {}
+                _ = cancel.cancelled() => return Ok(stats),
+                r = stop_at.changed(), if stop_open => stop_open = r.is_ok(),
+            }
+        }
+    }
+
+    /// If the last published block is no longer canonical, heals and returns where to resume.
+    async fn tip_reorg(
+        &self,
+        next: u64,
+        window: &mut CanonicalWindow,
+        stats: &mut CrawlStats,
+    ) -> Result<Option<u64>> {
+        let Some(tip) = next.checked_sub(1).filter(|t| *t > 0) else { return Ok(None) };
+        let Some(known) = window.hash_at(tip) else { return Ok(None) };
+        let node = self.rpc.block_hash(tip).await?;
+        if node == known {
+            return Ok(None);
+        }
+        self.heal_reorg(tip, node, window, stats).await.map(Some)
+    }
+
+    /// Publishes `from..=to` in order, checking each parent; returns the next height to read.
+    async fn follow_range(
+        &self,
+        from: u64,
+        to: u64,
+        concurrency: usize,
+        cancel: &CancellationToken,
+        window: &mut CanonicalWindow,
+        stats: &mut CrawlStats,
+    ) -> Result<u64> {
+        let mut blocks = std::pin::pin!(self.fetch_in_order(from, to, concurrency, cancel));
+        let mut next = from;
+        while let Some(raw) = blocks.try_next().await? {
+            let (bundle, transforming) = self.transform(&raw)?;
+            let hash = hash_of(&bundle, "hash", &bundle.block.hash)?;
+            let parent = hash_of(&bundle, "parent_hash", &bundle.block.parent_hash)?;
+            if !window.extends(bundle.block.number, parent) {
+                // Drop the prefetched blocks of the old view before walking back.
+                return self.heal_reorg(bundle.block.number, hash, window, stats).await;
+            }
+            let sent = self.send_bundle(&bundle, transforming).await?;
+            self.account(sent, stats);
+            let evicted = window.push(next, hash);
+            if let Some(store) = &self.store {
+                store.record(next, hash, &evicted).await?;
+            }
+            self.confirm(next, window).await?;
+            next += 1;
+        }
+        Ok(next)
+    }
+
+    /// Walks back from `number - 1` to the last height whose hash the node still reports
+    /// (`new_hash` is the node's block at `number`); returns the first height to re-publish.
+    async fn heal_reorg(
+        &self,
+        number: u64,
+        new_hash: B256,
+        window: &mut CanonicalWindow,
+        stats: &mut CrawlStats,
+    ) -> Result<u64> {
+        let (ancestor, mut new_hashes) = self.common_ancestor(number, new_hash, window).await?;
+        // Heights above the one that revealed the reorg are fetched again anyway.
+        let rolled_back = window.rollback_to(ancestor);
+        if let Some(store) = &self.store {
+            store.forget(&rolled_back.iter().map(|(n, _)| *n).collect::<Vec<_>>()).await?;
+        }
+        let orphaned: Vec<String> = rolled_back.into_iter().map(|(_, h)| h.to_string()).collect();
+        if orphaned.is_empty() {
+            return Ok(number); // the node moved again while we looked: read `number` anew
+        }
+        new_hashes.truncate(orphaned.len());
+        let event = ChainEventRecord {
+            schema_version: SCHEMA_VERSION,
+            chain: self.rpc.chain().to_owned(),
+            kind: ChainEventKind::Reorg,
+            number: ancestor + 1,
+            hash: new_hashes.first().cloned().unwrap_or_default(),
+            depth: orphaned.len() as u64,
+            orphaned_hashes: orphaned,
+            new_hashes,
+            detected_at: now_millis(),
+        };
+        let chain = event.chain.clone();
+        tracing::warn!(chain = %chain, fork_point = ancestor, depth = event.depth, "reorg: re-publishing the new branch");
+        metrics::counter!(crate::metrics::REORGS, "chain" => chain.clone()).increment(1);
+        metrics::histogram!(crate::metrics::REORG_DEPTH, "chain" => chain).record(event.depth as f64);
+        self.publisher.publish_event(&event).await?;
+        stats.reorgs += 1;
+        Ok(ancestor + 1)
+    }
+
+    /// The highest height below `number` where the node and the window agree, and the node's
+    /// hashes above it (lowest first), or [`Error::ReorgTooDeep`] past the window.
+    async fn common_ancestor(
+        &self,
+        number: u64,
+        new_hash: B256,
+        window: &CanonicalWindow,
+    ) -> Result<(u64, Vec<String>)> {
+        let oldest = window.oldest().unwrap_or(0);
+        let mut height = number.saturating_sub(1);
+        let mut new_hashes = vec![new_hash.to_string()];
+        loop {
+            let node_hash = self.rpc.block_hash(height).await?;
+            if window.hash_at(height) == Some(node_hash) {
+                new_hashes.reverse();
+                return Ok((height, new_hashes));
+            }
+            new_hashes.push(node_hash.to_string());
+            if height <= oldest {
+                let chain = self.rpc.chain().to_owned();
+                metrics::counter!(crate::metrics::REORG_TOO_DEEP, "chain" => chain.clone()).increment(1);
+                return Err(Error::ReorgTooDeep { chain, block: number, oldest });
+            }
+            height -= 1;
+        }
+    }
+
+    /// Announces the height that just reached `confirmations` depth.
+    async fn confirm(&self, tip: u64, window: &CanonicalWindow) -> Result<()> {
+        let Some(height) = tip.checked_sub(self.confirmations) else { return Ok(()) };
+        let Some(hash) = window.hash_at(height) else { return Ok(()) };
+        let event = ChainEventRecord {
+            schema_version: SCHEMA_VERSION,
+            chain: self.rpc.chain().to_owned(),
+            kind: ChainEventKind::Confirmed,
+            number: height,
+            hash: hash.to_string(),
+            depth: self.confirmations,
+            orphaned_hashes: Vec::new(),
+            new_hashes: Vec::new(),
+            detected_at: now_millis(),
+        };
+        self.publisher.publish_event(&event).await
+    }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{block_hash, MemorySink, Published, ScriptedChain, Step};
+
+    fn crawler(chain: &ScriptedChain, sink: &MemorySink, window: u64) -> Crawler<ScriptedChain, MemorySink> {
+        Crawler::new(chain.clone(), sink.clone(), 2, window)
+    }
+
+    async fn follow_until(c: &Crawler<ScriptedChain, MemorySink>, stop: u64) -> Result<CrawlStats> {
+        let (_tx, rx) = watch::channel(Some(stop));
+        c.follow(0, rx, Duration::from_millis(10), 4, &CancellationToken::new()).await
+    }
+
+    fn blocks(range: std::ops::RangeInclusive<u64>, branch: u64) -> Vec<Published> {
+        range.map(|n| Published::Block { number: n, hash: block_hash(n, branch).to_string() }).collect()
+    }
+
+    fn hashes(range: std::ops::RangeInclusive<u64>, branch: u64) -> Vec<String> {
+        range.map(|n| block_hash(n, branch).to_string()).collect()
+    }
+
+    /// A reorg of heights 7..=9 seen at height 10: walk back to 6, announce, re-publish 7..=12.
+    #[tokio::test(start_paused = true)]
+    async fn a_reorg_is_announced_then_the_new_branch_republished_in_order() {
+        let chain = ScriptedChain::new(9).on_head([None, Some(Step::Reorg { from: 7, to: 12 })]);
+        let sink = MemorySink::default();
+        let stats = follow_until(&crawler(&chain, &sink, 8), 12).await.unwrap();
+        let mut expected = blocks(0..=9, 0);
+        expected.push(Published::Reorg { number: 7, orphaned: hashes(7..=9, 0), new: hashes(7..=9, 1) });
+        expected.extend(blocks(7..=12, 1));
+        assert_eq!(sink.without_confirmations(), expected);
+        assert_eq!((stats.reorgs, stats.blocks, stats.last_block), (1, 16, Some(12)));
+    }
+
+    /// Confirmations name the canonical hash `confirmations` below each new tip, and only
+    /// blocks that were still canonical then.
+    #[tokio::test(start_paused = true)]
+    async fn confirmations_follow_the_canonical_branch() {
+        let chain = ScriptedChain::new(5).on_head([None, Some(Step::Reorg { from: 5, to: 6 })]);
+        let sink = MemorySink::default();
+        follow_until(&crawler(&chain, &sink, 8), 6).await.unwrap();
+        let confirmed: Vec<u64> = sink
+            .published()
+            .into_iter()
+            .filter_map(|p| if let Published::Confirmed { number } = p { Some(number) } else { None })
+            .collect();
+        // Tips 2..=5 confirm 0..=3; after the reorg, tips 5' and 6' confirm 3 (again) and 4.
+        assert_eq!(confirmed, vec![0, 1, 2, 3, 3, 4]);
+    }
+
+    /// A reorg of the last published block before stopping shows only at the tip check.
+    #[tokio::test(start_paused = true)]
+    async fn a_reorg_at_the_tip_is_healed_before_stopping() {
+        let chain = ScriptedChain::new(5).after_fetch(5, Step::Reorg { from: 4, to: 5 });
+        let sink = MemorySink::default();
+        follow_until(&crawler(&chain, &sink, 8), 5).await.unwrap();
+        let mut expected = blocks(0..=5, 0);
+        expected.push(Published::Reorg { number: 4, orphaned: hashes(4..=5, 0), new: hashes(4..=5, 1) });
+        expected.extend(blocks(4..=5, 1));
+        assert_eq!(sink.without_confirmations(), expected);
+    }
+
+    /// Past the window there is no common ancestor to heal from: a typed error, nothing
+    /// published for the new branch.
+    #[tokio::test(start_paused = true)]
+    async fn a_reorg_deeper_than_the_window_is_an_error() {
+        let chain = ScriptedChain::new(9).on_head([None, Some(Step::Reorg { from: 3, to: 10 })]);
+        let sink = MemorySink::default();
+        let err = follow_until(&crawler(&chain, &sink, 4), 10).await.unwrap_err();
+        assert!(matches!(err, Error::ReorgTooDeep { block: 10, oldest: 6, .. }), "{err}");
+        assert_eq!(sink.heights(), (0..=9).collect::<Vec<_>>());
+    }
+
+    /// A → B → A: the follower ends on the branch the node reports, every height once more.
+    #[tokio::test(start_paused = true)]
+    async fn two_reorgs_in_a_row_end_on_the_last_branch() {
+        let chain = ScriptedChain::new(6).on_head([
+            None,
+            Some(Step::Reorg { from: 5, to: 7 }),
+            Some(Step::Reorg { from: 4, to: 8 }),
+        ]);
+        let sink = MemorySink::default();
+        let c = crawler(&chain, &sink, 8);
+        let stats = follow_until(&c, 8).await.unwrap();
+        assert_eq!(stats.reorgs, 2);
+        let tail: Vec<Published> = sink.without_confirmations().into_iter().rev().take(5).collect();
+        assert_eq!(tail.into_iter().rev().collect::<Vec<_>>(), blocks(4..=8, 2));
+    }
+}

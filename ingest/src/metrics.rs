@@ -1,0 +1,48 @@
+//! Every metric the ingest crate exports: name, type, labels, meaning. Code refers to the
+//! constants; docs/operations.md is checked against [`ALL`] (tests/docs.rs in the root crate).
+
+use chainlake_wire::metric::MetricDef;
+use chainlake_wire::metric::MetricKind::{Counter, Gauge, Histogram};
+
+macro_rules! metrics {
+    ($( $(#[$doc:meta])* $id:ident = $name:literal, $kind:expr, [$($label:literal),*], $help:literal; )*) => {
+        $( $(#[$doc])* pub const $id: &str = $name; )*
+        /// Every metric of this crate, in the order docs/operations.md lists them.
+        pub const ALL: &[MetricDef] = &[
+            $( MetricDef { name: $name, kind: $kind, labels: &[$($label),*], help: $help } ),*
+        ];
+    };
+}
+
+metrics! {
+    RPC_REQUESTS = "chainlake_rpc_requests_total", Counter, ["chain", "provider", "method", "outcome"],
+        "JSON-RPC HTTP requests by outcome (`ok`, `error_response`, `transport_error`, `failed`)";
+    RPC_REQUEST_SECONDS = "chainlake_rpc_request_seconds", Histogram, ["chain", "provider", "method"],
+        "request latency";
+    RPC_REQUESTS_PER_BLOCK = "chainlake_rpc_requests_per_block", Gauge, ["chain"],
+        "requests sent / blocks published (target 2)";
+    RPC_BATCHED_CALLS = "chainlake_rpc_batched_calls_total", Counter, ["chain", "provider", "method"],
+        "calls inside JSON-RPC batches (a batch is one request)";
+    RPC_RECEIPTS_FALLBACK = "chainlake_rpc_receipts_fallback_total", Counter, ["chain", "provider"],
+        "provider found without `eth_getBlockReceipts`";
+    PROVIDER_HEAD = "chainlake_provider_head", Gauge, ["chain", "provider"], "each provider's head";
+    PROVIDER_HEAD_LAG = "chainlake_provider_head_lag_blocks", Gauge, ["chain", "provider"],
+        "blocks behind the best known head";
+    PROVIDER_ACTIVE = "chainlake_provider_active", Gauge, ["chain", "provider"], "1 for the provider in use";
+    PROVIDER_DEMOTED = "chainlake_provider_demoted", Gauge, ["chain", "provider"], "1 while demoted";
+    PROVIDER_DEMOTIONS = "chainlake_provider_demotions_total", Counter, ["chain", "provider", "reason"],
+        "demotions (`failing`, `lag_blocks`, `stale`)";
+    WS_CONNECTED = "chainlake_ws_connected", Gauge, ["chain", "provider"], "1 while the `newHeads` WebSocket is up";
+    WS_RECONNECTS = "chainlake_ws_reconnects_total", Counter, ["chain", "provider"], "`newHeads` WebSocket reconnects";
+    BACKFILL_CHUNKS = "chainlake_backfill_chunks_total", Counter, ["chain"], "backfill chunks finished by this process";
+    BLOCKS_PUBLISHED = "chainlake_blocks_published_total", Counter, ["chain"], "blocks published";
+    LAST_PUBLISHED_BLOCK = "chainlake_last_published_block", Gauge, ["chain"], "highest height published";
+    NODE_HEAD = "chainlake_node_head", Gauge, ["chain"], "the head the follower read";
+    REORGS = "chainlake_reorgs_total", Counter, ["chain"], "reorgs healed";
+    REORG_DEPTH = "chainlake_reorg_depth", Histogram, ["chain"], "blocks replaced per reorg";
+    REORG_TOO_DEEP = "chainlake_reorg_too_deep_total", Counter, ["chain"], "reorgs beyond `chain.reorg-window`";
+    FLAGGED_TXS = "chainlake_flagged_txs_total", Counter, ["chain"],
+        "transactions kept with a flag (unknown type, no receipt)";
+    KAFKA_RECORDS = "chainlake_kafka_records_total", Counter, ["topic"], "records published";
+    KAFKA_BYTES = "chainlake_kafka_bytes_total", Counter, ["topic"], "payload bytes published";
+}

@@ -1,0 +1,52 @@
+//! The two roles the crawler drives: a [`BlockSource`] it reads the chain from and a
+//! [`RecordSink`] it publishes the records to. Production uses
+//! [`crate::providers::Providers`] (JSON-RPC, failover) and [`crate::publish::Publisher`]
+//! (Kafka); the unit tests script both in process (`testing.rs`).
+
+use std::future::Future;
+
+use alloy::primitives::B256;
+use chainlake_wire::{BlockBundle, ChainEventRecord};
+use tokio_util::sync::CancellationToken;
+
+use crate::heads::HeadCursor;
+use crate::rpc::RawBlock;
+use crate::Result;
+
+/// Reads one chain: its head, its blocks with their receipts, and canonical hashes.
+pub trait BlockSource: Clone + Send + Sync + 'static {
+    /// Short chain name (topics, metrics).
+    fn chain(&self) -> &str;
+
+    /// The current head height.
+    fn head(&self) -> impl Future<Output = Result<u64>> + Send;
+
+    /// The block at `number` with its receipts, as the node sent them.
+    fn block(&self, number: u64) -> impl Future<Output = Result<RawBlock>> + Send;
+
+    /// The hash of the canonical block at `number`.
+    fn block_hash(&self, number: u64) -> impl Future<Output = Result<B256>> + Send;
+
+    /// Requests sent so far (the RPC-economy metric); 0 when not counted.
+    fn requests(&self) -> u64 {
+        0
+    }
+
+    /// Starts head announcements (`newHeads`), if the source has them.
+    fn start_heads(&self, _cancel: &CancellationToken) {}
+
+    /// Resolves when a head newer than the one `cursor` saw is announced; never, without
+    /// announcements (the follower then polls).
+    fn next_head<'a>(&'a self, _cursor: &'a mut HeadCursor) -> impl Future<Output = ()> + Send + 'a {
+        std::future::pending()
+    }
+}
+
+/// Publishes what the crawler produced; returns once every record is acknowledged.
+pub trait RecordSink: Clone + Send + Sync + 'static {
+    /// A block's records (header, transactions, logs).
+    fn publish(&self, bundle: &BlockBundle) -> impl Future<Output = Result<()>> + Send;
+
+    /// One chain event (reorg or confirmation).
+    fn publish_event(&self, event: &ChainEventRecord) -> impl Future<Output = Result<()>> + Send;
+}

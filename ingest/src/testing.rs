@@ -1,0 +1,275 @@
+//! In-process fakes of the crawler's roles for the unit tests of its decisions: a chain whose
+//! head moves and reorganises on a script ([`ScriptedChain`]), a sink that remembers what was
+//! published in order ([`MemorySink`]), and chunk leases in memory ([`MemoryLeases`]).
+//! They run on tokio's paused clock, so a test of leases expiring takes milliseconds.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use alloy::primitives::B256;
+use chainlake_wire::{BlockBundle, ChainEventKind, ChainEventRecord};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::backfill::ChunkLeases;
+use crate::rpc::RawBlock;
+use crate::source::{BlockSource, RecordSink};
+use crate::{Error, Result};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The hash of height `number` on branch `branch` (branch 0 is the original chain).
+pub(crate) fn block_hash(number: u64, branch: u64) -> B256 {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&branch.to_be_bytes());
+    bytes[24..].copy_from_slice(&number.to_be_bytes());
+    B256::from(bytes)
+}
+
+/// A change of the scripted chain.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step {
+    /// The head moves up to `to`.
+    Grow { to: u64 },
+    /// Heights `from..` are replaced by a new branch reaching `to`.
+    Reorg { from: u64, to: u64 },
+}
+
+#[derive(Debug, Default)]
+struct ChainState {
+    /// Branch of each height, index = height.
+    branches: Vec<u64>,
+    next_branch: u64,
+    /// Applied one per `head()` call.
+    on_head: VecDeque<Option<Step>>,
+    /// Applied right after the block at the key height was served.
+    after_fetch: HashMap<u64, Step>,
+}
+
+impl ChainState {
+    fn apply(&mut self, step: Step) {
+        let (from, to, branch) = match step {
+            Step::Grow { to } => (self.branches.len() as u64, to, self.branches.last().copied().unwrap_or(0)),
+            Step::Reorg { from, to } => {
+                self.next_branch += 1;
+                (from, to, self.next_branch)
+            }
+        };
+        self.branches.truncate(from as usize);
+        self.branches.resize(to as usize + 1, branch);
+    }
+
+    fn hash(&self, number: u64) -> Option<B256> {
+        self.branches.get(number as usize).map(|b| block_hash(number, *b))
+    }
+}
+
+/// A chain of empty blocks whose head moves and reorganises as scripted.
+#[derive(Clone, Debug)]
+pub(crate) struct ScriptedChain {
+    state: Arc<Mutex<ChainState>>,
+}
+
+impl ScriptedChain {
+    /// Heights `0..=head` on branch 0.
+    pub(crate) fn new(head: u64) -> Self {
+        let state = ChainState { branches: vec![0; head as usize + 1], ..ChainState::default() };
+        ScriptedChain { state: Arc::new(Mutex::new(state)) }
+    }
+
+    /// Steps applied one per `head()` call (`None`: the head stays).
+    pub(crate) fn on_head(self, steps: impl IntoIterator<Item = Option<Step>>) -> Self {
+        lock(&self.state).on_head.extend(steps);
+        self
+    }
+
+    /// `step` is applied once the block at `height` has been served.
+    pub(crate) fn after_fetch(self, height: u64, step: Step) -> Self {
+        lock(&self.state).after_fetch.insert(height, step);
+        self
+    }
+
+    fn not_found(number: u64) -> Error {
+        Error::BlockNotFound { chain: "test".into(), block: number }
+    }
+}
+
+impl BlockSource for ScriptedChain {
+    fn chain(&self) -> &str {
+        "test"
+    }
+
+    async fn head(&self) -> Result<u64> {
+        let mut st = lock(&self.state);
+        if let Some(Some(step)) = st.on_head.pop_front() {
+            st.apply(step);
+        }
+        Ok(st.branches.len() as u64 - 1)
+    }
+
+    async fn block(&self, number: u64) -> Result<RawBlock> {
+        // A node answers later: lets concurrent workers interleave as they would.
+        tokio::task::yield_now().await;
+        let mut st = lock(&self.state);
+        let hash = st.hash(number).ok_or_else(|| Self::not_found(number))?;
+        let parent = number.checked_sub(1).and_then(|p| st.hash(p)).unwrap_or(B256::ZERO);
+        let block = json!({
+            "number": format!("{number:#x}"), "hash": hash.to_string(), "parentHash": parent.to_string(),
+            "timestamp": format!("{:#x}", 1_700_000_000 + number * 12), "miner": "0x00000000000000000000000000000000000000fe",
+            "gasUsed": "0x0", "gasLimit": "0x1c9c380", "transactions": []
+        });
+        if let Some(step) = st.after_fetch.remove(&number) {
+            st.apply(step);
+        }
+        Ok(RawBlock { number, block, receipts: json!([]) })
+    }
+
+    async fn block_hash(&self, number: u64) -> Result<B256> {
+        lock(&self.state).hash(number).ok_or_else(|| Self::not_found(number))
+    }
+}
+
+/// What the crawler published, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Published {
+    Block { number: u64, hash: String },
+    Reorg { number: u64, orphaned: Vec<String>, new: Vec<String> },
+    Confirmed { number: u64 },
+}
+
+/// A sink that keeps every publication in order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MemorySink {
+    log: Arc<Mutex<Vec<Published>>>,
+}
+
+impl MemorySink {
+    pub(crate) fn published(&self) -> Vec<Published> {
+        lock(&self.log).clone()
+    }
+
+    /// Blocks and reorgs only (confirmations follow from them).
+    pub(crate) fn without_confirmations(&self) -> Vec<Published> {
+        self.published().into_iter().filter(|p| !matches!(p, Published::Confirmed { .. })).collect()
+    }
+
+    /// Heights of the published blocks, in publication order.
+    pub(crate) fn heights(&self) -> Vec<u64> {
+        let blocks = self.published().into_iter();
+        blocks
+            .filter_map(|p| if let Published::Block { number, .. } = p { Some(number) } else { None })
+            .collect()
+    }
+}
+
+impl RecordSink for MemorySink {
+    async fn publish(&self, bundle: &BlockBundle) -> Result<()> {
+        let b = &bundle.block;
+        lock(&self.log).push(Published::Block { number: b.number, hash: b.hash.clone() });
+        Ok(())
+    }
+
+    async fn publish_event(&self, e: &ChainEventRecord) -> Result<()> {
+        let p = match e.kind {
+            ChainEventKind::Reorg => Published::Reorg {
+                number: e.number,
+                orphaned: e.orphaned_hashes.clone(),
+                new: e.new_hashes.clone(),
+            },
+            ChainEventKind::Confirmed => Published::Confirmed { number: e.number },
+        };
+        lock(&self.log).push(p);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+struct LeaseState {
+    leases: HashMap<u64, (String, Instant)>,
+    checkpoints: HashMap<u64, u64>,
+    done: HashSet<u64>,
+}
+
+/// Chunk leases in memory with Redis's semantics (atomic claim unless done, TTL expiry).
+#[derive(Clone, Debug)]
+pub(crate) struct MemoryLeases {
+    state: Arc<Mutex<LeaseState>>,
+    worker: String,
+    ttl: Duration,
+}
+
+impl MemoryLeases {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        MemoryLeases { state: Arc::default(), worker: "w0".into(), ttl }
+    }
+
+    /// Another worker on the same leases.
+    pub(crate) fn worker(&self, name: &str) -> Self {
+        MemoryLeases { worker: name.to_owned(), ..self.clone() }
+    }
+
+    /// A worker that died holding `chunk` with checkpoint `next` (its lease runs out by itself).
+    pub(crate) fn dead_holder(&self, chunk: u64, next: u64) {
+        let mut st = lock(&self.state);
+        st.leases.insert(chunk, ("dead".into(), Instant::now() + self.ttl));
+        st.checkpoints.insert(chunk, next);
+    }
+
+    pub(crate) fn mark_done(&self, chunk: u64) {
+        lock(&self.state).done.insert(chunk);
+    }
+
+    fn held_by_us(&self, st: &LeaseState, chunk: u64) -> bool {
+        st.leases.get(&chunk).is_some_and(|(w, until)| *w == self.worker && *until > Instant::now())
+    }
+}
+
+impl ChunkLeases for MemoryLeases {
+    fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    async fn claim(&self, chunk: u64) -> Result<bool> {
+        let mut st = lock(&self.state);
+        let free = st.leases.get(&chunk).is_none_or(|(_, until)| *until <= Instant::now());
+        if st.done.contains(&chunk) || !free {
+            return Ok(false);
+        }
+        st.leases.insert(chunk, (self.worker.clone(), Instant::now() + self.ttl));
+        Ok(true)
+    }
+
+    async fn renew(&self, chunk: u64, next: u64) -> Result<bool> {
+        let mut st = lock(&self.state);
+        if !self.held_by_us(&st, chunk) {
+            return Ok(false);
+        }
+        st.leases.insert(chunk, (self.worker.clone(), Instant::now() + self.ttl));
+        st.checkpoints.insert(chunk, next);
+        Ok(true)
+    }
+
+    async fn release(&self, chunk: u64) -> Result<()> {
+        let mut st = lock(&self.state);
+        if self.held_by_us(&st, chunk) {
+            st.leases.remove(&chunk);
+        }
+        Ok(())
+    }
+
+    async fn checkpoint(&self, chunk: u64) -> Result<Option<u64>> {
+        Ok(lock(&self.state).checkpoints.get(&chunk).copied())
+    }
+
+    async fn complete(&self, chunk: u64) -> Result<()> {
+        lock(&self.state).done.insert(chunk);
+        self.release(chunk).await
+    }
+
+    async fn done(&self) -> Result<HashSet<u64>> {
+        Ok(lock(&self.state).done.clone())
+    }
+}

@@ -1,0 +1,34 @@
+//! Every metric the medallion crate exports: name, type, labels, meaning. Code refers to the
+//! constants; docs/operations.md is checked against [`ALL`] (tests/docs.rs in the root crate).
+
+use chainlake_wire::metric::MetricDef;
+use chainlake_wire::metric::MetricKind::{Counter, Gauge, Histogram};
+
+macro_rules! metrics {
+    ($( $id:ident = $name:literal, $kind:expr, [$($label:literal),*], $help:literal; )*) => {
+        $( pub const $id: &str = $name; )*
+        /// Every metric of this crate, in the order docs/operations.md lists them.
+        pub const ALL: &[MetricDef] = &[
+            $( MetricDef { name: $name, kind: $kind, labels: &[$($label),*], help: $help } ),*
+        ];
+    };
+}
+
+metrics! {
+    SINK_ROWS = "chainlake_sink_rows_total", Counter, ["topic"], "rows committed to Bronze";
+    SINK_BYTES = "chainlake_sink_bytes_total", Counter, ["topic"], "payload bytes committed to Bronze";
+    SINK_COMMITS = "chainlake_sink_commits_total", Counter, ["topic"], "Delta commits of rows";
+    SINK_COMMIT_SECONDS = "chainlake_sink_commit_seconds", Histogram, ["topic"], "Delta commit latency";
+    SINK_LAG_RECORDS = "chainlake_sink_lag_records", Gauge, ["topic", "partition"],
+        "high watermark (librdkafka statistics, every `sink.lag-interval`) minus the next offset to write";
+    SINK_REBALANCES = "chainlake_sink_rebalances_total", Counter, ["kind"],
+        "consumer-group rebalances (`assign`, `revoke`)";
+    SINK_FENCED = "chainlake_sink_fenced_total", Counter, [],
+        "commits refused because another replica wrote the partition first, or that lost the race for a log version 100 times; the sink rejoins from Delta's offsets";
+    SINK_REJECTED = "chainlake_sink_rejected_total", Counter, ["topic"], "records sent to `_rejected`";
+    SINK_CONSUMER_ERRORS = "chainlake_sink_consumer_errors_total", Counter, [], "Kafka consumer errors";
+    MAINTENANCE_SECONDS = "chainlake_maintenance_seconds", Histogram, ["op"],
+        "`lake optimize / vacuum / checkpoint` durations";
+    JOB_ROWS = "chainlake_job_rows", Gauge, ["table"], "rows a Silver/Gold job wrote";
+    JOB_SECONDS = "chainlake_job_seconds", Histogram, ["table"], "Silver/Gold job duration";
+}

@@ -1,0 +1,40 @@
+//! The crate layout keeps its promises (docs/architecture.md): medallion builds against the
+//! wire contract alone, never against ingest's RPC, Redis or terminal dependencies; the wire
+//! contract itself stays light. Asked of `cargo tree` (offline, from Cargo.lock).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+/// Every package in `cargo tree -p package` (all dependency kinds).
+fn tree(package: &str) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["tree", "-p", package, "--prefix", "none", "--locked", "--offline"])
+        .output()
+        .unwrap_or_else(|e| panic!("running cargo tree: {e}"));
+    assert!(out.status.success(), "cargo tree -p {package}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+fn matching<'a>(deps: &'a BTreeSet<String>, prefixes: &[&str]) -> Vec<&'a String> {
+    deps.iter().filter(|d| prefixes.iter().any(|p| d.starts_with(p))).collect()
+}
+
+#[test]
+fn medallion_depends_on_the_wire_contract_not_on_ingest() {
+    let deps = tree("chainlake-medallion");
+    assert!(deps.contains("chainlake-wire"), "{deps:?}");
+    let forbidden = matching(&deps, &["alloy", "redis", "indicatif", "chainlake-ingest"]);
+    assert!(forbidden.is_empty(), "chainlake-medallion pulls in {forbidden:?}");
+}
+
+#[test]
+fn the_wire_contract_is_light() {
+    let deps = tree("chainlake-wire");
+    let heavy = matching(&deps, &["alloy", "rdkafka", "deltalake", "redis", "tokio", "arrow-array"]);
+    assert!(heavy.is_empty(), "chainlake-wire pulls in {heavy:?}");
+}
