@@ -45,6 +45,9 @@ pub enum PipelineError {
         #[source]
         source: ArrowError,
     },
+    /// A run ended with less done than it was asked for.
+    #[error("{what} did {done} of {expected}")]
+    Incomplete { what: &'static str, done: u64, expected: u64 },
     /// A query returned something other than the shape its caller reads.
     #[error("query {query:?}: expected {expected}, found {found}")]
     QueryShape { query: String, expected: &'static str, found: String },

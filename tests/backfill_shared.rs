@@ -9,12 +9,13 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloy::rpc::client::ClientBuilder;
 use chainlake::config::Config;
 use chainlake::pipeline;
-use chainlake_ingest::devnet::{bulk, Artifacts};
+use chainlake_ingest::backfill::ChunkLeases;
+use chainlake_ingest::devnet::{bulk, Anvil, Artifacts};
 use chainlake_medallion::bronze::Until;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;

@@ -7,13 +7,13 @@
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloy::rpc::client::{ClientBuilder, RpcClient};
 use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_ingest::config::ProviderConfig;
-use chainlake_ingest::devnet::{bulk, Artifacts};
+use chainlake_ingest::devnet::{bulk, Anvil, Artifacts};
 use chainlake_ingest::rpc::{ReceiptsMode, RpcSource};
 use chainlake_ingest::transform::transform_block;
 use common::proxy::Proxy;

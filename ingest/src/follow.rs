@@ -236,8 +236,12 @@ mod tests {
     }
 
     async fn follow_until(c: &Crawler<ScriptedChain, MemorySink>, stop: u64) -> Result<CrawlStats> {
+        follow_with(c, stop, 4).await
+    }
+
+    async fn follow_with(c: &Crawler<ScriptedChain, MemorySink>, stop: u64, concurrency: usize) -> Result<CrawlStats> {
         let (_tx, rx) = watch::channel(Some(stop));
-        c.follow(0, rx, Duration::from_millis(10), 4, &CancellationToken::new()).await
+        c.follow(0, rx, Duration::from_millis(10), concurrency, &CancellationToken::new()).await
     }
 
     fn blocks(range: std::ops::RangeInclusive<u64>, branch: u64) -> Vec<Published> {
@@ -282,7 +286,8 @@ mod tests {
     async fn a_reorg_at_the_tip_is_healed_before_stopping() {
         let chain = ScriptedChain::new(5).after_fetch(5, Step::Reorg { from: 4, to: 5 });
         let sink = MemorySink::default();
-        follow_until(&crawler(&chain, &sink, 8), 5).await.unwrap();
+        // One block at a time: block 4 is read before the reorg that follows the read of 5.
+        follow_with(&crawler(&chain, &sink, 8), 5, 1).await.unwrap();
         let mut expected = blocks(0..=5, 0);
         expected.push(Published::Reorg { number: 4, orphaned: hashes(4..=5, 0), new: hashes(4..=5, 1) });
         expected.extend(blocks(4..=5, 1));

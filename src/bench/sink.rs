@@ -9,7 +9,7 @@ use chainlake_medallion::bronze::bench::sink_path;
 use chainlake_medallion::bronze::{BronzeSink, Until};
 use chainlake_medallion::config::LakeConfig;
 use chainlake_medallion::lake::Lake;
-use chainlake_wire::{fixtures, BlockBundle, BlockRecord, TopicKind, Topics, TxRecord};
+use chainlake_wire::{fixtures, BlockBundle, BlockRecord, TopicKind, Topics, TxClass, TxRecord};
 use tokio_util::sync::CancellationToken;
 
 use super::{own_cpu, peak_rss_kib, percentile, reset_peak_rss};
@@ -172,7 +172,6 @@ pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>, broker: boo
     let bytes = bench.runs.first().map_or(0, |r| r.bytes);
     for block in 0..rows.div_ceil(150) {
         let txs: Vec<TxRecord> = (block * 150..((block + 1) * 150).min(rows)).map(tx).collect();
-        let first = &txs[0];
         let header = BlockRecord { tx_count: txs.len() as u64, ..bench_block(block) };
         publisher.publish(&BlockBundle { block: header, txs, logs: Vec::new() }).await?;
     }

@@ -3,7 +3,7 @@
 //! namespace (topic prefix, sink id, lake prefix) per test so tests run in parallel.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)] // shared by test crates that each use a part
 
 pub mod proxy;
 

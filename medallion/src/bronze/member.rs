@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chainlake_wire::TopicPartition;
-use rdkafka::consumer::StreamConsumer;
+use rdkafka::consumer::{Consumer, StreamConsumer};
 
 use super::group::{Loader, Rebalanced, SinkContext};
 use super::state::TopicState;

@@ -237,7 +237,7 @@ impl BronzeSink {
             // A rebalance runs inside recv(): apply it before the message it may precede.
             s.member.apply(s.consumer.context().drain(), &mut s.states)?;
             match msg {
-                Some(Ok(m)) => s.accept(&m, stats),
+                Some(Ok(m)) => accept(&mut s.member, &mut s.states, &m, stats),
                 Some(Err(e)) => {
                     metrics::counter!(crate::metrics::SINK_CONSUMER_ERRORS).increment(1);
                     tracing::warn!(error = %e, "kafka consumer error");
@@ -270,24 +270,27 @@ impl BronzeSink {
     }
 }
 
-impl Session {
-    /// Buffers one message of an assigned partition.
-    fn accept(&mut self, m: &BorrowedMessage<'_>, stats: &mut SinkStats) {
-        let tp = TopicPartition::new(m.topic(), m.partition());
-        if !self.member.assigned.contains(&tp) {
-            return; // fetched before a revoke: its new owner reads it again
-        }
-        self.member.next.insert(tp.clone(), m.offset() + 1);
-        if let Some(state) = self.states.get_mut(&tp.topic) {
-            let envelope = Envelope {
-                topic: tp.topic,
-                partition: tp.partition,
-                offset: m.offset(),
-                key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                ingested_at: chrono::Utc::now().timestamp_micros(),
-            };
-            state.accept(envelope, m.payload(), stats);
-        }
+/// Buffers one message of an assigned partition.
+fn accept(
+    member: &mut Member,
+    states: &mut HashMap<String, TopicState>,
+    m: &BorrowedMessage<'_>,
+    stats: &mut SinkStats,
+) {
+    let tp = TopicPartition::new(m.topic(), m.partition());
+    if !member.assigned.contains(&tp) {
+        return; // fetched before a revoke: its new owner reads it again
+    }
+    member.next.insert(tp.clone(), m.offset() + 1);
+    if let Some(state) = states.get_mut(&tp.topic) {
+        let envelope = Envelope {
+            topic: tp.topic,
+            partition: tp.partition,
+            offset: m.offset(),
+            key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+            ingested_at: chrono::Utc::now().timestamp_micros(),
+        };
+        state.accept(envelope, m.payload(), stats);
     }
 }
 
