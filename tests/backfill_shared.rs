@@ -47,7 +47,7 @@ fn backfill(cfg: &Config, to: u64, extra_env: &[(&str, &str)]) -> common::Reaped
 }
 
 async fn chain(cfg: &mut Config, empty_blocks: u64) -> (Anvil, u64) {
-    let anvil = common::anvil(&cfg, &[]).await;
+    let anvil = common::anvil(cfg, &[]).await;
     cfg.rpc.url = anvil.url();
     let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir()).unwrap();
     bulk::fill(&anvil.url(), &artifacts, 40, 20).await.unwrap();

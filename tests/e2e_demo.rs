@@ -6,7 +6,6 @@
 
 mod common;
 
-use chainlake::pipeline;
 use chainlake_ingest::devnet::TrafficConfig;
 use tokio_util::sync::CancellationToken;
 

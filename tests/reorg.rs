@@ -79,10 +79,15 @@ async fn storm(node: &RpcClient, progress: &mut watch::Receiver<Option<u64>>) ->
 
 /// Bronze minus the announced orphans, and Silver, equal the node's `canonical` chain; every
 /// `replaced` hash was announced orphaned.
-async fn assert_lake_is_canonical(cfg: &Config, canonical: &BTreeMap<u64, String>, replaced: &BTreeSet<String>) {
+async fn assert_lake_is_canonical(
+    cfg: &Config,
+    canonical: &BTreeMap<u64, String>,
+    replaced: &BTreeSet<String>,
+) {
     let cancel = CancellationToken::new();
     pipeline::sink(cfg, Until::CaughtUp, &cancel).await.unwrap();
-    let rows = |sql: &'static str| async move { pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap() };
+    let rows =
+        |sql: &'static str| async move { pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap() };
     let orphaned: BTreeSet<String> =
         rows("SELECT unnest(orphaned_hashes) FROM bronze.chain_events WHERE kind = 'reorg'")
             .await

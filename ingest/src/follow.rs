@@ -239,7 +239,11 @@ mod tests {
         follow_with(c, stop, 4).await
     }
 
-    async fn follow_with(c: &Crawler<ScriptedChain, MemorySink>, stop: u64, concurrency: usize) -> Result<CrawlStats> {
+    async fn follow_with(
+        c: &Crawler<ScriptedChain, MemorySink>,
+        stop: u64,
+        concurrency: usize,
+    ) -> Result<CrawlStats> {
         let (_tx, rx) = watch::channel(Some(stop));
         c.follow(0, rx, Duration::from_millis(10), concurrency, &CancellationToken::new()).await
     }
@@ -269,7 +273,11 @@ mod tests {
     /// blocks that were still canonical then.
     #[tokio::test(start_paused = true)]
     async fn confirmations_follow_the_canonical_branch() {
-        let chain = ScriptedChain::new(5).on_head([None, Some(Step::Reorg { from: 5, to: 6 })]);
+        let chain = ScriptedChain::new(3).on_head([
+            None,
+            Some(Step::Grow { to: 5 }),
+            Some(Step::Reorg { from: 5, to: 6 }),
+        ]);
         let sink = MemorySink::default();
         follow_until(&crawler(&chain, &sink, 8), 6).await.unwrap();
         let confirmed: Vec<u64> = sink

@@ -105,7 +105,11 @@ pub async fn run(cfg: &mut Config, blocks: u64, txs_per_block: u64) -> Result<In
     let node_cpu = anvil.pid().map(cpu_of).unwrap_or_default().saturating_sub(node0);
     anvil.stop().await;
     if stats.blocks != chain.last_block - chain.first_block + 1 {
-        return Err(PipelineError::Incomplete { what: "bench backfill", done: stats.blocks, expected: blocks });
+        return Err(PipelineError::Incomplete {
+            what: "bench backfill",
+            done: stats.blocks,
+            expected: blocks,
+        });
     }
     Ok(IngestBench {
         blocks: stats.blocks,

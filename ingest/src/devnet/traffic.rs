@@ -189,7 +189,8 @@ async fn deploy(s: &mut Sender, a: &Artifacts, owner: Address) -> Result<Contrac
     let tka = s.send(owner, None, 0, token("Token A", "TKA")?, 3_000_000, OWNER_FEES).await?;
     let tkb = s.send(owner, None, 0, token("Token B", "TKB")?, 3_000_000, OWNER_FEES).await?;
     let weth = s.send(owner, None, 0, a.weth.deploy_data(&[])?, 2_000_000, OWNER_FEES).await?;
-    let factory = s.send(owner, None, 0, a.factory.deploy_data(&[addr(owner)])?, 6_000_000, OWNER_FEES).await?;
+    let factory =
+        s.send(owner, None, 0, a.factory.deploy_data(&[addr(owner)])?, 6_000_000, OWNER_FEES).await?;
     s.mine().await?;
     let router = s
         .send(owner, None, 0, a.router.deploy_data(&[addr(factory), addr(weth)])?, 7_000_000, OWNER_FEES)
@@ -242,9 +243,10 @@ async fn send_one(
         }
         5 => {
             let path = DynSolValue::Array(vec![addr(c.tka), addr(c.tkb)]);
-            let data = a
-                .router
-                .call_data("swapExactTokensForTokens", &[uint(ETHER), uint(0), path, addr(owner), deadline()])?;
+            let data = a.router.call_data(
+                "swapExactTokensForTokens",
+                &[uint(ETHER), uint(0), path, addr(owner), deadline()],
+            )?;
             s.send(owner, Some(c.router), 0, data, 300_000, OWNER_FEES).await?;
         }
         6 => {

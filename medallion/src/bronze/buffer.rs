@@ -228,7 +228,7 @@ impl TableBuffer {
 }
 
 /// Rows per decoded batch: bounds arrow-json's tape (about twice the JSON it holds).
-pub const DECODE_ROWS: usize = 8192;
+pub(super) const DECODE_ROWS: usize = 8192;
 
 /// Decodes `rows` newline-separated JSON records into batches of `schema`.
 fn decode(schema: &SchemaRef, raw: &[u8], rows: usize) -> std::result::Result<Vec<RecordBatch>, ArrowError> {

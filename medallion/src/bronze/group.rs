@@ -22,7 +22,7 @@ use crate::{Error, Result};
 
 /// What the Delta log says about one topic-partition.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stored {
+pub(super) struct Stored {
     /// Last offset whose row is in the Bronze table.
     pub rows: Option<i64>,
     /// Last offset whose reject is in `_rejected`.
@@ -30,14 +30,15 @@ pub struct Stored {
 }
 
 /// Stored offsets by topic-partition.
-pub type Offsets = HashMap<TopicPartition, Stored>;
+pub(super) type Offsets = HashMap<TopicPartition, Stored>;
 
 /// Reads [`Offsets`] of the given partitions from the lake.
-pub type Loader = Arc<dyn Fn(Vec<TopicPartition>) -> BoxFuture<'static, Result<Offsets>> + Send + Sync>;
+pub(super) type Loader =
+    Arc<dyn Fn(Vec<TopicPartition>) -> BoxFuture<'static, Result<Offsets>> + Send + Sync>;
 
 /// A rebalance, as the sink loop sees it.
 #[derive(Debug)]
-pub enum Rebalanced {
+pub(super) enum Rebalanced {
     Assigned(Offsets),
     Revoked,
     /// Nothing was assigned (one of the `Error::Rebalance*` variants).
@@ -45,14 +46,14 @@ pub enum Rebalanced {
 }
 
 /// Where a partition starts: just past its last offset in Delta, or at the beginning.
-pub fn start_offset(stored: &Stored) -> Offset {
+pub(super) fn start_offset(stored: &Stored) -> Offset {
     stored.rows.map_or(Offset::Beginning, |v| Offset::Offset(v + 1))
 }
 
 /// The consumer context: runs the rebalance with offsets from Delta, and keeps the high
 /// watermarks librdkafka's statistics report (consumer lag without asking the broker: a
 /// ListOffsets request would queue behind the fetch in flight and stall the sink loop).
-pub struct SinkContext {
+pub(super) struct SinkContext {
     loader: Loader,
     handle: tokio::runtime::Handle,
     events: Mutex<Vec<Rebalanced>>,
@@ -61,12 +62,12 @@ pub struct SinkContext {
 
 impl SinkContext {
     /// `handle`: a multi-thread runtime (the callback blocks on the lake read).
-    pub fn new(loader: Loader, handle: tokio::runtime::Handle) -> Self {
+    pub(super) fn new(loader: Loader, handle: tokio::runtime::Handle) -> Self {
         SinkContext { loader, handle, events: Mutex::new(Vec::new()), high: Mutex::new(HashMap::new()) }
     }
 
     /// Rebalances since the last call, oldest first.
-    pub fn drain(&self) -> Vec<Rebalanced> {
+    pub(super) fn drain(&self) -> Vec<Rebalanced> {
         std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
@@ -75,7 +76,7 @@ impl SinkContext {
     }
 
     /// The last high watermark per partition the statistics reported.
-    pub fn high_watermarks(&self) -> HashMap<TopicPartition, i64> {
+    pub(super) fn high_watermarks(&self) -> HashMap<TopicPartition, i64> {
         self.high.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

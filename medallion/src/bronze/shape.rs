@@ -22,19 +22,19 @@ enum Kind {
 
 /// The payload columns of one table, in schema order, and where each name is.
 #[derive(Debug, Clone)]
-pub struct Shape {
+pub(super) struct Shape {
     /// (name, kind, nullable) per column.
     columns: Vec<(String, Kind, bool)>,
     index: HashMap<String, usize>,
 }
 
 /// A field the schema does not know (a newer producer), as text.
-pub type Extra = (String, String);
+pub(super) type Extra = (String, String);
 
 impl Shape {
     /// The shape of `payload` (payload columns only, no envelope). Columns of other types
     /// are not produced by the wire records; they are checked as text.
-    pub fn new(payload: &SchemaRef) -> Self {
+    pub(super) fn new(payload: &SchemaRef) -> Self {
         let columns: Vec<(String, Kind, bool)> = payload
             .fields()
             .iter()
@@ -54,7 +54,7 @@ impl Shape {
 
     /// Checks `payload`; fields the schema lacks are appended to `extra` as text (null ones
     /// are dropped). On error `extra` may hold part of the record's extras.
-    pub fn check(&self, payload: &[u8], extra: &mut Vec<Extra>) -> Result<(), String> {
+    pub(super) fn check(&self, payload: &[u8], extra: &mut Vec<Extra>) -> Result<(), String> {
         let mut seen = vec![false; self.columns.len()];
         let mut de = serde_json::Deserializer::from_slice(payload);
         RecordSeed { shape: self, seen: &mut seen, extra }.deserialize(&mut de).map_err(|e| e.to_string())?;

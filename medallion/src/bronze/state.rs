@@ -15,12 +15,12 @@ use crate::lake::Lake;
 use crate::Result;
 
 /// The Delta `txn` app id of a topic-partition's rows.
-pub fn app_id(sink_id: &str, topic: &str, partition: i32) -> String {
+pub(super) fn app_id(sink_id: &str, topic: &str, partition: i32) -> String {
     format!("{sink_id}-{topic}-{partition}")
 }
 
 /// The Delta `txn` app id of a topic-partition's rejects (in `_rejected`).
-pub fn reject_app_id(sink_id: &str, topic: &str, partition: i32) -> String {
+pub(super) fn reject_app_id(sink_id: &str, topic: &str, partition: i32) -> String {
     format!("{sink_id}-rejected-{topic}-{partition}")
 }
 
@@ -37,7 +37,7 @@ pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>
 /// one this replica expects (`(partition, app id, last offset it wrote or found)`). Another
 /// value means another writer took the partition meanwhile: this replica is fenced. The
 /// commit that follows reads this version, so Delta's conflict check covers what comes after.
-pub async fn check_txns(
+pub(super) async fn check_txns(
     table: &mut DeltaTable,
     topic: &str,
     expected: &[(i32, String, Option<i64>)],
@@ -72,7 +72,7 @@ fn expectations(
     pending.keys().map(|p| (*p, app_id(*p), committed.get(p).copied())).collect()
 }
 
-pub struct TopicState {
+pub(super) struct TopicState {
     pub kind: TopicKind,
     pub topic: String,
     pub table: DeltaTable,
@@ -92,7 +92,7 @@ pub struct TopicState {
 }
 
 impl TopicState {
-    pub fn new(kind: TopicKind, topic: &str, table: DeltaTable) -> Self {
+    pub(super) fn new(kind: TopicKind, topic: &str, table: DeltaTable) -> Self {
         TopicState {
             kind,
             topic: topic.to_owned(),
@@ -111,7 +111,7 @@ impl TopicState {
 
     /// Drops everything not yet committed (the partitions were revoked: their next owner
     /// reads those records again from the offsets in Delta).
-    pub fn discard(&mut self) {
+    pub(super) fn discard(&mut self) {
         self.buffer = buffer_for(self.kind);
         self.rejects = RejectBuffer::default();
         self.bytes = 0;
@@ -124,7 +124,7 @@ impl TopicState {
     }
 
     /// Takes a partition on with the offsets stored in Delta (a fresh read).
-    pub fn assign(&mut self, partition: i32, rows: Option<i64>, rejects: Option<i64>) {
+    pub(super) fn assign(&mut self, partition: i32, rows: Option<i64>, rejects: Option<i64>) {
         match rows {
             Some(v) => self.committed.insert(partition, v),
             None => self.committed.remove(&partition),
@@ -137,7 +137,7 @@ impl TopicState {
     }
 
     /// Buffers one record, or its reject; skips records the table already has.
-    pub fn accept(&mut self, envelope: Envelope, payload: Option<&[u8]>, stats: &mut SinkStats) {
+    pub(super) fn accept(&mut self, envelope: Envelope, payload: Option<&[u8]>, stats: &mut SinkStats) {
         let (p, offset) = (envelope.partition, envelope.offset);
         if self.committed.get(&p).is_some_and(|c| offset <= *c) {
             stats.skipped += 1;
@@ -169,18 +169,18 @@ impl TopicState {
     }
 
     /// Due by its own rows or age; bytes are a budget of the whole sink (see the sink loop).
-    pub fn due(&self, cfg: &SinkConfig) -> bool {
+    pub(super) fn due(&self, cfg: &SinkConfig) -> bool {
         self.buffer.len() >= cfg.flush_rows || self.oldest.is_some_and(|t| t.elapsed() >= cfg.flush_interval)
     }
 
     /// Payload bytes buffered since the last flush.
-    pub fn bytes(&self) -> usize {
+    pub(super) fn bytes(&self) -> usize {
         self.bytes
     }
 
     /// Commits rejects (to `_rejected`) then rows, each with its offsets as `txn` actions.
     /// Returns the partitions whose row offsets were committed.
-    pub async fn flush(
+    pub(super) async fn flush(
         &mut self,
         lake: &Lake,
         sink_id: &str,
