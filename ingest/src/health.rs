@@ -160,10 +160,7 @@ impl HealthTable {
                 changes.merge(self.demote(i, Demotion::Stale, now));
             }
         }
-        changes.switched = match (changes.switched, self.pick(now)) {
-            (Some((from, _)), Some((_, to))) => Some((from, to)),
-            (a, b) => b.or(a),
-        };
+        changes.merge(Changes { demoted: Vec::new(), switched: self.pick(now) });
         changes
     }
 
