@@ -1,30 +1,23 @@
 -- silver.blocks: the canonical chain, one row per height, typed.
--- Reads bronze.blocks and bronze.chain_events. A block hash named in `orphaned_hashes` of a
--- reorg event is excluded unless a later reorg event names it canonical again (`new_hashes`).
--- A height still published more than once (a re-publish after a crash, or a tip replaced
--- before the follower saw the reorg) keeps its latest arrival.
-WITH mentions AS (
-  SELECT unnest(orphaned_hashes) AS hash, detected_at, false AS canonical
-  FROM bronze.chain_events WHERE kind = 'reorg'
-  UNION ALL
-  SELECT unnest(new_hashes) AS hash, detected_at, true AS canonical
-  FROM bronze.chain_events WHERE kind = 'reorg'
+-- Reads bronze.blocks and bronze.chain_events. Order is the follower's publication sequence
+-- `seq` (persisted across restarts), never arrival time. A reorg event at height n orphans every
+-- block at or above n published before it; the follower then re-publishes the new branch,
+-- re-adopted hashes included, after the event. So a block is canonical when no later reorg
+-- event starts at or below its height, and of a height's surviving copies the latest wins.
+WITH reorgs AS (
+  SELECT chain, number, seq FROM bronze.chain_events WHERE kind = 'reorg'
 ),
-verdict AS (
-  SELECT hash, canonical FROM (
-    SELECT hash, canonical,
-      row_number() OVER (PARTITION BY hash ORDER BY detected_at DESC, canonical DESC) AS rn
-    FROM mentions
-  ) AS m
-  WHERE rn = 1
+surviving AS (
+  SELECT b.* FROM bronze.blocks AS b
+  WHERE NOT EXISTS (
+    SELECT 1 FROM reorgs AS r WHERE r.chain = b.chain AND r.number <= b.number AND r.seq > b.seq
+  )
 ),
 candidates AS (
-  SELECT b.*, row_number() OVER (
-    PARTITION BY b.chain, b.number ORDER BY b._ingested_at DESC, b._kafka_partition DESC, b._kafka_offset DESC
+  SELECT s.*, row_number() OVER (
+    PARTITION BY s.chain, s.number ORDER BY s.seq DESC, s._kafka_partition DESC, s._kafka_offset DESC
   ) AS rn
-  FROM bronze.blocks AS b
-  LEFT JOIN verdict AS v ON v.hash = b.hash
-  WHERE coalesce(v.canonical, true)
+  FROM surviving AS s
 )
 SELECT
   chain,
@@ -41,6 +34,7 @@ SELECT
   size,
   withdrawals_count,
   blob_gas_used,
-  excess_blob_gas
+  excess_blob_gas,
+  verified
 FROM candidates
 WHERE rn = 1

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chainlake_ingest::config::{BackfillConfig, ChainConfig, RpcConfig};
+use chainlake_ingest::config::{BackfillConfig, ChainConfig, InvalidConfig, RpcConfig};
 use chainlake_ingest::devnet::TrafficConfig;
 use chainlake_medallion::config::{LakeConfig, MedallionConfig, SinkConfig};
 use chainlake_wire::KafkaConfig;
@@ -97,6 +97,28 @@ impl Config {
         fig.extract().map_err(|e| ConfigError(Box::new(e)))
     }
 
+    /// Refuses values that cannot work (zero durations and sizes), naming the key; run at
+    /// start, before anything connects.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        self.rpc.validate()?;
+        self.backfill.validate()?;
+        let durations = [
+            ("sink.flush-interval", self.sink.flush_interval),
+            ("sink.session-timeout", self.sink.session_timeout),
+            ("sink.lag-interval", self.sink.lag_interval),
+            ("kafka.message-timeout", self.kafka.message_timeout),
+        ];
+        for (key, d) in durations {
+            if d.is_zero() {
+                return Err(InvalidConfig { key, reason: "must be longer than 0s".into() });
+            }
+        }
+        if self.kafka.partitions < 1 {
+            return Err(InvalidConfig { key: "kafka.partitions", reason: "must be at least 1".into() });
+        }
+        Ok(())
+    }
+
     /// Only the built-in defaults.
     pub fn defaults() -> Result<Self, ConfigError> {
         Self::from_figment(Figment::from(Toml::string(DEFAULTS)))
@@ -149,6 +171,21 @@ mod tests {
             assert!(!format!("{c:?}").contains("KEY"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn values_that_cannot_work_are_refused_naming_the_key() {
+        let mut c = Config::defaults().unwrap();
+        assert_eq!(c.validate(), Ok(()));
+        c.rpc.poll_interval = std::time::Duration::ZERO;
+        let err = c.validate().unwrap_err().to_string();
+        assert_eq!(err, "invalid configuration: rpc.poll-interval must be longer than 0s");
+        let mut c = Config::defaults().unwrap();
+        c.sink.flush_interval = std::time::Duration::ZERO;
+        assert!(c.validate().unwrap_err().to_string().contains("sink.flush-interval"));
+        let mut c = Config::defaults().unwrap();
+        c.backfill.chunk_size = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("backfill.chunk-size"));
     }
 
     #[test]

@@ -58,6 +58,14 @@ enum Command {
     Lake(LakeCommand),
     /// Run SQL over bronze.*, silver.* and gold.* tables and print the result.
     Query { sql: String },
+    /// Re-check Bronze for a range of heights from the lake alone (no node): header hashes,
+    /// completeness of transactions, receipts and logs; exits 1 on any problem.
+    Verify {
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: u64,
+    },
     /// Local devnet tools.
     #[command(subcommand)]
     Devnet(DevnetCommand),
@@ -189,6 +197,8 @@ fn main() -> ExitCode {
             "info,deltalake=warn,deltalake_core=warn,buoyant_kernel=off,delta_kernel=warn".into()
         }))
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cfg = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -197,6 +207,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = cfg.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -207,10 +221,24 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command, cfg)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: our errors already include their
+/// source's text, which `{:#}` would print a second time.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
@@ -251,6 +279,7 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(cmd) => bench(cfg, cmd).await,
+        Command::Verify { from, to } => verify(&cfg, from, to).await,
         Command::Devnet(DevnetCommand::Traffic { blocks, txs_per_block, ledger }) => {
             let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir())?;
             let l =
@@ -332,9 +361,22 @@ async fn backfill(
     Ok(if report.complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// `chainlake verify`: prints a summary and the problems; exits 1 when there are any.
+async fn verify(cfg: &Config, from: u64, to: u64) -> anyhow::Result<ExitCode> {
+    let r = chainlake::verify_lake::verify_lake(cfg, from, to).await?;
+    println!(
+        "heights {from}..={to}: {} blocks, {} header hashes ok, {} complete, {} flagged verified, {} heights missing",
+        r.blocks, r.header_ok, r.complete, r.flagged_verified, r.missing_heights
+    );
+    for p in &r.problems {
+        println!("  {p}");
+    }
+    Ok(if r.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 /// `chainlake ingest follow`: from `--from`, else where the last run stopped, else the head.
 async fn follow(cfg: &Config, from: Option<u64>, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
-    let crawler = pipeline::connect(cfg).await?;
+    let crawler = pipeline::connect_until(cfg, cancel).await?;
     let from = match (from, crawler.resume_height().await?) {
         (Some(f), _) => f,
         (None, Some(resume)) => resume,

@@ -51,6 +51,9 @@ pub enum PipelineError {
     /// A query returned something other than the shape its caller reads.
     #[error("query {query:?}: expected {expected}, found {found}")]
     QueryShape { query: String, expected: &'static str, found: String },
+    /// `--from` above `--to`.
+    #[error("empty range: --from {from} is above --to {to}")]
+    EmptyRange { from: u64, to: u64 },
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
@@ -64,7 +67,14 @@ impl From<chainlake_ingest::Error> for PipelineError {
 /// Connects to the configured node (checking it serves the configured chain), Kafka (creating
 /// the topics) and Redis (the persisted canonical window).
 pub async fn connect(cfg: &Config) -> Result<Crawler> {
-    let rpc = Providers::new(&cfg.chain.name, &cfg.rpc)?;
+    connect_until(cfg, &CancellationToken::new()).await
+}
+
+/// [`connect`], with waits for failing providers ended by `cancel`.
+pub async fn connect_until(cfg: &Config, cancel: &CancellationToken) -> Result<Crawler> {
+    cfg.rpc.validate().map_err(chainlake_ingest::Error::from)?;
+    cfg.backfill.validate().map_err(chainlake_ingest::Error::from)?;
+    let rpc = Providers::new(&cfg.chain.name, &cfg.rpc)?.with_verify(cfg.chain.verify).with_cancel(cancel.clone());
     let mut reachable = 0;
     let mut last_err = None;
     for (provider, id) in rpc.chain_ids().await {
@@ -99,7 +109,10 @@ pub async fn backfill_shared(
     bar: bool,
     cancel: &CancellationToken,
 ) -> Result<SharedReport> {
-    let crawler = connect(cfg).await?;
+    if to < from {
+        return Err(PipelineError::EmptyRange { from, to });
+    }
+    let crawler = connect_until(cfg, cancel).await?;
     let plan = BackfillPlan { from, to, chunk_size: cfg.backfill.chunk_size };
     let worker =
         format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()), std::process::id());

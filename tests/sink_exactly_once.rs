@@ -1,6 +1,9 @@
 //! The Bronze sink (the real binary) against real tansu and the real lake, local and S3:
 //! - 100,000 records over 6 partitions, the sink killed with -9 twenty times while it ingests;
 //! - two replicas in one group, stopped and started alternately (rebalances), local and S3;
+//! - a group-mode sink killed with -9 fifteen times in quick succession: the next one catches
+//!   up (dead members keep their assignment until their session expires; a member stuck
+//!   without partitions rejoins) within twice the session timeout after the last kill;
 //! - optimize, checkpoint and vacuum run while the sink writes.
 //!
 //! Afterwards Bronze holds every record exactly once: per partition, offsets 0..high each
@@ -196,6 +199,46 @@ async fn two_replicas_with_rebalances(cfg: Config, s3: bool) {
         let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
         c.wait().unwrap();
     }
+    assert_exactly_once(&cfg).await;
+}
+
+/// Rows in the two tables now.
+async fn rows_written(cfg: &Config) -> u64 {
+    let sql = "SELECT CAST((SELECT count(*) FROM bronze.blocks) + (SELECT count(*) FROM bronze.txs_native_transfer) AS VARCHAR)";
+    match pipeline::query(cfg, sql).await {
+        Ok(b) => pipeline::rows(&b).unwrap()[0][0].parse().unwrap(),
+        Err(_) => 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_sink_killed_fifteen_times_in_a_row_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(common::test_config("group-kill15", dir.path().to_str().unwrap()));
+    ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, "devnet")).await.unwrap();
+    let publisher = Publisher::new(&cfg.kafka, "devnet").unwrap();
+    let bundles = RECORDS / PER_BUNDLE;
+    let mut rng = common::Rng::new("group_sink_killed_fifteen_times");
+    for round in 0..15 {
+        produce(&publisher, round * bundles / 16, (round + 1) * bundles / 16).await;
+        let mut child = sink_process(&cfg, false, true);
+        tokio::time::sleep(Duration::from_millis(300 + rng.below(1200))).await;
+        child.kill().unwrap(); // SIGKILL: its group member stays until the session expires
+        child.wait().unwrap();
+    }
+    produce(&publisher, 15 * bundles / 16, bundles).await;
+    let last_kill = std::time::Instant::now();
+    let mut sink = sink_process(&cfg, false, true);
+    let within = cfg.sink.session_timeout * 2;
+    common::eventually("the group sink caught up", within + Duration::from_secs(20), || async {
+        (rows_written(&cfg).await == RECORDS).then_some(())
+    })
+    .await;
+    let took = last_kill.elapsed();
+    println!("caught up {took:?} after the last kill (session timeout {:?})", cfg.sink.session_timeout);
+    let _ = Command::new("kill").args(["-INT", &sink.id().to_string()]).status();
+    sink.wait().unwrap();
+    assert!(took <= within, "caught up {took:?} after the last kill, more than {within:?}");
     assert_exactly_once(&cfg).await;
 }
 

@@ -16,6 +16,23 @@ pub struct ChainConfig {
     pub confirmations: u64,
     /// Recent canonical hashes kept to detect and heal reorgs; a deeper reorg is an error.
     pub reorg_window: u64,
+    /// How fetched blocks are proven against their headers (see verify.rs).
+    #[serde(default)]
+    pub verify: VerifyMode,
+}
+
+/// `chain.verify`: what a block must prove before it is published to `{chain}.blocks`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifyMode {
+    /// Header hash, transactions, receipts and withdrawals roots must match; a block that
+    /// keeps failing goes to `{chain}.unverified`, never to `{chain}.blocks`.
+    #[default]
+    Strict,
+    /// Checked and counted; a failing block is still published, with `verified = false`.
+    Warn,
+    /// Not checked (chains whose header format alloy does not know); `verified = false`.
+    Off,
 }
 
 /// `[rpc]`: the JSON-RPC providers of the chain and how to call them. The primary provider is
@@ -60,6 +77,17 @@ pub struct RpcConfig {
     /// How long a demoted provider is left alone before it may be used again.
     #[serde(with = "humantime_serde")]
     pub demotion_cooldown: Duration,
+    /// Bound on one HTTP request, connect to last byte (a silent server is a failure).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Longest wait between two rounds over every provider while all of them fail.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// When every provider has failed for this long, the process stops with one line.
+    #[serde(with = "humantime_serde")]
+    pub give_up_after: Duration,
+    /// Fetches of one block (over all providers) before it counts as unverifiable.
+    pub verify_attempts: u32,
 }
 
 /// One entry of `rpc.fallbacks`.
@@ -83,11 +111,66 @@ impl RpcConfig {
         std::iter::once(primary).chain(self.fallbacks.iter().cloned()).collect()
     }
 
+    /// Refuses values that cannot work (zero durations, zero sizes), naming the key.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let durations = [
+            ("rpc.poll-interval", self.poll_interval),
+            ("rpc.initial-backoff", self.initial_backoff),
+            ("rpc.max-head-lag-time", self.max_head_lag_time),
+            ("rpc.request-timeout", self.request_timeout),
+            ("rpc.max-backoff", self.max_backoff),
+            ("rpc.give-up-after", self.give_up_after),
+        ];
+        for (key, d) in durations {
+            if d.is_zero() {
+                return Err(InvalidConfig { key, reason: "must be longer than 0s".into() });
+            }
+        }
+        let counts = [
+            ("rpc.concurrency", self.concurrency as u64),
+            ("rpc.receipts-batch-size", self.receipts_batch_size as u64),
+            ("rpc.max-failures", u64::from(self.max_failures)),
+            ("rpc.verify-attempts", u64::from(self.verify_attempts)),
+        ];
+        for (key, n) in counts {
+            if n == 0 {
+                return Err(InvalidConfig { key, reason: "must be at least 1".into() });
+            }
+        }
+        if self.max_backoff < self.initial_backoff {
+            return Err(InvalidConfig { key: "rpc.max-backoff", reason: "must not be below rpc.initial-backoff".into() });
+        }
+        Ok(())
+    }
+
     /// Sets the primary provider (demo and tests point it at their own node).
     pub fn set_primary(&mut self, url: String, pseudonym: String, ws_url: String) {
         self.url = url;
         self.pseudonym = pseudonym;
         self.ws_url = ws_url;
+    }
+}
+
+/// A configuration value that cannot work, refused at start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {key} {reason}")]
+pub struct InvalidConfig {
+    pub key: &'static str,
+    pub reason: String,
+}
+
+impl BackfillConfig {
+    /// Refuses a zero chunk size or duration.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        if self.chunk_size == 0 {
+            return Err(InvalidConfig { key: "backfill.chunk-size", reason: "must be at least 1".into() });
+        }
+        for (key, d) in [("backfill.lease-ttl", self.lease_ttl), ("backfill.checkpoint-interval", self.checkpoint_interval)] {
+            if d.is_zero() {
+                return Err(InvalidConfig { key, reason: "must be longer than 0s".into() });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -126,6 +209,10 @@ impl std::fmt::Debug for RpcConfig {
             .field("max_failures", &self.max_failures)
             .field("head_check_interval", &self.head_check_interval)
             .field("demotion_cooldown", &self.demotion_cooldown)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_backoff", &self.max_backoff)
+            .field("give_up_after", &self.give_up_after)
+            .field("verify_attempts", &self.verify_attempts)
             .finish()
     }
 }
@@ -161,6 +248,10 @@ pub(crate) mod tests {
             max_failures: 3,
             head_check_interval: Duration::from_secs(15),
             demotion_cooldown: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(5),
+            give_up_after: Duration::from_secs(600),
+            verify_attempts: 3,
         }
     }
 }

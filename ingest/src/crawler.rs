@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chainlake_wire::BlockBundle;
+use chainlake_wire::{BlockBundle, UnverifiedRecord, SCHEMA_VERSION};
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 use crate::providers::Providers;
 use crate::publish::Publisher;
 use crate::rpc::RawBlock;
+use crate::sequence::Sequencer;
 use crate::source::{BlockSource, RecordSink};
+use crate::verify::{Check, Failure, Reason};
 use crate::transform::transform_block;
 use crate::window_store::WindowStore;
 use crate::Result;
@@ -27,6 +29,7 @@ pub(crate) struct Sent {
     logs: u64,
     transforming: Duration,
     publishing: Duration,
+    unverified: bool,
 }
 
 /// What a crawl did.
@@ -38,6 +41,8 @@ pub struct CrawlStats {
     /// Highest height published.
     pub last_block: Option<u64>,
     pub reorgs: u64,
+    /// Blocks that could not be verified or parsed, published to `{chain}.unverified` only.
+    pub unverified: u64,
     /// Where the time went, summed over concurrent blocks: the node answering (block +
     /// receipts), transforming, and publishing until Kafka acknowledged.
     pub waited_for_node: Duration,
@@ -54,6 +59,14 @@ pub struct Crawler<S = Providers, P = Publisher> {
     pub(crate) reorg_window: u64,
     published: Arc<watch::Sender<Option<u64>>>,
     pub(crate) store: Option<WindowStore>,
+    pub(crate) seq: Sequencer,
+}
+
+/// A fetched block made ready to publish: its records, or the raw answer for
+/// `{chain}.unverified` when it could not be verified or parsed.
+pub(crate) enum Prepared {
+    Good(BlockBundle, Duration),
+    Unverified(Box<UnverifiedRecord>),
 }
 
 impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
@@ -67,6 +80,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             reorg_window,
             published: Arc::new(watch::channel(None).0),
             store: None,
+            seq: Sequencer::default(),
         }
     }
 
@@ -93,23 +107,40 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         &self.rpc
     }
 
-    /// Transforms one block, flagging what it keeps with a flag; returns the time it took.
-    pub(crate) fn transform(&self, raw: &RawBlock) -> Result<(BlockBundle, Duration)> {
+    /// Transforms one block, flagging what it keeps with a flag; a block that failed strict
+    /// verification, or cannot be transformed, becomes an [`UnverifiedRecord`] instead.
+    pub(crate) fn prepare(&self, raw: &RawBlock) -> Prepared {
+        let chain = self.rpc.chain();
+        if let Check::Rejected { failure, attempts } = &raw.check {
+            return Prepared::Unverified(Box::new(unverified(chain, raw, failure, *attempts)));
+        }
         let started = Instant::now();
-        let bundle = transform_block(self.rpc.chain(), &raw.block, Some(&raw.receipts))?;
+        let mut bundle = match transform_block(chain, &raw.block, Some(&raw.receipts)) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(chain, block = raw.number, provider = %raw.provider, error = %e,
+                    "block cannot be transformed: kept raw in the unverified topic");
+                let failure = Failure { reason: Reason::Malformed, detail: e.to_string(), expected: None, computed: None };
+                return Prepared::Unverified(Box::new(unverified(chain, raw, &failure, 1)));
+            }
+        };
+        bundle.block.verified = raw.check.is_verified();
+        if bundle.block.verified {
+            metrics::counter!(crate::metrics::BLOCKS_VERIFIED, "chain" => chain.to_owned()).increment(1);
+        }
         let took = started.elapsed();
         for tx in bundle.txs.iter().filter(|t| !t.type_known || !t.has_receipt) {
-            metrics::counter!(crate::metrics::FLAGGED_TXS, "chain" => self.rpc.chain().to_owned())
-                .increment(1);
-            tracing::warn!(chain = self.rpc.chain(), block = raw.number, tx = %tx.hash, tx_type = tx.tx_type,
+            metrics::counter!(crate::metrics::FLAGGED_TXS, "chain" => chain.to_owned()).increment(1);
+            tracing::warn!(chain, block = raw.number, tx = %tx.hash, tx_type = tx.tx_type,
                 has_receipt = tx.has_receipt, "transaction kept with a flag");
         }
-        Ok((bundle, took))
+        Prepared::Good(bundle, took)
     }
 
-    /// Publishes one transformed block (until every record is acknowledged).
-    pub(crate) async fn send_bundle(&self, bundle: &BlockBundle, transforming: Duration) -> Result<Sent> {
+    /// Publishes one transformed block (until every record is acknowledged), numbered now.
+    pub(crate) async fn send_bundle(&self, bundle: &mut BlockBundle, transforming: Duration) -> Result<Sent> {
         let started = Instant::now();
+        bundle.block.seq = self.seq.next();
         self.publisher.publish(bundle).await?;
         Ok(Sent {
             number: bundle.block.number,
@@ -117,17 +148,39 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             logs: bundle.logs.len() as u64,
             transforming,
             publishing: started.elapsed(),
+            unverified: false,
+        })
+    }
+
+    /// Publishes a block that could not be verified to `{chain}.unverified` only.
+    pub(crate) async fn send_unverified(&self, record: &UnverifiedRecord) -> Result<Sent> {
+        let started = Instant::now();
+        self.publisher.publish_unverified(record).await?;
+        Ok(Sent {
+            number: record.number,
+            txs: 0,
+            logs: 0,
+            transforming: Duration::ZERO,
+            publishing: started.elapsed(),
+            unverified: true,
         })
     }
 
     async fn send(&self, raw: RawBlock) -> Result<Sent> {
-        let (bundle, transforming) = self.transform(&raw)?;
-        self.send_bundle(&bundle, transforming).await
+        match self.prepare(&raw) {
+            Prepared::Good(mut bundle, transforming) => self.send_bundle(&mut bundle, transforming).await,
+            Prepared::Unverified(record) => self.send_unverified(&record).await,
+        }
     }
 
     pub(crate) fn account(&self, sent: Sent, stats: &mut CrawlStats) {
         stats.transforming += sent.transforming;
         stats.publishing += sent.publishing;
+        if sent.unverified {
+            stats.unverified += 1;
+            self.published.send_replace(Some(sent.number));
+            return;
+        }
         stats.blocks += 1;
         stats.txs += sent.txs;
         stats.logs += sent.logs;
@@ -203,5 +256,24 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         }
         stats.waited_for_node += Duration::from_micros(fetch_time.load(Ordering::Relaxed));
         Ok(())
+    }
+}
+
+/// The raw answer of a block given up on, with the reason and the two roots.
+fn unverified(chain: &str, raw: &RawBlock, failure: &Failure, attempts: u32) -> UnverifiedRecord {
+    UnverifiedRecord {
+        schema_version: SCHEMA_VERSION,
+        chain: chain.to_owned(),
+        number: raw.number,
+        hash: raw.block.get("hash").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned(),
+        provider: raw.provider.clone(),
+        reason: failure.reason.label().to_owned(),
+        detail: failure.detail.clone(),
+        expected: failure.expected.map(|h| h.to_string()),
+        computed: failure.computed.map(|h| h.to_string()),
+        attempts: u64::from(attempts),
+        block_json: raw.block.to_string(),
+        receipts_json: raw.receipts.to_string(),
+        detected_at: crate::follow::now_millis(),
     }
 }

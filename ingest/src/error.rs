@@ -41,9 +41,10 @@ pub enum Error {
         source: Box<KafkaError>,
     },
     /// Creating the Kafka client or topics failed.
-    #[error("kafka {action} failed: {source}")]
+    #[error("kafka {action} failed (brokers {brokers}): {source}")]
     Kafka {
         action: &'static str,
+        brokers: String,
         #[source]
         source: Box<KafkaError>,
     },
@@ -73,6 +74,15 @@ pub enum Error {
     /// A block's hash or parent hash is not a 32-byte hash.
     #[error("block {block} (chain {chain}) has a malformed {field}: {value}")]
     BadHash { chain: String, block: u64, field: &'static str, value: String },
+    /// Every provider failed for `rpc.give-up-after`: the operator must look.
+    #[error("every provider of chain {chain} failed {call} for {waited:?}; last error: {last}")]
+    ProvidersDown { chain: String, call: &'static str, waited: std::time::Duration, last: Box<Error> },
+    /// Shutdown was requested while waiting for a provider.
+    #[error("cancelled while waiting for a provider (chain {chain})")]
+    Cancelled { chain: String },
+    /// A configuration value that cannot work.
+    #[error(transparent)]
+    Config(#[from] crate::config::InvalidConfig),
     /// The local devnet (anvil, artifacts, traffic) failed.
     #[cfg(feature = "devnet")]
     #[error("devnet: {what}: {reason}")]
@@ -99,6 +109,9 @@ impl Error {
             | Error::ProviderUrl { .. }
             | Error::NoProvider { .. }
             | Error::BadHash { .. }
+            | Error::ProvidersDown { .. }
+            | Error::Cancelled { .. }
+            | Error::Config(_)
             | Error::Io { .. } => false,
             #[cfg(feature = "devnet")]
             Error::Devnet { .. } => false,

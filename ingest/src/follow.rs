@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::canonical::CanonicalWindow;
-use crate::crawler::{CrawlStats, Crawler};
+use crate::crawler::{CrawlStats, Crawler, Prepared};
 use crate::heads::HeadCursor;
 use crate::source::{BlockSource, RecordSink};
 use crate::{Error, Result};
@@ -47,13 +47,16 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             Some(store) => store.load(self.reorg_window).await?,
             None => CanonicalWindow::new(self.reorg_window),
         };
+        if let Some(store) = &self.store {
+            self.seq.advance_to(store.claim_epoch(crate::sequence::unix_seconds()).await?);
+        }
         let mut next = from;
         // After a restart the blocks published before the crash may have been reorged away.
         if let Some(resume) = self.tip_reorg(next, &mut window, &mut stats).await? {
             next = resume;
         }
         let mut stop_open = true;
-        let mut tick = tokio::time::interval(poll);
+        let mut tick = tokio::time::interval(poll.max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.rpc.start_heads(cancel);
         let mut heads = HeadCursor::default();
@@ -114,23 +117,41 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         let mut blocks = std::pin::pin!(self.fetch_in_order(from, to, concurrency, cancel));
         let mut next = from;
         while let Some(raw) = blocks.try_next().await? {
-            let (bundle, transforming) = self.transform(&raw)?;
+            let (mut bundle, transforming) = match self.prepare(&raw) {
+                Prepared::Good(bundle, took) => (bundle, took),
+                Prepared::Unverified(record) => {
+                    // The line goes on: the height is reported, never published as good.
+                    let sent = self.send_unverified(&record).await?;
+                    self.account(sent, stats);
+                    if let Ok(hash) = record.hash.parse::<B256>() {
+                        self.remember(next, hash, window).await?;
+                    }
+                    next += 1;
+                    continue;
+                }
+            };
             let hash = hash_of(&bundle, "hash", &bundle.block.hash)?;
             let parent = hash_of(&bundle, "parent_hash", &bundle.block.parent_hash)?;
             if !window.extends(bundle.block.number, parent) {
                 // Drop the prefetched blocks of the old view before walking back.
                 return self.heal_reorg(bundle.block.number, hash, window, stats).await;
             }
-            let sent = self.send_bundle(&bundle, transforming).await?;
+            let sent = self.send_bundle(&mut bundle, transforming).await?;
             self.account(sent, stats);
-            let evicted = window.push(next, hash);
-            if let Some(store) = &self.store {
-                store.record(next, hash, &evicted).await?;
-            }
+            self.remember(next, hash, window).await?;
             self.confirm(next, window).await?;
             next += 1;
         }
         Ok(next)
+    }
+
+    /// Records a published height in the window and its store.
+    async fn remember(&self, number: u64, hash: B256, window: &mut CanonicalWindow) -> Result<()> {
+        let evicted = window.push(number, hash);
+        if let Some(store) = &self.store {
+            store.record(number, hash, &evicted).await?;
+        }
+        Ok(())
     }
 
     /// Walks back from `number - 1` to the last height whose hash the node still reports
@@ -145,9 +166,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         let (ancestor, mut new_hashes) = self.common_ancestor(number, new_hash, window).await?;
         // Heights above the one that revealed the reorg are fetched again anyway.
         let rolled_back = window.rollback_to(ancestor);
-        if let Some(store) = &self.store {
-            store.forget(&rolled_back.iter().map(|(n, _)| *n).collect::<Vec<_>>()).await?;
-        }
+        let heights: Vec<u64> = rolled_back.iter().map(|(n, _)| *n).collect();
         let orphaned: Vec<String> = rolled_back.into_iter().map(|(_, h)| h.to_string()).collect();
         if orphaned.is_empty() {
             return Ok(number); // the node moved again while we looked: read `number` anew
@@ -163,12 +182,18 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             orphaned_hashes: orphaned,
             new_hashes,
             detected_at: now_millis(),
+            seq: self.seq.next(),
         };
         let chain = event.chain.clone();
         tracing::warn!(chain = %chain, fork_point = ancestor, depth = event.depth, "reorg: re-publishing the new branch");
         metrics::counter!(crate::metrics::REORGS, "chain" => chain.clone()).increment(1);
         metrics::histogram!(crate::metrics::REORG_DEPTH, "chain" => chain).record(event.depth as f64);
+        // The event first, then the store: a crash in between finds the old hashes again and
+        // announces the reorg once more, never re-publishes a shorter branch unannounced.
         self.publisher.publish_event(&event).await?;
+        if let Some(store) = &self.store {
+            store.forget(&heights).await?;
+        }
         stats.reorgs += 1;
         Ok(ancestor + 1)
     }
@@ -214,12 +239,13 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             orphaned_hashes: Vec::new(),
             new_hashes: Vec::new(),
             detected_at: now_millis(),
+            seq: self.seq.next(),
         };
         self.publisher.publish_event(&event).await
     }
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

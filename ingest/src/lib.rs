@@ -2,11 +2,14 @@
 //!
 //! Roles, one module each:
 //! - [`source`] names the two roles the crawler drives: a `BlockSource` and a `RecordSink`;
-//! - [`rpc`] extracts raw blocks and receipts (2 requests per block) from one provider;
+//! - [`rpc`] extracts raw blocks and receipts (2 requests per block) from one provider, over
+//!   [`transport`] (timeouts, no URL in any span);
+//! - [`verify`] proves a block and its receipts against the header (hash and roots);
 //! - [`providers`] puts several providers behind one interface (failover, demotion decided
 //!   by [`health`]), with [`heads`] for `newHeads` over WebSocket;
 //! - [`transform`] turns them into the wire records of `chainlake_wire`, classifying every transaction;
 //! - [`publish`] writes those records to the `{chain}.*` Kafka topics;
+//! - [`sequence`] numbers what the follower publishes (Silver orders by it);
 //! - [`crawler`] drives extract → transform → publish for backfills, and [`follow`] for the
 //!   head (reorg healing against the [`canonical`] window, persisted by [`window_store`]);
 //! - [`backfill`] shares a backfill range among processes (Redis leases, checkpoints), with
@@ -21,6 +24,7 @@ pub mod crawler;
 #[cfg(feature = "devnet")]
 pub mod devnet;
 pub mod error;
+mod fetch;
 pub mod follow;
 pub mod heads;
 pub mod health;
@@ -29,10 +33,13 @@ pub mod progress;
 pub mod providers;
 pub mod publish;
 pub mod rpc;
+pub mod sequence;
 pub mod source;
 #[cfg(test)]
 mod testing;
 pub mod transform;
+pub mod transport;
+pub mod verify;
 pub mod window_store;
 
 pub use error::{Error, Result};

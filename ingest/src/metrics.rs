@@ -43,6 +43,17 @@ metrics! {
     REORG_TOO_DEEP = "chainlake_reorg_too_deep_total", Counter, ["chain"], "reorgs beyond `chain.reorg-window`";
     FLAGGED_TXS = "chainlake_flagged_txs_total", Counter, ["chain"],
         "transactions kept with a flag (unknown type, no receipt)";
+    RPC_RETRY_ROUNDS = "chainlake_rpc_retry_rounds_total", Counter, ["chain", "call"],
+        "rounds in which every provider failed a call, then waited and retried";
+    RPC_WAITING = "chainlake_rpc_waiting", Gauge, ["chain", "call"],
+        "1 while every provider fails this call and ingest waits for one to answer";
+    VERIFY_FAILURES = "chainlake_verify_failures_total", Counter, ["chain", "provider", "reason"],
+        "fetched blocks that failed verification, per provider and reason (then re-fetched)";
+    VERIFY_SECONDS = "chainlake_verify_seconds", Histogram, ["chain"], "time to verify one block";
+    BLOCKS_VERIFIED = "chainlake_blocks_verified_total", Counter, ["chain"],
+        "blocks proven against their header before publishing";
+    BLOCKS_UNVERIFIED = "chainlake_blocks_unverified_total", Counter, ["chain", "reason"],
+        "blocks that failed every attempt (strict: to `{chain}.unverified`; warn: published flagged)";
     KAFKA_RECORDS = "chainlake_kafka_records_total", Counter, ["topic"], "records published";
     KAFKA_BYTES = "chainlake_kafka_bytes_total", Counter, ["topic"], "payload bytes published";
 }

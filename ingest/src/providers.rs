@@ -4,15 +4,18 @@
 //! of every call. Which provider is active is decided by [`crate::health`] (demotion after
 //! `max-failures`, `max-head-lag-blocks` or `max-head-lag-time`, for `demotion-cooldown`); this
 //! file does the I/O, the log lines and the metrics. A failed call is retried on the next
-//! provider at once, so one bad node never stops the crawl.
+//! provider at once; when every provider has failed it, ingest waits (backoff from
+//! `rpc.initial-backoff` to `rpc.max-backoff`, saying so in a log line and `chainlake_rpc_waiting`)
+//! and tries again, until `rpc.give-up-after` has passed without a single answer. Verified
+//! fetches (re-fetch on mismatch) are in fetch.rs.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::B256;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::RpcConfig;
+use crate::config::{RpcConfig, VerifyMode};
 use crate::heads::{HeadCursor, WsHeads};
 use crate::health::{Changes, HealthTable, Policy};
 use crate::rpc::{RawBlock, RpcSource};
@@ -28,7 +31,19 @@ pub struct Providers {
     sources: Arc<Vec<RpcSource>>,
     state: Arc<Mutex<HealthTable>>,
     ws: Arc<Mutex<Vec<Option<WsHeads>>>>,
-    max_lag_time: std::time::Duration,
+    max_lag_time: Duration,
+    retry: Retry,
+    pub(crate) verify: VerifyMode,
+    pub(crate) verify_attempts: u32,
+    cancel: CancellationToken,
+}
+
+/// How long to wait between rounds over every provider, and when to stop waiting.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    initial: Duration,
+    max: Duration,
+    give_up_after: Duration,
 }
 
 impl Providers {
@@ -51,9 +66,29 @@ impl Providers {
             state: Arc::new(Mutex::new(HealthTable::new(sources.len(), policy, Instant::now()))),
             sources: Arc::new(sources),
             max_lag_time: cfg.max_head_lag_time,
+            retry: Retry {
+                initial: cfg.initial_backoff,
+                max: cfg.max_backoff.max(cfg.initial_backoff),
+                give_up_after: cfg.give_up_after,
+            },
+            verify: VerifyMode::Strict,
+            verify_attempts: cfg.verify_attempts.max(1),
+            cancel: CancellationToken::new(),
         };
         p.export_state(&p.lock());
         Ok(p)
+    }
+
+    /// Sets `chain.verify` (strict by default).
+    pub fn with_verify(mut self, mode: VerifyMode) -> Self {
+        self.verify = mode;
+        self
+    }
+
+    /// Ends waits for a provider when `cancel` fires (they then return [`Error::Cancelled`]).
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = cancel;
+        self
     }
 
     pub fn chain(&self) -> &str {
@@ -111,8 +146,47 @@ impl Providers {
     }
 
     /// Calls `f` on the active provider, then on the others in order of preference until one
-    /// succeeds. Failures count towards demotion; the last error is returned if all fail.
-    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T>
+    /// succeeds; after a round where all failed with a retryable error, waits and starts again
+    /// (see the module doc). Failures count towards demotion. `call` names the call in logs.
+    pub async fn call<T, F, Fut>(&self, call: &'static str, f: F) -> Result<T>
+    where
+        F: Fn(RpcSource) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let started = Instant::now();
+        let mut backoff = self.retry.initial;
+        let mut rounds = 0u32;
+        loop {
+            let last = match self.round(call, &f).await {
+                Ok(v) => {
+                    if rounds > 0 {
+                        tracing::info!(chain = %self.chain, call, waited = ?started.elapsed(), "a provider answered again");
+                        metrics::gauge!(crate::metrics::RPC_WAITING, "chain" => self.chain.clone(), "call" => call).set(0.0);
+                    }
+                    return Ok(v);
+                }
+                Err(e) if e.is_retryable() => e,
+                Err(e) => return Err(e),
+            };
+            let waited = started.elapsed();
+            if waited >= self.retry.give_up_after {
+                return Err(Error::ProvidersDown { chain: self.chain.clone(), call, waited, last: Box::new(last) });
+            }
+            rounds += 1;
+            tracing::warn!(chain = %self.chain, call, round = rounds, retry_in = ?backoff, error = %last,
+                "every provider failed: waiting, then trying again");
+            metrics::counter!(crate::metrics::RPC_RETRY_ROUNDS, "chain" => self.chain.clone(), "call" => call).increment(1);
+            metrics::gauge!(crate::metrics::RPC_WAITING, "chain" => self.chain.clone(), "call" => call).set(1.0);
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = self.cancel.cancelled() => return Err(Error::Cancelled { chain: self.chain.clone() }),
+            }
+            backoff = (backoff * 2).min(self.retry.max);
+        }
+    }
+
+    /// One pass over the providers in order of preference.
+    async fn round<T, F, Fut>(&self, call: &'static str, f: &F) -> Result<T>
     where
         F: Fn(RpcSource) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
@@ -124,8 +198,8 @@ impl Providers {
                     self.lock().succeeded(i);
                     return Ok(v);
                 }
-                Err(e) if e.is_retryable() && self.sources.len() > 1 => {
-                    tracing::warn!(chain = %self.chain, provider = self.sources[i].provider(), error = %e,
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(chain = %self.chain, provider = self.sources[i].provider(), call, error = %e,
                         "provider call failed: trying the next provider");
                     self.failed(i);
                     last = Some(e);
@@ -143,7 +217,7 @@ impl Providers {
         self.lock().order(Instant::now())
     }
 
-    fn failed(&self, i: usize) {
+    pub(crate) fn failed(&self, i: usize) {
         let mut st = self.lock();
         let changes = st.failed(i, Instant::now());
         self.report(&st, changes);
@@ -191,7 +265,7 @@ impl Providers {
         self.check_health().await;
         let active = self.lock().active();
         let (i, head) = self
-            .call(|s| async move {
+            .call("eth_blockNumber", |s| async move {
                 let idx = self.index_of(&s);
                 s.head().await.map(|h| (idx, h))
             })
@@ -204,7 +278,12 @@ impl Providers {
     }
 
     fn index_of(&self, s: &RpcSource) -> usize {
-        self.sources.iter().position(|x| x.provider() == s.provider()).unwrap_or(0)
+        self.position(s.provider())
+    }
+
+    /// Index of the provider with `pseudonym` (0 when unknown).
+    pub(crate) fn position(&self, pseudonym: &str) -> usize {
+        self.sources.iter().position(|x| x.provider() == pseudonym).unwrap_or(0)
     }
 
     /// Every `head-check-interval`: reads every provider's head and demotes the laggards.
@@ -244,12 +323,12 @@ impl Providers {
 
     /// Hash of the canonical block at `number`, with failover.
     pub async fn block_hash(&self, number: u64) -> Result<B256> {
-        self.call(|s| async move { s.block_hash(number).await }).await
+        self.call("block_hash", |s| async move { s.block_hash(number).await }).await
     }
 
-    /// Block and receipts at `number`, with failover.
+    /// Block and receipts at `number` as the first answering provider sent them (unverified).
     pub async fn fetch_block(&self, number: u64) -> Result<RawBlock> {
-        self.call(|s| async move { s.fetch_block(number).await }).await
+        self.call("block", |s| async move { s.fetch_block(number).await }).await
     }
 
     /// `eth_chainId` of every provider (each must serve the configured chain).
@@ -269,7 +348,7 @@ impl BlockSource for Providers {
     }
 
     async fn block(&self, number: u64) -> Result<RawBlock> {
-        self.fetch_block(number).await
+        self.fetch_checked(number).await
     }
 
     async fn block_hash(&self, number: u64) -> Result<B256> {

@@ -14,24 +14,25 @@ use serde::Serialize;
 use crate::source::RecordSink;
 use crate::{Error, Result};
 use chainlake_wire::KafkaConfig;
-use chainlake_wire::{BlockBundle, ChainEventRecord, TopicKind, Topics};
+use chainlake_wire::{BlockBundle, ChainEventRecord, TopicKind, Topics, UnverifiedRecord};
 
 /// Creates the topics of a chain if they do not exist (brokers without auto-creation).
 pub async fn ensure_topics(cfg: &KafkaConfig, topics: &Topics) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &cfg.brokers)
         .create()
-        .map_err(|e| Error::Kafka { action: "create admin client", source: Box::new(e) })?;
+        .map_err(|e| Error::Kafka { action: "create admin client", brokers: cfg.brokers.clone(), source: Box::new(e) })?;
     let names: Vec<String> = topics.all().into_iter().map(|(_, n)| n).collect();
     let new: Vec<NewTopic<'_>> = names
         .iter()
         .map(|n| NewTopic::new(n, cfg.partitions, TopicReplication::Fixed(cfg.replication_factor)))
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results = admin
-        .create_topics(&new, &opts)
-        .await
-        .map_err(|e| Error::Kafka { action: "create topics", source: Box::new(e) })?;
+    let results = admin.create_topics(&new, &opts).await.map_err(|e| Error::Kafka {
+        action: "create topics (is a broker listening there? tried for 10s)",
+        brokers: cfg.brokers.clone(),
+        source: Box::new(e),
+    })?;
     for r in results {
         match r {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
@@ -39,6 +40,7 @@ pub async fn ensure_topics(cfg: &KafkaConfig, topics: &Topics) -> Result<()> {
                 tracing::error!(%topic, ?code, "topic creation failed");
                 return Err(Error::Kafka {
                     action: "create topic",
+                    brokers: cfg.brokers.clone(),
                     source: Box::new(KafkaError::AdminOp(code)),
                 });
             }
@@ -65,7 +67,7 @@ impl Publisher {
             .set("linger.ms", "5")
             .set("message.timeout.ms", cfg.message_timeout.as_millis().to_string())
             .create()
-            .map_err(|e| Error::Kafka { action: "create producer", source: Box::new(e) })?;
+            .map_err(|e| Error::Kafka { action: "create producer", brokers: cfg.brokers.clone(), source: Box::new(e) })?;
         Ok(Publisher { producer, topics: Topics::new(&cfg.topic_prefix, chain), chain: chain.to_owned() })
     }
 
@@ -97,6 +99,12 @@ impl Publisher {
     /// Publishes one chain event (reorg or confirmation) and waits for the acknowledgement.
     pub async fn publish_event(&self, event: &ChainEventRecord) -> Result<()> {
         let msg = (self.topics.name(TopicKind::ChainEvents), event.key(), encode(event, "chain event")?);
+        self.send_all(&[msg]).await
+    }
+
+    /// Publishes a block that failed verification to `{chain}.unverified`.
+    pub async fn publish_unverified(&self, record: &UnverifiedRecord) -> Result<()> {
+        let msg = (self.topics.name(TopicKind::Unverified), record.key(), encode(record, "unverified block")?);
         self.send_all(&[msg]).await
     }
 
@@ -133,6 +141,10 @@ impl RecordSink for Publisher {
 
     async fn publish_event(&self, event: &ChainEventRecord) -> Result<()> {
         Publisher::publish_event(self, event).await
+    }
+
+    async fn publish_unverified(&self, record: &UnverifiedRecord) -> Result<()> {
+        Publisher::publish_unverified(self, record).await
     }
 }
 

@@ -2,8 +2,10 @@
 //! receipts). A provider without `eth_getBlockReceipts` is detected on its first answer and
 //! remembered; its receipts then come in JSON-RPC batches of `eth_getTransactionReceipt`.
 //!
-//! Retries with backoff on 429 and transient errors come from alloy's `RetryBackoffLayer`;
-//! every HTTP request is counted by provider pseudonym, method and outcome.
+//! Requests go through [`RedactedHttp`] (a per-request timeout, no URL in any span or error);
+//! 429s are retried on the same provider by alloy's `RetryBackoffLayer`, every other fault is
+//! returned typed and retryable for [`crate::providers::Providers`] to retry elsewhere. Every
+//! HTTP request is counted by provider pseudonym, method and outcome.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -18,14 +20,25 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{ProviderConfig, RpcConfig};
+use crate::transport::RedactedHttp;
+use crate::verify::Check;
 use crate::{Error, Result};
 
-/// The raw responses for one block, as the node sent them.
+/// The raw responses for one block, as the node sent them, and what verification found.
 #[derive(Debug, Clone)]
 pub struct RawBlock {
     pub number: u64,
     pub block: Value,
     pub receipts: Value,
+    /// Pseudonym of the provider that answered.
+    pub provider: String,
+    pub check: Check,
+}
+
+impl RawBlock {
+    pub fn new(number: u64, block: Value, receipts: Value, provider: &str) -> Self {
+        RawBlock { number, block, receipts, provider: provider.to_owned(), check: Check::Unchecked }
+    }
 }
 
 /// How a provider serves receipts, learned from its first answer.
@@ -69,7 +82,13 @@ impl RpcSource {
             secrets.push(provider.ws_url.clone());
         }
         let retry = RetryBackoffLayer::new(rpc.max_retries, rpc.initial_backoff.as_millis() as u64, u64::MAX);
-        let client = ClientBuilder::default().layer(retry).http(url);
+        let is_local = alloy::transports::utils::guess_local_url(url.as_str());
+        let http = RedactedHttp::new(url, &provider.pseudonym, rpc.request_timeout).map_err(|e| Error::ProviderUrl {
+            chain: chain.to_owned(),
+            provider: provider.pseudonym.clone(),
+            reason: e.without_url().to_string(),
+        })?;
+        let client = ClientBuilder::default().layer(retry).transport(http, is_local);
         Ok(RpcSource {
             client,
             secrets: Arc::new(secrets),
@@ -145,6 +164,9 @@ impl RpcSource {
             RpcError::ErrorResp(p) => Some(p.code),
             _ => None,
         };
+        // Everything a provider can do wrong is worth another try (elsewhere, later), but a
+        // method it does not have: -32601 is handled by the caller (receipts fallback).
+        let retryable = code != Some(-32601);
         Error::Rpc {
             chain: self.chain.clone(),
             provider: self.provider.clone(),
@@ -152,7 +174,7 @@ impl RpcSource {
             block,
             code,
             reason: self.redact(&e.to_string()),
-            retryable: !matches!(e, RpcError::ErrorResp(_) | RpcError::DeserError { .. }),
+            retryable,
         }
     }
 
@@ -204,7 +226,7 @@ impl RpcSource {
         if self.receipts_mode() == ReceiptsMode::PerTxBatch {
             let block = self.found(number, get_block.await?)?;
             let receipts = self.tx_receipts(number, &block).await?;
-            return Ok(RawBlock { number, block, receipts });
+            return Ok(RawBlock::new(number, block, receipts, &self.provider));
         }
         let get_receipts = self.call::<_, Value>("eth_getBlockReceipts", (tag,), Some(number));
         let (block, receipts) = tokio::join!(get_block, get_receipts);
@@ -212,7 +234,7 @@ impl RpcSource {
         match receipts {
             Ok(receipts) => {
                 self.receipts_mode.store(ReceiptsMode::BlockReceipts as u8, Ordering::Relaxed);
-                Ok(RawBlock { number, block, receipts })
+                Ok(RawBlock::new(number, block, receipts, &self.provider))
             }
             Err(e) if self.receipts_mode() == ReceiptsMode::Unknown && e.is_method_missing() => {
                 tracing::warn!(chain = %self.chain, provider = %self.provider, block = number, error = %e,
@@ -222,10 +244,20 @@ impl RpcSource {
                 .increment(1);
                 self.receipts_mode.store(ReceiptsMode::PerTxBatch as u8, Ordering::Relaxed);
                 let receipts = self.tx_receipts(number, &block).await?;
-                Ok(RawBlock { number, block, receipts })
+                Ok(RawBlock::new(number, block, receipts, &self.provider))
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The receipts of the block with `hash` (EIP-1898 block hash parameter), for a block
+    /// whose receipts by number came from another branch or were otherwise wrong.
+    pub async fn receipts_by_hash(&self, number: u64, hash: &str, block: &Value) -> Result<Value> {
+        if self.receipts_mode() == ReceiptsMode::PerTxBatch {
+            return self.tx_receipts(number, block).await;
+        }
+        let param = serde_json::json!({ "blockHash": hash, "requireCanonical": false });
+        self.call::<_, Value>("eth_getBlockReceipts", (param,), Some(number)).await
     }
 
     fn found(&self, number: u64, block: Value) -> Result<Value> {

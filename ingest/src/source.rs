@@ -6,7 +6,7 @@
 use std::future::Future;
 
 use alloy::primitives::B256;
-use chainlake_wire::{BlockBundle, ChainEventRecord};
+use chainlake_wire::{BlockBundle, ChainEventRecord, UnverifiedRecord};
 use tokio_util::sync::CancellationToken;
 
 use crate::heads::HeadCursor;
@@ -21,7 +21,8 @@ pub trait BlockSource: Clone + Send + Sync + 'static {
     /// The current head height.
     fn head(&self) -> impl Future<Output = Result<u64>> + Send;
 
-    /// The block at `number` with its receipts, as the node sent them.
+    /// The block at `number` with its receipts, as the node sent them, and what
+    /// verification found ([`RawBlock::check`]).
     fn block(&self, number: u64) -> impl Future<Output = Result<RawBlock>> + Send;
 
     /// The hash of the canonical block at `number`.
@@ -49,4 +50,7 @@ pub trait RecordSink: Clone + Send + Sync + 'static {
 
     /// One chain event (reorg or confirmation).
     fn publish_event(&self, event: &ChainEventRecord) -> impl Future<Output = Result<()>> + Send;
+
+    /// A block that could not be verified, kept raw (never among the good blocks).
+    fn publish_unverified(&self, record: &UnverifiedRecord) -> impl Future<Output = Result<()>> + Send;
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use alloy::primitives::B256;
-use chainlake_wire::{BlockBundle, ChainEventKind, ChainEventRecord};
+use chainlake_wire::{BlockBundle, ChainEventKind, ChainEventRecord, UnverifiedRecord};
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -124,7 +124,7 @@ impl BlockSource for ScriptedChain {
         if let Some(step) = st.after_fetch.remove(&number) {
             st.apply(step);
         }
-        Ok(RawBlock { number, block, receipts: json!([]) })
+        Ok(RawBlock::new(number, block, json!([]), "scripted"))
     }
 
     async fn block_hash(&self, number: u64) -> Result<B256> {
@@ -138,6 +138,7 @@ pub(crate) enum Published {
     Block { number: u64, hash: String },
     Reorg { number: u64, orphaned: Vec<String>, new: Vec<String> },
     Confirmed { number: u64 },
+    Unverified { number: u64, reason: String },
 }
 
 /// A sink that keeps every publication in order.
@@ -182,6 +183,11 @@ impl RecordSink for MemorySink {
             ChainEventKind::Confirmed => Published::Confirmed { number: e.number },
         };
         lock(&self.log).push(p);
+        Ok(())
+    }
+
+    async fn publish_unverified(&self, r: &UnverifiedRecord) -> Result<()> {
+        lock(&self.log).push(Published::Unverified { number: r.number, reason: r.reason.clone() });
         Ok(())
     }
 }
@@ -271,5 +277,52 @@ impl ChunkLeases for MemoryLeases {
 
     async fn done(&self) -> Result<HashSet<u64>> {
         Ok(lock(&self.state).done.clone())
+    }
+}
+
+/// An HTTP JSON-RPC server in process that answers 500 to the first `fail_first` requests
+/// (all of them with `usize::MAX`), then `eth_blockNumber` = 0x10; counts requests.
+#[derive(Clone, Debug)]
+pub(crate) struct FlakyServer {
+    pub(crate) url: String,
+    pub(crate) requests: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FlakyServer {
+    pub(crate) async fn start(fail_first: usize) -> Self {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let Ok(n) = conn.read(&mut buf).await else { return };
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    let id = text
+                        .split("\"id\":")
+                        .nth(1)
+                        .and_then(|r| r.split(|c: char| c == ',' || c == '}').next())
+                        .unwrap_or("0")
+                        .to_owned();
+                    let seen = counter.fetch_add(1, Ordering::SeqCst);
+                    let (status, body) = if seen < fail_first {
+                        ("500 Internal Server Error", "oops".to_owned())
+                    } else {
+                        ("200 OK", format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"0x10"}}"#))
+                    };
+                    let resp = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        FlakyServer { url, requests }
     }
 }

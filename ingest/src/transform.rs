@@ -30,27 +30,7 @@ pub fn transform_block(chain: &str, block: &Value, receipts: Option<&Value>) -> 
     let b = block.as_object().ok_or_else(|| malformed("block", None, "not an object".into()))?;
     let field = |e: FieldError| malformed("block", None, e.to_string());
 
-    let header = BlockRecord {
-        schema_version: SCHEMA_VERSION,
-        chain: chain.to_owned(),
-        number: hexnum::u64_field(b, "number").map_err(field)?,
-        hash: hexnum::string(b, "hash").map_err(field)?,
-        parent_hash: hexnum::string(b, "parentHash").map_err(field)?,
-        timestamp: hexnum::u64_field(b, "timestamp").map_err(field)?,
-        miner: match hexnum::opt_string(b, "miner").map_err(field)? {
-            Some(m) => m,
-            None => hexnum::string(b, "author").map_err(field)?,
-        },
-        gas_used: hexnum::u64_field(b, "gasUsed").map_err(field)?,
-        gas_limit: hexnum::u64_field(b, "gasLimit").map_err(field)?,
-        base_fee_per_gas: hexnum::opt_wei(b, "baseFeePerGas").map_err(field)?,
-        tx_count: 0,
-        size: hexnum::opt_u64(b, "size").map_err(field)?,
-        extra_data: hexnum::opt_string(b, "extraData").map_err(field)?,
-        withdrawals_count: b.get("withdrawals").and_then(Value::as_array).map(|w| w.len() as u64),
-        blob_gas_used: hexnum::opt_u64(b, "blobGasUsed").map_err(field)?,
-        excess_blob_gas: hexnum::opt_u64(b, "excessBlobGas").map_err(field)?,
-    };
+    let header = header_record(chain, b).map_err(field)?;
 
     let raw_txs = match b.get("transactions") {
         None | Some(Value::Null) => Vec::new(),
@@ -78,6 +58,45 @@ pub fn transform_block(chain: &str, block: &Value, receipts: Option<&Value>) -> 
     let mut header = header;
     header.tx_count = txs.len() as u64;
     Ok(BlockBundle { block: header, txs, logs })
+}
+
+/// The header fields of a block object (the commitments kept as received, for `verify`).
+fn header_record(chain: &str, b: &Obj) -> std::result::Result<BlockRecord, FieldError> {
+    Ok(BlockRecord {
+        schema_version: SCHEMA_VERSION,
+        chain: chain.to_owned(),
+        number: hexnum::u64_field(b, "number")?,
+        hash: hexnum::string(b, "hash")?,
+        parent_hash: hexnum::string(b, "parentHash")?,
+        timestamp: hexnum::u64_field(b, "timestamp")?,
+        miner: match hexnum::opt_string(b, "miner")? {
+            Some(m) => m,
+            None => hexnum::string(b, "author")?,
+        },
+        gas_used: hexnum::u64_field(b, "gasUsed")?,
+        gas_limit: hexnum::u64_field(b, "gasLimit")?,
+        base_fee_per_gas: hexnum::opt_wei(b, "baseFeePerGas")?,
+        tx_count: 0,
+        size: hexnum::opt_u64(b, "size")?,
+        extra_data: hexnum::opt_string(b, "extraData")?,
+        withdrawals_count: b.get("withdrawals").and_then(Value::as_array).map(|w| w.len() as u64),
+        blob_gas_used: hexnum::opt_u64(b, "blobGasUsed")?,
+        excess_blob_gas: hexnum::opt_u64(b, "excessBlobGas")?,
+        state_root: hexnum::opt_string(b, "stateRoot")?,
+        transactions_root: hexnum::opt_string(b, "transactionsRoot")?,
+        receipts_root: hexnum::opt_string(b, "receiptsRoot")?,
+        logs_bloom: hexnum::opt_string(b, "logsBloom")?,
+        difficulty: hexnum::opt_string(b, "difficulty")?,
+        mix_hash: hexnum::opt_string(b, "mixHash")?,
+        nonce: hexnum::opt_string(b, "nonce")?,
+        sha3_uncles: hexnum::opt_string(b, "sha3Uncles")?,
+        withdrawals_root: hexnum::opt_string(b, "withdrawalsRoot")?,
+        parent_beacon_block_root: hexnum::opt_string(b, "parentBeaconBlockRoot")?,
+        requests_hash: hexnum::opt_string(b, "requestsHash")?,
+        // Set by the crawler: whether verify.rs proved the block, and its publication order.
+        verified: false,
+        seq: 0,
+    })
 }
 
 fn index_receipts(receipts: Option<&Value>) -> std::result::Result<HashMap<&str, &Obj>, String> {

@@ -17,6 +17,7 @@ use crate::{Error, Result};
 pub struct WindowStore {
     conn: MultiplexedConnection,
     key: String,
+    epoch_key: String,
 }
 
 fn redis_err(action: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
@@ -28,7 +29,20 @@ impl WindowStore {
     pub async fn connect(url: &str, namespace: &str, chain: &str) -> Result<Self> {
         let client = redis::Client::open(url).map_err(redis_err("open client"))?;
         let conn = client.get_multiplexed_async_connection().await.map_err(redis_err("connect"))?;
-        Ok(WindowStore { conn, key: format!("chainlake:{namespace}{chain}:canonical") })
+        Ok(WindowStore {
+            conn,
+            key: format!("chainlake:{namespace}{chain}:canonical"),
+            epoch_key: format!("chainlake:{namespace}{chain}:seq-epoch"),
+        })
+    }
+
+    /// Claims the sequence epoch of this run: above every earlier claim, at least `now`.
+    pub async fn claim_epoch(&self, now: u64) -> Result<u64> {
+        let mut conn = self.conn.clone();
+        let prev: Option<u64> = conn.get(&self.epoch_key).await.map_err(redis_err("read seq epoch"))?;
+        let epoch = prev.map_or(now, |p| now.max(p + 1));
+        conn.set::<_, _, ()>(&self.epoch_key, epoch).await.map_err(redis_err("claim seq epoch"))?;
+        Ok(epoch)
     }
 
     /// The stored window (empty when nothing was followed yet).

@@ -26,6 +26,10 @@ metrics! {
     SINK_FENCED = "chainlake_sink_fenced_total", Counter, [],
         "commits refused because another replica wrote the partition first, or that lost the race for a log version 100 times; the sink rejoins from Delta's offsets";
     SINK_REJECTED = "chainlake_sink_rejected_total", Counter, ["topic"], "records sent to `_rejected`";
+    SINK_ASSIGNED_PARTITIONS = "chainlake_sink_assigned_partitions", Gauge, [],
+        "partitions this sink replica holds now";
+    SINK_STALLS = "chainlake_sink_stalls_total", Counter, [],
+        "times this replica held no partition while partitions were behind and not advancing for a session timeout; it rejoins the group";
     SINK_CONSUMER_ERRORS = "chainlake_sink_consumer_errors_total", Counter, [], "Kafka consumer errors";
     MAINTENANCE_SECONDS = "chainlake_maintenance_seconds", Histogram, ["op"],
         "`lake optimize / vacuum / checkpoint` durations";

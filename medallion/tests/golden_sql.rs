@@ -89,12 +89,21 @@ fn bronze(ctx: &SessionContext) {
         tx("0xt7", &b3, 0, Some("0xc1"), "0xa9059cbb", "0", 1, 25_000, 40),
         tx("0xt8", &b3, 1, Some("0xac"), "0x", "123456789012345678901234567890", 1, 21_000, 30),
     ];
-    // The orphaned 0xb3x arrives last: the reorg event, not arrival order, excludes it.
+    // Publication order (seq): 0xb3x, the reorg at 3, then 0xb3. The orphaned 0xb3x arrives
+    // last: the follower's sequence, not arrival order, excludes it.
+    let b3_orphan = BlockRecord { seq: 3, ..b3_orphan };
+    let b3 = BlockRecord { seq: 5, ..b3 };
     let blocks = [b1.clone(), b2.clone(), b2, b3, b3_orphan];
     let reorg = ChainEventRecord {
         detected_at: 1,
+        seq: 4,
         ..fixtures::reorg("t", 3, vec!["0xb3x".into()], vec!["0xb3".into()])
     };
+    register(ctx, &blocks, &txs, &[reorg]);
+}
+
+/// Registers Bronze tables holding `blocks`, `txs` and `events`, arriving in that order.
+fn register(ctx: &SessionContext, blocks: &[BlockRecord], txs: &[TxRecord], events: &[ChainEventRecord]) {
     let mut offset = 0;
     let mut push = |kind: TopicKind, rows: Vec<Vec<u8>>| {
         let mut buf = buffer_for(kind);
@@ -119,7 +128,8 @@ fn bronze(ctx: &SessionContext) {
         push(TopicKind::Txs(class), rows);
     }
     push(TopicKind::Logs, Vec::new());
-    push(TopicKind::ChainEvents, vec![serde_json::to_vec(&reorg).unwrap()]);
+    push(TopicKind::ChainEvents, events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect());
+    push(TopicKind::Unverified, Vec::new());
 }
 
 /// Runs every job (Silver, then Gold) over the golden Bronze, then `sql` on the result.
@@ -156,6 +166,66 @@ async fn silver_blocks() {
         ],
         &b
     );
+}
+
+/// Silver blocks of a Bronze holding `blocks` and reorg `events` (no transactions).
+async fn canonical(blocks: &[BlockRecord], events: &[ChainEventRecord]) -> Vec<(u64, String)> {
+    let ctx = new_session().unwrap();
+    register(&ctx, blocks, &[], events);
+    let jobs = load_jobs(&sql_dir()).unwrap();
+    let job = jobs.iter().find(|j| j.name == "blocks").unwrap();
+    execute(&ctx, job).await.unwrap();
+    let rows = ctx.sql("SELECT number, hash FROM silver.blocks ORDER BY number").await.unwrap();
+    let batches = rows.collect().await.unwrap();
+    let mut out = Vec::new();
+    for b in &batches {
+        let n = b.column(0).as_any().downcast_ref::<chainlake_medallion::deltalake::arrow::array::Int64Array>().unwrap();
+        let h = b.column(1).as_any().downcast_ref::<chainlake_medallion::deltalake::arrow::array::StringArray>().unwrap();
+        for i in 0..b.num_rows() {
+            out.push((n.value(i) as u64, h.value(i).to_owned()));
+        }
+    }
+    out
+}
+
+fn at(number: u64, branch: &str, seq: u64) -> BlockRecord {
+    BlockRecord { hash: format!("0x{branch}{number}"), seq, ..fixtures::block("t", number, DAY1 + number * 12) }
+}
+
+fn reorg_at(number: u64, seq: u64) -> ChainEventRecord {
+    ChainEventRecord { seq, ..fixtures::reorg("t", number, Vec::new(), Vec::new()) }
+}
+
+/// A → B → A within a second: the second event names only part of what it re-adopts, and B
+/// was longer than A. Silver ends on A at every height, nothing of B, no height lost; the
+/// rows arrive in reverse (a backlog sunk partition by partition), which changes nothing.
+#[tokio::test]
+async fn silver_blocks_after_a_quick_flip_back() {
+    let mut blocks = vec![at(10, "a", 10), at(11, "a", 11), at(12, "a", 12)];
+    blocks.extend([at(11, "b", 14), at(12, "b", 15), at(13, "b", 16)]);
+    blocks.extend([at(11, "a", 18), at(12, "a", 19)]);
+    blocks.reverse();
+    let got = canonical(&blocks, &[reorg_at(11, 13), reorg_at(11, 17)]).await;
+    assert_eq!(got, vec![(10, "0xa10".into()), (11, "0xa11".into()), (12, "0xa12".into())]);
+}
+
+/// Killed after Kafka acknowledged block 12 but before the window recorded it; the node
+/// reorganised 11.. while the follower was down. The restarted follower (a later epoch)
+/// announces the reorg it finds at 11 and re-publishes; the unrecorded 12 is orphaned by it.
+#[tokio::test]
+async fn silver_blocks_after_a_crash_between_ack_and_record() {
+    let epoch = 1u64 << 32;
+    let blocks = vec![
+        at(10, "a", 10),
+        at(11, "a", 11),
+        at(12, "a", 12), // acknowledged, never recorded
+        at(11, "c", epoch + 1),
+    ];
+    let got = canonical(&blocks, &[reorg_at(11, epoch)]).await;
+    assert_eq!(got, vec![(10, "0xa10".into()), (11, "0xc11".into())]);
+    // The same crash with the reorg only at 12: the new 12 outranks the unrecorded one.
+    let got = canonical(&[at(11, "a", 11), at(12, "a", 12), at(12, "c", epoch)], &[]).await;
+    assert_eq!(got, vec![(11, "0xa11".into()), (12, "0xc12".into())]);
 }
 
 #[tokio::test]

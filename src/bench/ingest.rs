@@ -1,10 +1,15 @@
 //! `chainlake bench ingest`: mines a bulk chain on a fresh anvil, then backfills it into Kafka through the
 //! real crawler and reports throughput, RPC economy, memory, and where the time went (waiting
-//! for the node vs. transforming vs. publishing, and the node's CPU against ours).
+//! for the node vs. transforming vs. publishing, and the node's CPU against ours). The same
+//! chain is backfilled with `chain.verify = strict` and `off` in the same run (alternating,
+//! best of two each), and the cost of verifying one block is timed on a block of the bench
+//! chain and on the recorded mainnet block 18000000.
 
 use std::time::{Duration, Instant};
 
+use chainlake_ingest::config::VerifyMode;
 use chainlake_ingest::devnet::{bulk, Anvil, Artifacts};
+use chainlake_ingest::verify::verify_block;
 use tokio_util::sync::CancellationToken;
 
 use super::{cpu_of, own_cpu, peak_rss_kib};
@@ -27,6 +32,11 @@ pub struct IngestBench {
     pub publishing: Duration,
     pub our_cpu: Duration,
     pub node_cpu: Duration,
+    /// Backfill wall time of the same chain with `chain.verify = off`.
+    pub wall_unverified: Duration,
+    /// µs to verify one block of the bench chain, and the mainnet block (if found).
+    pub verify_us: f64,
+    pub verify_mainnet_us: Option<f64>,
 }
 
 impl IngestBench {
@@ -75,6 +85,24 @@ impl IngestBench {
                 ),
             ),
             (
+                "verify cost / block",
+                format!(
+                    "{:.0} µs ({} txs, bench chain); {} (mainnet 18000000, 94 txs)",
+                    self.verify_us,
+                    self.txs / self.blocks.max(1),
+                    self.verify_mainnet_us.map_or("n/a".into(), |u| format!("{u:.0} µs"))
+                ),
+            ),
+            (
+                "blocks/s verify strict / off",
+                format!(
+                    "{:.1} / {:.1} ({:+.1} %)",
+                    self.blocks as f64 / secs,
+                    self.blocks as f64 / self.wall_unverified.as_secs_f64().max(1e-9),
+                    100.0 * (secs / self.wall_unverified.as_secs_f64().max(1e-9) - 1.0)
+                ),
+            ),
+            (
                 "CPU: anvil / chainlake",
                 format!("{:.1} s / {:.1} s", self.node_cpu.as_secs_f64(), self.our_cpu.as_secs_f64()),
             ),
@@ -94,23 +122,24 @@ pub async fn run(cfg: &mut Config, blocks: u64, txs_per_block: u64) -> Result<In
     let generate = started.elapsed();
     tracing::info!(blocks, txs = chain.txs, secs = generate.as_secs_f64(), "bulk chain mined");
 
-    let crawler = pipeline::connect(cfg).await?;
-    let cancel = CancellationToken::new();
-    let (requests0, cpu0, node0) =
-        (crawler.rpc().requests(), own_cpu(), anvil.pid().map(cpu_of).unwrap_or_default());
-    let started = Instant::now();
-    let stats = crawler.backfill(chain.first_block, chain.last_block, cfg.rpc.concurrency, &cancel).await?;
-    let wall = started.elapsed();
-    let requests = crawler.rpc().requests() - requests0;
-    let node_cpu = anvil.pid().map(cpu_of).unwrap_or_default().saturating_sub(node0);
-    anvil.stop().await;
-    if stats.blocks != chain.last_block - chain.first_block + 1 {
-        return Err(PipelineError::Incomplete {
-            what: "bench backfill",
-            done: stats.blocks,
-            expected: blocks,
-        });
+    let (mut best, mut wall_unverified) = (None::<(Duration, Run)>, Duration::MAX);
+    for round in 0..4 {
+        let verify = if round % 2 == 0 { VerifyMode::Off } else { VerifyMode::Strict };
+        cfg.chain.verify = verify;
+        cfg.kafka.topic_prefix = format!("bench-{}-{round}.", crate::unix_secs());
+        let run = backfill(cfg, &anvil, chain.first_block, chain.last_block).await?;
+        if verify == VerifyMode::Off {
+            wall_unverified = wall_unverified.min(run.wall);
+        } else if best.as_ref().is_none_or(|(w, _)| run.wall < *w) {
+            best = Some((run.wall, run));
+        }
     }
+    let verify_us = time_verify(cfg, (chain.first_block + chain.last_block) / 2).await?;
+    anvil.stop().await;
+    let Some((wall, run)) = best else {
+        return Err(PipelineError::Incomplete { what: "bench backfill", done: 0, expected: blocks });
+    };
+    let (stats, requests, our_cpu, node_cpu) = (run.stats, run.requests, run.our_cpu, run.node_cpu);
     Ok(IngestBench {
         blocks: stats.blocks,
         txs: stats.txs,
@@ -123,7 +152,69 @@ pub async fn run(cfg: &mut Config, blocks: u64, txs_per_block: u64) -> Result<In
         waited_for_node: stats.waited_for_node,
         transforming: stats.transforming,
         publishing: stats.publishing,
-        our_cpu: own_cpu().saturating_sub(cpu0),
+        our_cpu,
         node_cpu,
+        wall_unverified,
+        verify_us,
+        verify_mainnet_us: time_mainnet_verify(),
     })
+}
+
+/// One backfill of the bench chain.
+struct Run {
+    stats: chainlake_ingest::crawler::CrawlStats,
+    wall: Duration,
+    requests: u64,
+    our_cpu: Duration,
+    node_cpu: Duration,
+}
+
+async fn backfill(cfg: &Config, anvil: &Anvil, from: u64, to: u64) -> Result<Run> {
+    let crawler = pipeline::connect(cfg).await?;
+    let cancel = CancellationToken::new();
+    let (requests0, cpu0, node0) =
+        (crawler.rpc().requests(), own_cpu(), anvil.pid().map(cpu_of).unwrap_or_default());
+    let started = Instant::now();
+    let stats = crawler.backfill(from, to, cfg.rpc.concurrency, &cancel).await?;
+    let wall = started.elapsed();
+    if stats.blocks != to - from + 1 {
+        return Err(PipelineError::Incomplete { what: "bench backfill", done: stats.blocks, expected: to - from + 1 });
+    }
+    Ok(Run {
+        stats,
+        wall,
+        requests: crawler.rpc().requests() - requests0,
+        our_cpu: own_cpu().saturating_sub(cpu0),
+        node_cpu: anvil.pid().map(cpu_of).unwrap_or_default().saturating_sub(node0),
+    })
+}
+
+const VERIFY_ROUNDS: u32 = 200;
+
+/// µs per `verify_block` of the bench chain's block `n` (fetched once).
+async fn time_verify(cfg: &Config, n: u64) -> Result<f64> {
+    let crawler = pipeline::connect(cfg).await?;
+    let raw = crawler.rpc().fetch_block(n).await?;
+    Ok(time(&raw.block, &raw.receipts))
+}
+
+fn time(block: &serde_json::Value, receipts: &serde_json::Value) -> f64 {
+    let started = Instant::now();
+    let mut ok = 0u32;
+    for _ in 0..VERIFY_ROUNDS {
+        ok += u32::from(verify_block(block, receipts).is_ok());
+    }
+    if ok < VERIFY_ROUNDS {
+        tracing::warn!("the timed block did not verify: the figure is not a verification cost");
+    }
+    started.elapsed().as_secs_f64() * 1e6 / f64::from(VERIFY_ROUNDS)
+}
+
+/// µs per `verify_block` of mainnet block 18000000 (94 txs), from testdata/ in a checkout.
+fn time_mainnet_verify() -> Option<f64> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mainnet");
+    let read = |f: &str| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(f)).ok()?).ok()
+    };
+    Some(time(&read("block-18000000.json")?, &read("receipts-18000000.json")?))
 }

@@ -1,13 +1,18 @@
 //! A provider front for tests: a real HTTP server on loopback that forwards JSON-RPC to a real
 //! node (anvil) and, per test, behaves like a weaker hosted provider: no
 //! `eth_getBlockReceipts` (answers -32601), or a stale head (`eth_blockNumber` frozen).
-//! It counts the methods it saw. Like the nginx front of infra/local, it never invents data.
+//! It counts the methods it saw. With [`Proxy::inject_faults`] it becomes the fault storm a
+//! flaky hosted provider is: seeded random 429/500/502, truncated or garbage bodies, `null`
+//! blocks, short/long/foreign receipt lists, tampered receipts, hangs past the client's timeout
+//! and a lagging head; each injected fault is counted by kind.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
+
+use super::Rng;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -17,6 +22,40 @@ pub struct Behaviour {
     pub no_block_receipts: AtomicBool,
     /// When set (non-zero), `eth_blockNumber` answers this height minus one.
     pub frozen_head: AtomicU64,
+    /// Every `eth_getBlockReceipts` answer has receipt 0's status flipped.
+    pub tamper_receipts: AtomicBool,
+}
+
+/// Every fault the storm can inject.
+pub const FAULTS: [&str; 13] = [
+    "http_429",
+    "http_500",
+    "http_502",
+    "truncated",
+    "garbage",
+    "null_block",
+    "null_receipts",
+    "short_receipts",
+    "long_receipts",
+    "foreign_receipts",
+    "changed_receipt",
+    "hang",
+    "lagging_head",
+];
+
+/// A seeded storm: each single call is hit with probability `percent`/100.
+struct Storm {
+    rng: Rng,
+    percent: u64,
+    hang: std::time::Duration,
+    injected: HashMap<&'static str, u64>,
+}
+
+/// What the front answers instead of the node's answer.
+enum Answer {
+    Ok(Vec<u8>),
+    Status(u16, Vec<u8>),
+    Hang(std::time::Duration),
 }
 
 #[derive(Clone)]
@@ -24,6 +63,7 @@ pub struct Proxy {
     pub url: String,
     pub behaviour: Arc<Behaviour>,
     calls: Arc<Mutex<HashMap<String, u64>>>,
+    storm: Arc<Mutex<Option<Storm>>>,
 }
 
 impl Proxy {
@@ -31,7 +71,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let proxy = Proxy { url, behaviour: Arc::default(), calls: Arc::default() };
+        let proxy = Proxy { url, behaviour: Arc::default(), calls: Arc::default(), storm: Arc::default() };
         let p = proxy.clone();
         tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
@@ -40,6 +80,22 @@ impl Proxy {
             }
         });
         proxy
+    }
+
+    /// From now on, hits `percent` % of single calls with a random fault; hangs last `hang`.
+    pub fn inject_faults(&self, seed_name: &str, percent: u64, hang: std::time::Duration) {
+        let storm = Storm { rng: Rng::new(seed_name), percent, hang, injected: HashMap::new() };
+        *self.storm.lock().unwrap() = Some(storm);
+    }
+
+    /// Stops injecting faults.
+    pub fn calm(&self) {
+        self.storm.lock().unwrap().take();
+    }
+
+    /// How many faults of each kind were injected.
+    pub fn injected(&self) -> HashMap<&'static str, u64> {
+        self.storm.lock().unwrap().as_ref().map(|s| s.injected.clone()).unwrap_or_default()
     }
 
     /// How often each method was called (batched calls counted one by one).
@@ -72,9 +128,16 @@ impl Proxy {
             if conn.read_exact(&mut body).await.is_err() {
                 return;
             }
-            let answer = self.answer(&body, upstream).await;
+            let (status, answer) = match self.faulty(&body, upstream).await {
+                Answer::Ok(a) => (200, a),
+                Answer::Status(s, a) => (s, a),
+                Answer::Hang(d) => {
+                    tokio::time::sleep(d).await;
+                    return;
+                }
+            };
             let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
                 answer.len()
             );
             if conn.get_mut().write_all(head.as_bytes()).await.is_err()
@@ -83,6 +146,55 @@ impl Proxy {
                 return;
             }
         }
+    }
+
+    /// The node's answer, or a fault drawn from the storm.
+    async fn faulty(&self, body: &[u8], upstream: &str) -> Answer {
+        let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let method = req["method"].as_str().unwrap_or("").to_owned();
+        let fault = {
+            let mut guard = self.storm.lock().unwrap();
+            match guard.as_mut() {
+                Some(storm) if !method.is_empty() => {
+                    let hit = storm.rng.below(100) < storm.percent;
+                    let f = FAULTS[storm.rng.below(FAULTS.len() as u64) as usize];
+                    hit.then(|| (f, storm.hang, storm.rng.next_u64()))
+                }
+                _ => None,
+            }
+        };
+        let Some((fault, hang, pick)) = fault else { return Answer::Ok(self.answer(body, upstream).await) };
+        let id = req["id"].clone();
+        let result = |r: Value| serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": r})).unwrap();
+        let answer = match fault {
+            "http_429" => Answer::Status(429, br#"{"error":"rate limited"}"#.to_vec()),
+            "http_500" => Answer::Status(500, b"internal error".to_vec()),
+            "http_502" => Answer::Status(502, b"<html>bad gateway</html>".to_vec()),
+            "hang" => Answer::Hang(hang),
+            "garbage" => Answer::Ok(b"\x00\xffnot json at all".to_vec()),
+            "truncated" => {
+                let full = self.answer(body, upstream).await;
+                Answer::Ok(full[..full.len() / 2].to_vec())
+            }
+            "null_block" if method == "eth_getBlockByNumber" => Answer::Ok(result(Value::Null)),
+            "null_receipts" if method == "eth_getBlockReceipts" => Answer::Ok(result(Value::Null)),
+            f if method == "eth_getBlockReceipts" && (f.ends_with("receipts") || f == "changed_receipt") => {
+                let full: Value = serde_json::from_slice(&self.answer(body, upstream).await).unwrap_or(Value::Null);
+                match tamper(f, full["result"].clone(), pick) {
+                    Some(r) => Answer::Ok(result(r)),
+                    None => return Answer::Ok(serde_json::to_vec(&full).unwrap()),
+                }
+            }
+            "lagging_head" if method == "eth_blockNumber" => {
+                let full: Value = serde_json::from_slice(&self.answer(body, upstream).await).unwrap_or(Value::Null);
+                let head = full["result"].as_str().and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok());
+                Answer::Ok(result(json!(format!("{:#x}", head.unwrap_or(0).saturating_sub(3)))))
+            }
+            // A fault that does not apply to this method: the node's answer.
+            _ => return Answer::Ok(self.answer(body, upstream).await),
+        };
+        *self.storm.lock().unwrap().as_mut().map(|s| s.injected.entry(fault).or_default()).unwrap() += 1;
+        answer
     }
 
     async fn answer(&self, body: &[u8], upstream: &str) -> Vec<u8> {
@@ -104,6 +216,13 @@ impl Proxy {
                     let err = json!({"code": -32601, "message": "the method eth_getBlockReceipts does not exist/is not available"});
                     return serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "error": err})).unwrap();
                 }
+                Some("eth_getBlockReceipts") if self.behaviour.tamper_receipts.load(Ordering::Relaxed) => {
+                    let mut full: Value = serde_json::from_slice(&forward(body, upstream).await).unwrap();
+                    if let Some(r) = tamper("changed_receipt", full["result"].clone(), 0) {
+                        full["result"] = r;
+                    }
+                    return serde_json::to_vec(&full).unwrap();
+                }
                 Some("eth_blockNumber") => {
                     let frozen = self.behaviour.frozen_head.load(Ordering::Relaxed);
                     if frozen > 0 {
@@ -117,6 +236,32 @@ impl Proxy {
         }
         forward(body, upstream).await
     }
+}
+
+/// A receipts list made wrong the way `fault` says; `None` when it cannot be (empty list).
+fn tamper(fault: &str, receipts: Value, pick: u64) -> Option<Value> {
+    let mut list = receipts.as_array()?.clone();
+    if list.is_empty() {
+        return None;
+    }
+    let i = (pick % list.len() as u64) as usize;
+    match fault {
+        "short_receipts" => {
+            list.remove(i);
+        }
+        "long_receipts" => list.push(list[i].clone()),
+        "foreign_receipts" => {
+            for r in &mut list {
+                r["blockHash"] = json!(format!("0x{}", "ee".repeat(32)));
+            }
+        }
+        "changed_receipt" => {
+            let status = if list[i]["status"] == "0x1" { "0x0" } else { "0x1" };
+            list[i]["status"] = json!(status);
+        }
+        _ => return None,
+    }
+    Some(Value::Array(list))
 }
 
 async fn forward(body: &[u8], upstream: &str) -> Vec<u8> {

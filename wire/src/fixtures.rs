@@ -3,7 +3,8 @@
 //! they care about with struct update syntax: `TxRecord { value: "5".into(), ..tx(&b, 0) }`.
 
 use crate::records::{
-    BlockBundle, BlockRecord, ChainEventKind, ChainEventRecord, LogRecord, TxClass, TxRecord, SCHEMA_VERSION,
+    BlockBundle, BlockRecord, ChainEventKind, ChainEventRecord, LogRecord, TxClass, TxRecord, UnverifiedRecord,
+    SCHEMA_VERSION,
 };
 
 /// A 32-byte `0x` hash unique to (`tag`, `a`, `b`).
@@ -36,6 +37,19 @@ pub fn block(chain: &str, number: u64, timestamp: u64) -> BlockRecord {
         withdrawals_count: None,
         blob_gas_used: None,
         excess_blob_gas: None,
+        state_root: None,
+        transactions_root: None,
+        receipts_root: None,
+        logs_bloom: None,
+        difficulty: None,
+        mix_hash: None,
+        nonce: None,
+        sha3_uncles: None,
+        withdrawals_root: None,
+        parent_beacon_block_root: None,
+        requests_hash: None,
+        verified: true,
+        seq: number,
     }
 }
 
@@ -118,6 +132,7 @@ pub fn reorg(chain: &str, number: u64, orphaned: Vec<String>, new: Vec<String>) 
         orphaned_hashes: orphaned,
         new_hashes: new,
         detected_at: 1_700_000_000_000,
+        seq: 0,
     }
 }
 
@@ -135,6 +150,17 @@ pub fn full_block() -> BlockRecord {
         withdrawals_count: Some(8),
         blob_gas_used: Some(9),
         excess_blob_gas: Some(10),
+        state_root: Some(hash(0x51, 1, 0)),
+        transactions_root: Some(hash(0x52, 1, 0)),
+        receipts_root: Some(hash(0x53, 1, 0)),
+        logs_bloom: Some(format!("0x{}", "00".repeat(256))),
+        difficulty: Some("0x0".into()),
+        mix_hash: Some(hash(0x54, 1, 0)),
+        nonce: Some("0x0000000000000000".into()),
+        sha3_uncles: Some(hash(0x55, 1, 0)),
+        withdrawals_root: Some(hash(0x56, 1, 0)),
+        parent_beacon_block_root: Some(hash(0x57, 1, 0)),
+        requests_hash: Some(hash(0x58, 1, 0)),
         tx_count: 6,
         ..block("c", 1, 2)
     }
@@ -171,6 +197,25 @@ pub fn full_event() -> ChainEventRecord {
     reorg("c", 5, vec![hash(0x0d, 5, 0), hash(0x0d, 6, 0)], vec![hash(0xb, 5, 1), hash(0xb, 6, 1)])
 }
 
+/// An unverified block with every optional field set.
+pub fn full_unverified() -> UnverifiedRecord {
+    UnverifiedRecord {
+        schema_version: SCHEMA_VERSION,
+        chain: "c".into(),
+        number: 9,
+        hash: hash(0xb, 9, 0),
+        provider: "p".into(),
+        reason: "receipts_root".into(),
+        detail: "receipts root mismatch".into(),
+        expected: Some(hash(0x5, 9, 0)),
+        computed: Some(hash(0x5, 9, 1)),
+        attempts: 3,
+        block_json: "{}".into(),
+        receipts_json: "[]".into(),
+        detected_at: 1_700_000_000_000,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +245,7 @@ mod tests {
         assert_eq!(sorted(keys(&full_tx())), names::<TxRecord>());
         assert_eq!(sorted(keys(&full_log())), names::<LogRecord>());
         assert_eq!(sorted(keys(&full_event())), names::<ChainEventRecord>());
+        assert_eq!(sorted(keys(&full_unverified())), names::<UnverifiedRecord>());
     }
 
     #[test]

@@ -83,6 +83,15 @@ pub fn parse_u64(s: &str) -> Option<u64> {
     }
 }
 
+/// Parses `0x…` hex (or plain decimal) into u128.
+pub fn parse_u128(s: &str) -> Option<u128> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some("") => Some(0),
+        Some(h) => u128::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
 /// Parses `0x…` hex (or plain decimal) into U256.
 pub fn parse_u256(s: &str) -> Option<U256> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::columns::wire_record;
 
 /// Version of the record layouts below; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What a transaction does, decided from its `to` and `input` alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -66,6 +66,25 @@ pub struct BlockRecord {
     pub withdrawals_count: Option<u64>,
     pub blob_gas_used: Option<u64>,
     pub excess_blob_gas: Option<u64>,
+    /// The header's commitments, as received (hex), so `chainlake verify` can recompute the
+    /// header hash from Bronze alone; absent where the era or client has none.
+    pub state_root: Option<String>,
+    pub transactions_root: Option<String>,
+    pub receipts_root: Option<String>,
+    pub logs_bloom: Option<String>,
+    pub difficulty: Option<String>,
+    pub mix_hash: Option<String>,
+    pub nonce: Option<String>,
+    pub sha3_uncles: Option<String>,
+    pub withdrawals_root: Option<String>,
+    pub parent_beacon_block_root: Option<String>,
+    pub requests_hash: Option<String>,
+    /// True when the header hash, transactions, receipts and withdrawals roots were
+    /// recomputed and matched (`chain.verify = strict` publishes nothing else).
+    pub verified: bool,
+    /// Publication order of the follower (epoch << 32 | counter, see ingest/src/sequence.rs):
+    /// Silver orders a height's candidates and the reorg events by it, never by arrival time.
+    pub seq: u64,
 }
 }
 
@@ -167,7 +186,49 @@ pub struct ChainEventRecord {
     pub new_hashes: Vec<String>,
     /// Unix milliseconds when the follower saw it.
     pub detected_at: i64,
+    /// Publication order, on the same scale as [`BlockRecord::seq`]: a reorg event orphans
+    /// every block at or above `number` published before it.
+    pub seq: u64,
 }
+}
+
+wire_record! {
+/// A block that could not be proven against its header (or not parsed), kept raw; topic
+/// `{chain}.unverified`, key = `{number}:{hash}`. It is never published to `{chain}.blocks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnverifiedRecord {
+    pub schema_version: u32,
+    pub chain: String,
+    pub number: u64,
+    /// The hash the block claims (empty when it has none).
+    pub hash: String,
+    /// Pseudonym of the provider that served the last attempt.
+    pub provider: String,
+    /// Short machine-readable reason (`header_hash`, `transactions_root`, `receipts_root`,
+    /// `withdrawals_root`, `receipts_count`, `receipt_block_hash`, `receipt_tx`, `null_receipts`,
+    /// `decode`, `malformed`).
+    pub reason: String,
+    /// Human-readable detail with coordinates.
+    pub detail: String,
+    /// The root (or hash) the header commits to.
+    pub expected: Option<String>,
+    /// The root (or hash) recomputed from the answer.
+    pub computed: Option<String>,
+    /// Fetch attempts made before giving up.
+    pub attempts: u64,
+    /// The `eth_getBlockByNumber` answer as received (JSON text).
+    pub block_json: String,
+    /// The receipts answer as received (JSON text).
+    pub receipts_json: String,
+    /// Unix milliseconds when it was given up on.
+    pub detected_at: i64,
+}
+}
+
+impl UnverifiedRecord {
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.number, self.hash)
+    }
 }
 
 impl ChainEventRecord {

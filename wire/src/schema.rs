@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::columns::WireRecord;
-use crate::records::{BlockRecord, ChainEventRecord, LogRecord, TxRecord};
+use crate::records::{BlockRecord, ChainEventRecord, LogRecord, TxRecord, UnverifiedRecord};
 use crate::topics::TopicKind;
 
 /// Name of the table that keeps records the sink could not parse.
@@ -40,6 +40,7 @@ fn payload(kind: TopicKind) -> Vec<Field> {
         TopicKind::Txs(_) => TxRecord::fields(),
         TopicKind::Logs => LogRecord::fields(),
         TopicKind::ChainEvents => ChainEventRecord::fields(),
+        TopicKind::Unverified => UnverifiedRecord::fields(),
     }
 }
 
@@ -48,7 +49,7 @@ pub fn block_date_source(kind: TopicKind) -> Option<&'static str> {
     match kind {
         TopicKind::Blocks => Some("timestamp"),
         TopicKind::Txs(_) | TopicKind::Logs => Some("block_timestamp"),
-        TopicKind::ChainEvents => None,
+        TopicKind::ChainEvents | TopicKind::Unverified => None,
     }
 }
 
@@ -96,7 +97,7 @@ mod tests {
             payload(k).iter().map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable())).collect()
         };
         let blocks = cols(TopicKind::Blocks);
-        assert_eq!(blocks.len(), 16);
+        assert_eq!(blocks.len(), 29);
         assert_eq!(blocks[0], ("schema_version".into(), DataType::Int64, false));
         assert_eq!(blocks[9], ("base_fee_per_gas".into(), DataType::Utf8, true));
         let txs = cols(TopicKind::Txs(crate::TxClass::ContractCall));
@@ -110,7 +111,7 @@ mod tests {
         assert_eq!(events[6], ("orphaned_hashes".into(), list, true));
         assert_eq!(events[2], ("kind".into(), DataType::Utf8, false));
         let bronze = bronze_schema(TopicKind::Blocks);
-        assert_eq!(bronze.fields().len(), 16 + 5 + 1);
-        assert_eq!(bronze_schema(TopicKind::ChainEvents).fields().len(), 9 + 5);
+        assert_eq!(bronze.fields().len(), 29 + 5 + 1);
+        assert_eq!(bronze_schema(TopicKind::ChainEvents).fields().len(), 10 + 5);
     }
 }

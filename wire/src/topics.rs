@@ -11,16 +11,19 @@ pub enum TopicKind {
     Txs(TxClass),
     Logs,
     ChainEvents,
+    /// Blocks that failed verification, kept raw (never in `blocks`).
+    Unverified,
 }
 
 impl TopicKind {
-    pub const ALL: [TopicKind; 6] = [
+    pub const ALL: [TopicKind; 7] = [
         TopicKind::Blocks,
         TopicKind::Txs(TxClass::NativeTransfer),
         TopicKind::Txs(TxClass::ContractDeploy),
         TopicKind::Txs(TxClass::ContractCall),
         TopicKind::Logs,
         TopicKind::ChainEvents,
+        TopicKind::Unverified,
     ];
 
     /// Topic name after `{chain}.`.
@@ -32,6 +35,7 @@ impl TopicKind {
             TopicKind::Txs(TxClass::ContractCall) => "txs.contract_call",
             TopicKind::Logs => "logs",
             TopicKind::ChainEvents => "chain_events",
+            TopicKind::Unverified => "unverified",
         }
     }
 
@@ -44,6 +48,7 @@ impl TopicKind {
             TopicKind::Txs(TxClass::ContractCall) => "txs_contract_call",
             TopicKind::Logs => "logs",
             TopicKind::ChainEvents => "chain_events",
+            TopicKind::Unverified => "unverified",
         }
     }
 }

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::buffer::Envelope;
 use super::group::{start_offset, Loader, Offsets, Rebalanced, SinkContext, Stored};
+use super::idle::Watchdog;
 use super::member::Member;
 use super::state::{app_id, reject_app_id, txn_version, TopicState};
 use super::stats::SinkStats;
@@ -69,6 +70,8 @@ struct Session {
     member: Member,
     /// High watermarks at start ([`Until::CaughtUp`] only).
     targets: HashMap<TopicPartition, i64>,
+    /// Every partition of the topics.
+    all: Vec<TopicPartition>,
 }
 
 impl BronzeSink {
@@ -94,6 +97,12 @@ impl BronzeSink {
                     stats.fenced += 1;
                     metrics::counter!(crate::metrics::SINK_FENCED).increment(1);
                     tracing::warn!(error = %e, "another writer committed first: rejoining from Delta's offsets");
+                }
+                Err(Error::Stalled { behind }) => {
+                    stats.stalls += 1;
+                    metrics::counter!(crate::metrics::SINK_STALLS).increment(1);
+                    tracing::warn!(behind, timeout = ?self.cfg.session_timeout,
+                        "sink holds no partition while partitions are behind and not advancing: rejoining the group");
                 }
                 Err(e) => return Err(e),
                 Ok(()) => return Ok(stats),
@@ -185,7 +194,15 @@ impl BronzeSink {
                 targets.insert(tp.clone(), high);
             }
         }
-        let session = Session { consumer, loader, rejected, states, member: Member::default(), targets };
+        let session = Session {
+            consumer,
+            loader,
+            rejected,
+            states,
+            member: Member::default(),
+            targets,
+            all: all.clone(),
+        };
         Ok((session, all))
     }
 
@@ -222,8 +239,15 @@ impl BronzeSink {
         let (mut s, all) = self.open_session(until).await?;
         self.join(&mut s, all).await?;
         let mut last_lag = Instant::now();
+        let mut watchdog = Watchdog::new(self.cfg.session_timeout);
         loop {
             s.member.apply(s.consumer.context().drain(), &mut s.states)?;
+            if self.cfg.consumer_group {
+                let held = s.member.assigned.len();
+                if let Some(behind) = watchdog.stalled(held, &s.all, &s.consumer, &s.loader).await? {
+                    return Err(Error::Stalled { behind });
+                }
+            }
             if until == Until::CaughtUp && s.member.caught_up(&s.targets, &s.loader).await? {
                 break;
             }

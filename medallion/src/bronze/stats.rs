@@ -12,6 +12,8 @@ pub struct SinkStats {
     pub skipped: u64,
     /// Times this replica was fenced by another's commit and rejoined.
     pub fenced: u64,
+    /// Times this replica found itself stuck without partitions and rejoined.
+    pub stalls: u64,
     /// How long the Delta commits of rows took.
     pub commit_latency: Latencies,
 }

@@ -1,0 +1,152 @@
+//! Verified fetches: a block reaches the crawler only with a [`Check`] saying what was proven.
+//!
+//! Reads blocks and receipts through [`Providers`] (transient faults already retried there);
+//! proves each with [`crate::verify`]. On a mismatch: when only the receipts are wrong they
+//! are fetched again by block hash (a reorg between the two calls, a short or foreign list),
+//! otherwise the whole block again; each failure is counted per provider and reason and
+//! counts towards that provider's demotion, so the next attempt goes to the next provider
+//! once one keeps serving bad data. After `rpc.verify-attempts` the block is given up on:
+//! `Rejected` under `chain.verify = strict`, `Failed` (published flagged) under `warn`.
+
+use std::time::Instant;
+
+use crate::config::VerifyMode;
+use crate::providers::Providers;
+use crate::rpc::RawBlock;
+use crate::verify::{verify_block, Check, Failure};
+use crate::Result;
+
+impl Providers {
+    /// Block and receipts at `number`, verified as `chain.verify` says.
+    pub async fn fetch_checked(&self, number: u64) -> Result<RawBlock> {
+        let mut last: Option<(RawBlock, Failure)> = None;
+        for attempt in 1..=self.verify_attempts {
+            let mut raw = self.fetch_block(number).await?;
+            if self.verify == VerifyMode::Off {
+                return Ok(raw);
+            }
+            let Err(first) = self.verify_raw(&raw) else { return Ok(verified(raw)) };
+            self.count_failure(&raw, &first, attempt);
+            let failure = if first.reason.receipts_only() {
+                let Err(again) = self.refetch_receipts(&mut raw).await else { return Ok(verified(raw)) };
+                self.count_failure(&raw, &again, attempt);
+                again
+            } else {
+                first
+            };
+            // A provider that keeps serving bad data is demoted like a failing one.
+            self.failed(self.position(&raw.provider));
+            last = Some((raw, failure));
+        }
+        let Some((mut raw, failure)) = last else { return self.fetch_block(number).await };
+        let attempts = self.verify_attempts;
+        metrics::counter!(crate::metrics::BLOCKS_UNVERIFIED, "chain" => self.chain().to_owned(),
+            "reason" => failure.reason.label())
+        .increment(1);
+        tracing::error!(chain = self.chain(), block = number, provider = %raw.provider, attempts,
+            reason = failure.reason.label(), detail = %failure.detail, "block could not be verified");
+        raw.check = match self.verify {
+            VerifyMode::Warn => Check::Failed { failure, attempts },
+            _ => Check::Rejected { failure, attempts },
+        };
+        Ok(raw)
+    }
+
+    fn verify_raw(&self, raw: &RawBlock) -> std::result::Result<(), Failure> {
+        let started = Instant::now();
+        let res = verify_block(&raw.block, &raw.receipts).map(|_| ());
+        metrics::histogram!(crate::metrics::VERIFY_SECONDS, "chain" => self.chain().to_owned())
+            .record(started.elapsed().as_secs_f64());
+        res
+    }
+
+    /// Fetches the receipts again by the (proven) block hash from the provider that served
+    /// the block, and verifies again.
+    async fn refetch_receipts(&self, raw: &mut RawBlock) -> std::result::Result<(), Failure> {
+        let source = &self.sources()[self.position(&raw.provider)];
+        let hash = raw.block.get("hash").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        match source.receipts_by_hash(raw.number, &hash, &raw.block).await {
+            Ok(receipts) => raw.receipts = receipts,
+            Err(e) => tracing::warn!(chain = self.chain(), block = raw.number, provider = %raw.provider,
+                error = %e, "re-fetching receipts by block hash failed"),
+        }
+        self.verify_raw(raw)
+    }
+
+    fn count_failure(&self, raw: &RawBlock, f: &Failure, attempt: u32) {
+        metrics::counter!(crate::metrics::VERIFY_FAILURES, "chain" => self.chain().to_owned(),
+            "provider" => raw.provider.clone(), "reason" => f.reason.label())
+        .increment(1);
+        tracing::warn!(chain = self.chain(), block = raw.number, provider = %raw.provider, attempt,
+            reason = f.reason.label(), detail = %f.detail, "block failed verification: fetching it again");
+    }
+
+}
+
+fn verified(mut raw: RawBlock) -> RawBlock {
+    raw.check = Check::Verified;
+    raw
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio_util::sync::CancellationToken;
+
+    use crate::config::RpcConfig;
+    use crate::providers::Providers;
+    use crate::testing::FlakyServer;
+    use crate::Error;
+
+    fn config(url: &str) -> RpcConfig {
+        let mut rpc: RpcConfig = crate::config::tests::defaults();
+        rpc.url = url.into();
+        rpc.pseudonym = "flaky".into();
+        rpc.max_retries = 0;
+        rpc.initial_backoff = Duration::from_millis(5);
+        rpc.max_backoff = Duration::from_millis(20);
+        rpc.head_check_interval = Duration::from_secs(3600);
+        rpc
+    }
+
+    /// Seven 500s in a row from the only provider: waited out, then the answer.
+    #[tokio::test]
+    async fn transient_failures_are_waited_out_not_fatal() {
+        let server = FlakyServer::start(7).await;
+        let providers = Providers::new("c", &config(&server.url)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(providers.head().await.unwrap_or_else(|e| panic!("{e}")), 0x10);
+        assert!(server.requests.load(std::sync::atomic::Ordering::SeqCst) >= 8);
+    }
+
+    /// Every provider failing past `give-up-after` is the one fault that stops ingest.
+    #[tokio::test]
+    async fn every_provider_down_past_the_deadline_is_an_error() {
+        let (a, b) = (FlakyServer::start(usize::MAX).await, FlakyServer::start(usize::MAX).await);
+        let mut cfg = config(&a.url);
+        cfg.give_up_after = Duration::from_millis(150);
+        cfg.fallbacks = vec![crate::config::ProviderConfig {
+            url: b.url.clone(),
+            pseudonym: "flaky-b".into(),
+            ws_url: String::new(),
+        }];
+        let providers = Providers::new("c", &cfg).unwrap_or_else(|e| panic!("{e}"));
+        let err = providers.head().await.err();
+        assert!(matches!(err, Some(Error::ProvidersDown { call: "eth_blockNumber", .. })), "{err:?}");
+        let text = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("HTTP error 500"), "the last cause is named: {text}");
+        assert!(b.requests.load(std::sync::atomic::Ordering::SeqCst) > 1, "the fallback was tried too");
+    }
+
+    /// Shutdown ends a wait for a provider at once.
+    #[tokio::test]
+    async fn cancellation_ends_the_wait() {
+        let server = FlakyServer::start(usize::MAX).await;
+        let cancel = CancellationToken::new();
+        let providers = Providers::new("c", &config(&server.url))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_cancel(cancel.clone());
+        cancel.cancel();
+        assert!(matches!(providers.head().await, Err(Error::Cancelled { .. })));
+    }
+}

@@ -1,0 +1,209 @@
+//! `chainlake verify --from A --to B`: re-checks what Bronze holds for a range of heights,
+//! from the lake alone (no node).
+//!
+//! Reads `bronze.blocks`, `bronze.txs_*` and `bronze.logs` for `A..=B`, a window of heights at a
+//! time (never the whole table). For every Bronze block: the header hash recomputed from the
+//! stored header fields (alloy, as ingest does), the transactions stored for it (one per index
+//! `0..tx_count`, each with its receipt, the last `cumulative_gas_used` equal to the header's
+//! `gas_used`), its logs (as many as the receipts announce), and the `verified` flag ingest set.
+//! It also counts heights of the range that have no block at all. The transactions root
+//! needs signatures Bronze does not keep: ingest proved it before publishing (`verified`).
+
+use chainlake_ingest::verify::verify_header;
+use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::pipeline::{self, PipelineError, Result};
+
+/// Heights read per query.
+const WINDOW: u64 = 10_000;
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LakeVerifyReport {
+    pub blocks: u64,
+    pub header_ok: u64,
+    pub complete: u64,
+    pub flagged_verified: u64,
+    /// Heights of the range with no Bronze block.
+    pub missing_heights: u64,
+    /// The first problems found, with their coordinates.
+    pub problems: Vec<String>,
+}
+
+impl LakeVerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty() && self.missing_heights == 0
+    }
+
+    fn problem(&mut self, p: String) {
+        const SHOWN: usize = 50;
+        if self.problems.len() < SHOWN {
+            self.problems.push(p);
+        }
+    }
+}
+
+const HEADER_COLUMNS: [(&str, &str); 21] = [
+    ("number", "number"),
+    ("hash", "hash"),
+    ("parent_hash", "parentHash"),
+    ("timestamp", "timestamp"),
+    ("miner", "miner"),
+    ("gas_used", "gasUsed"),
+    ("gas_limit", "gasLimit"),
+    ("base_fee_per_gas", "baseFeePerGas"),
+    ("extra_data", "extraData"),
+    ("blob_gas_used", "blobGasUsed"),
+    ("excess_blob_gas", "excessBlobGas"),
+    ("state_root", "stateRoot"),
+    ("transactions_root", "transactionsRoot"),
+    ("receipts_root", "receiptsRoot"),
+    ("logs_bloom", "logsBloom"),
+    ("difficulty", "difficulty"),
+    ("mix_hash", "mixHash"),
+    ("nonce", "nonce"),
+    ("sha3_uncles", "sha3Uncles"),
+    ("withdrawals_root", "withdrawalsRoot"),
+    ("parent_beacon_block_root", "parentBeaconBlockRoot"),
+];
+
+/// Columns stored as decimal integers that the JSON header carries as hex quantities.
+const QUANTITIES: [&str; 7] =
+    ["number", "timestamp", "gasUsed", "gasLimit", "baseFeePerGas", "blobGasUsed", "excessBlobGas"];
+
+/// Re-checks Bronze for `from..=to`.
+pub async fn verify_lake(cfg: &Config, from: u64, to: u64) -> Result<LakeVerifyReport> {
+    if to < from {
+        return Err(PipelineError::EmptyRange { from, to });
+    }
+    let ctx = pipeline::session(cfg).await?;
+    let mut report = LakeVerifyReport::default();
+    let mut lo = from;
+    while lo <= to {
+        let hi = to.min(lo.saturating_add(WINDOW - 1));
+        check_headers(&ctx, lo, hi, &mut report).await?;
+        check_contents(&ctx, lo, hi, &mut report).await?;
+        lo = match hi.checked_add(1) {
+            Some(n) => n,
+            None => break,
+        };
+    }
+    Ok(report)
+}
+
+async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>> {
+    pipeline::rows(&chainlake_medallion::jobs::query(ctx, sql).await?)
+}
+
+async fn check_headers(
+    ctx: &SessionContext,
+    lo: u64,
+    hi: u64,
+    report: &mut LakeVerifyReport,
+) -> Result<()> {
+    let cols: Vec<String> = HEADER_COLUMNS
+        .iter()
+        .map(|(c, _)| format!("CAST({c} AS VARCHAR)"))
+        .chain(["CAST(requests_hash AS VARCHAR)".into(), "CAST(verified AS VARCHAR)".into()])
+        .collect();
+    let sql = format!("SELECT {} FROM bronze.blocks WHERE number BETWEEN {lo} AND {hi}", cols.join(", "));
+    let found = rows(ctx, &sql).await?;
+    let mut heights = std::collections::BTreeSet::new();
+    for row in &found {
+        report.blocks += 1;
+        heights.insert(row[0].clone());
+        if row.last().map(String::as_str) == Some("true") {
+            report.flagged_verified += 1;
+        }
+        let header = header_json(row);
+        match verify_header(&header) {
+            Ok(_) => report.header_ok += 1,
+            Err(f) => report.problem(format!("block {} ({}): {f}", row[0], row[1])),
+        }
+    }
+    report.missing_heights += (hi - lo + 1).saturating_sub(heights.len() as u64);
+    Ok(())
+}
+
+/// The JSON-RPC header object a Bronze row stands for (nulls left out, quantities as hex).
+fn header_json(row: &[String]) -> Value {
+    let mut o = Map::new();
+    let names = HEADER_COLUMNS.iter().map(|(_, j)| *j).chain(["requestsHash"]);
+    for (name, value) in names.zip(row) {
+        if value.is_empty() {
+            continue; // NULL renders as an empty string
+        }
+        let v = if QUANTITIES.contains(&name) {
+            value.parse::<u128>().map(|n| format!("{n:#x}")).unwrap_or_else(|_| value.clone())
+        } else {
+            value.clone()
+        };
+        o.insert(name.to_owned(), Value::String(v));
+    }
+    Value::Object(o)
+}
+
+/// Every Bronze block has its transactions, receipts and logs.
+async fn check_contents(
+    ctx: &SessionContext,
+    lo: u64,
+    hi: u64,
+    report: &mut LakeVerifyReport,
+) -> Result<()> {
+    let sql = format!(
+        "WITH t AS (
+           SELECT block_hash, tx_index, has_receipt, cumulative_gas_used, logs_count FROM bronze.txs_native_transfer WHERE block_number BETWEEN {lo} AND {hi}
+           UNION ALL SELECT block_hash, tx_index, has_receipt, cumulative_gas_used, logs_count FROM bronze.txs_contract_deploy WHERE block_number BETWEEN {lo} AND {hi}
+           UNION ALL SELECT block_hash, tx_index, has_receipt, cumulative_gas_used, logs_count FROM bronze.txs_contract_call WHERE block_number BETWEEN {lo} AND {hi}
+         ),
+         per_block AS (
+           SELECT block_hash, count(DISTINCT tx_index) AS txs, max(tx_index) AS last_index,
+             sum(CASE WHEN has_receipt THEN 0 ELSE 1 END) AS without_receipt,
+             max(cumulative_gas_used) AS cumulative
+           FROM t GROUP BY block_hash
+         ),
+         l AS (
+           SELECT block_hash, count(DISTINCT log_index) AS logs FROM bronze.logs
+           WHERE block_number BETWEEN {lo} AND {hi} GROUP BY block_hash
+         ),
+         announced AS (
+           SELECT block_hash, sum(logs_count) AS logs FROM (
+             SELECT DISTINCT block_hash, tx_index, logs_count FROM t
+           ) AS d GROUP BY block_hash
+         )
+         SELECT CAST(b.number AS VARCHAR), b.hash,
+           CAST(b.tx_count AS VARCHAR), CAST(coalesce(p.txs, 0) AS VARCHAR),
+           CAST(coalesce(p.last_index + 1, 0) AS VARCHAR), CAST(coalesce(p.without_receipt, 0) AS VARCHAR),
+           CAST(b.gas_used AS VARCHAR), CAST(coalesce(p.cumulative, 0) AS VARCHAR),
+           CAST(coalesce(a.logs, 0) AS VARCHAR), CAST(coalesce(l.logs, 0) AS VARCHAR)
+         FROM bronze.blocks AS b
+         LEFT JOIN per_block AS p ON p.block_hash = b.hash
+         LEFT JOIN announced AS a ON a.block_hash = b.hash
+         LEFT JOIN l ON l.block_hash = b.hash
+         WHERE b.number BETWEEN {lo} AND {hi}"
+    );
+    for r in rows(ctx, &sql).await? {
+        let (number, hash) = (&r[0], &r[1]);
+        let mut bad = Vec::new();
+        if r[2] != r[3] || r[2] != r[4] {
+            bad.push(format!("{} transactions stored for tx_count {} (indices to {})", r[3], r[2], r[4]));
+        }
+        if r[5] != "0" {
+            bad.push(format!("{} transactions without a receipt", r[5]));
+        }
+        if r[2] != "0" && r[6] != r[7] {
+            bad.push(format!("last cumulative gas {} is not the header's gas used {}", r[7], r[6]));
+        }
+        if r[8] != r[9] {
+            bad.push(format!("{} logs stored, the receipts announce {}", r[9], r[8]));
+        }
+        if bad.is_empty() {
+            report.complete += 1;
+        } else {
+            report.problem(format!("block {number} ({hash}): {}", bad.join("; ")));
+        }
+    }
+    Ok(())
+}
