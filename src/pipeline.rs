@@ -74,7 +74,8 @@ pub async fn connect(cfg: &Config) -> Result<Crawler> {
 pub async fn connect_until(cfg: &Config, cancel: &CancellationToken) -> Result<Crawler> {
     cfg.rpc.validate().map_err(chainlake_ingest::Error::from)?;
     cfg.backfill.validate().map_err(chainlake_ingest::Error::from)?;
-    let rpc = Providers::new(&cfg.chain.name, &cfg.rpc)?.with_verify(cfg.chain.verify).with_cancel(cancel.clone());
+    let rpc =
+        Providers::new(&cfg.chain.name, &cfg.rpc)?.with_verify(cfg.chain.verify).with_cancel(cancel.clone());
     let mut reachable = 0;
     let mut last_err = None;
     for (provider, id) in rpc.chain_ids().await {

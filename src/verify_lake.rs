@@ -97,12 +97,7 @@ async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>> {
     pipeline::rows(&chainlake_medallion::jobs::query(ctx, sql).await?)
 }
 
-async fn check_headers(
-    ctx: &SessionContext,
-    lo: u64,
-    hi: u64,
-    report: &mut LakeVerifyReport,
-) -> Result<()> {
+async fn check_headers(ctx: &SessionContext, lo: u64, hi: u64, report: &mut LakeVerifyReport) -> Result<()> {
     let cols: Vec<String> = HEADER_COLUMNS
         .iter()
         .map(|(c, _)| format!("CAST({c} AS VARCHAR)"))
@@ -146,12 +141,7 @@ fn header_json(row: &[String]) -> Value {
 }
 
 /// Every Bronze block has its transactions, receipts and logs.
-async fn check_contents(
-    ctx: &SessionContext,
-    lo: u64,
-    hi: u64,
-    report: &mut LakeVerifyReport,
-) -> Result<()> {
+async fn check_contents(ctx: &SessionContext, lo: u64, hi: u64, report: &mut LakeVerifyReport) -> Result<()> {
     let sql = format!(
         "WITH t AS (
            SELECT block_hash, tx_index, has_receipt, cumulative_gas_used, logs_count FROM bronze.txs_native_transfer WHERE block_number BETWEEN {lo} AND {hi}

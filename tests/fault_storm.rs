@@ -54,8 +54,10 @@ async fn node_hashes(url: &str, to: u64) -> BTreeMap<u64, String> {
 async fn assert_lake_equals_node(cfg: &Config, node: &BTreeMap<u64, String>) {
     pipeline::sink(cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
     pipeline::medallion(cfg).await.unwrap();
-    let rows = |sql: &'static str| async move { pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap() };
-    let bronze = rows("SELECT CAST(number AS VARCHAR), hash, CAST(verified AS VARCHAR) FROM bronze.blocks").await;
+    let rows =
+        |sql: &'static str| async move { pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap() };
+    let bronze =
+        rows("SELECT CAST(number AS VARCHAR), hash, CAST(verified AS VARCHAR) FROM bronze.blocks").await;
     let mut heights: BTreeMap<u64, String> = BTreeMap::new();
     for r in &bronze {
         assert_eq!(r[2], "true", "every published block is verified: {r:?}");
@@ -63,11 +65,12 @@ async fn assert_lake_equals_node(cfg: &Config, node: &BTreeMap<u64, String>) {
         assert!(old.is_none(), "height {} published twice", r[0]);
     }
     assert_eq!(&heights, node, "Bronze holds every height once, equal to the node");
-    let silver: BTreeMap<u64, String> = rows("SELECT CAST(number AS VARCHAR), hash FROM silver.blocks WHERE verified")
-        .await
-        .into_iter()
-        .map(|r| (r[0].parse().unwrap(), r[1].clone()))
-        .collect();
+    let silver: BTreeMap<u64, String> =
+        rows("SELECT CAST(number AS VARCHAR), hash FROM silver.blocks WHERE verified")
+            .await
+            .into_iter()
+            .map(|r| (r[0].parse().unwrap(), r[1].clone()))
+            .collect();
     assert_eq!(&silver, node, "Silver equals the node");
     let unverified = rows("SELECT count(*) FROM bronze.unverified").await;
     assert_eq!(unverified[0][0], "0");
@@ -97,7 +100,9 @@ async fn backfill_and_follow_survive_a_fault_storm() {
     let cancel = CancellationToken::new();
     let follower = {
         let (crawler, cancel) = (crawler.clone(), cancel.clone());
-        tokio::spawn(async move { crawler.follow(backfill_to + 1, stop, Duration::from_millis(20), 4, &cancel).await })
+        tokio::spawn(async move {
+            crawler.follow(backfill_to + 1, stop, Duration::from_millis(20), 4, &cancel).await
+        })
     };
     let more = bulk::fill(&anvil.url(), &artifacts, 20, 2).await.unwrap();
     stop_tx.send(Some(more.last_block)).unwrap();
@@ -145,9 +150,12 @@ async fn a_provider_that_keeps_tampering_is_never_published_as_good() {
     assert_eq!(stats.blocks + stats.unverified, chain.last_block + 1);
     pipeline::sink(&cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
     let rows = pipeline::rows(
-        &pipeline::query(&cfg, "SELECT number, reason, attempts, expected IS NOT NULL FROM bronze.unverified ORDER BY number")
-            .await
-            .unwrap(),
+        &pipeline::query(
+            &cfg,
+            "SELECT number, reason, attempts, expected IS NOT NULL FROM bronze.unverified ORDER BY number",
+        )
+        .await
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(rows.len() as u64, stats.unverified);
@@ -155,9 +163,12 @@ async fn a_provider_that_keeps_tampering_is_never_published_as_good() {
         assert_eq!((r[1].as_str(), r[2].as_str(), r[3].as_str()), ("receipts_root", "3", "true"), "{r:?}");
     }
     let good = pipeline::rows(
-        &pipeline::query(&cfg, "SELECT b.number FROM bronze.blocks b JOIN bronze.unverified u ON b.number = u.number")
-            .await
-            .unwrap(),
+        &pipeline::query(
+            &cfg,
+            "SELECT b.number FROM bronze.blocks b JOIN bronze.unverified u ON b.number = u.number",
+        )
+        .await
+        .unwrap(),
     )
     .unwrap();
     assert!(good.is_empty(), "an unverified block reached {{chain}}.blocks: {good:?}");

@@ -61,7 +61,10 @@ async fn node_chain(c: &RpcClient, to: u64) -> BTreeMap<u64, String> {
 
 async fn silver(cfg: &Config) -> BTreeMap<u64, String> {
     pipeline::medallion(cfg).await.unwrap();
-    let rows = pipeline::rows(&pipeline::query(cfg, "SELECT CAST(number AS VARCHAR), hash FROM silver.blocks").await.unwrap()).unwrap();
+    let rows = pipeline::rows(
+        &pipeline::query(cfg, "SELECT CAST(number AS VARCHAR), hash FROM silver.blocks").await.unwrap(),
+    )
+    .unwrap();
     rows.into_iter().map(|r| (r[0].parse().unwrap(), r[1].clone())).collect()
 }
 
@@ -101,7 +104,8 @@ async fn silver_equals_the_node_after_a_reorg_storm() {
                 let snap: Value = node.request_noparams("evm_snapshot").await.unwrap();
                 reorg(&node, depth, i).await;
                 if rng.below(2) == 0 {
-                    tokio::time::sleep(Duration::from_millis(rng.below(300))).await; // let the follower see B
+                    tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
+                    // let the follower see B
                 }
                 let reverted: bool = node.request("evm_revert", (snap,)).await.unwrap();
                 assert!(reverted);
@@ -114,14 +118,20 @@ async fn silver_equals_the_node_after_a_reorg_storm() {
         if rng.below(8) == 0 {
             let h = head(&node).await;
             let caught = progress.wait_for(|p| p.is_some_and(|p| p >= h));
-            tokio::time::timeout(Duration::from_secs(30), caught).await.expect("follower reaches the head").unwrap();
+            tokio::time::timeout(Duration::from_secs(30), caught)
+                .await
+                .expect("follower reaches the head")
+                .unwrap();
         }
     }
     mine(&node, 1).await; // a new block reveals the last reorg
     let final_head = head(&node).await;
     stop_tx.send(Some(final_head)).unwrap();
     let stats = tokio::time::timeout(Duration::from_secs(120), follower).await.unwrap().unwrap().unwrap();
-    println!("{reorgs} reorgs ({flips} A→B→A flips); follower healed {} and published {}", stats.reorgs, stats.blocks);
+    println!(
+        "{reorgs} reorgs ({flips} A→B→A flips); follower healed {} and published {}",
+        stats.reorgs, stats.blocks
+    );
     assert!(reorgs >= 100 && flips >= 10);
 
     let last = stats.last_block.unwrap();
@@ -171,8 +181,12 @@ async fn silver_equals_the_node_after_a_crash_between_ack_and_record() {
     let _ = pipeline::connect(&cfg).await.unwrap(); // creates the topics
     let store = || WindowStore::connect(&cfg.redis.url, &cfg.kafka.topic_prefix, &cfg.chain.name);
     let rpc = Providers::new(&cfg.chain.name, &cfg.rpc).unwrap();
-    let sink = CrashAfterAck { inner: Publisher::new(&cfg.kafka, &cfg.chain.name).unwrap(), crash_at: Arc::new(AtomicU64::new(10)) };
-    let first = Crawler::new(rpc, sink, cfg.chain.confirmations, cfg.chain.reorg_window).with_store(store().await.unwrap());
+    let sink = CrashAfterAck {
+        inner: Publisher::new(&cfg.kafka, &cfg.chain.name).unwrap(),
+        crash_at: Arc::new(AtomicU64::new(10)),
+    };
+    let first = Crawler::new(rpc, sink, cfg.chain.confirmations, cfg.chain.reorg_window)
+        .with_store(store().await.unwrap());
     let (_tx, stop) = watch::channel(Some(10));
     let died = first.follow(0, stop, Duration::from_millis(10), 1, &CancellationToken::new()).await;
     assert!(died.is_err(), "the first life dies after the ack of block 10");

@@ -46,7 +46,9 @@ fn free_port() -> u16 {
 async fn scrape(addr: &str) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-    s.write_all(format!("GET /metrics HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes()).await.ok()?;
+    s.write_all(format!("GET /metrics HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).await.ok()?;
     out.contains("chainlake_blocks_published_total").then_some(out)
@@ -76,11 +78,16 @@ async fn no_secret_at_trace_level_anywhere() {
     let addr = format!("127.0.0.1:{}", free_port());
 
     let mut follower = chainlake(&cfg, &["ingest", "follow", "--from", "0"], &addr, &dead);
-    let metrics = common::eventually("metrics with published blocks", Duration::from_secs(60), || scrape(&addr)).await;
+    let metrics =
+        common::eventually("metrics with published blocks", Duration::from_secs(60), || scrape(&addr)).await;
     // Let it publish a few more blocks (and fail over from the dead provider at least once).
     common::eventually("a few blocks", Duration::from_secs(60), || async {
         let m = scrape(&addr).await?;
-        m.lines().any(|l| l.starts_with("chainlake_last_published_block") && !l.ends_with(" 0") && !l.ends_with(" 1")).then_some(())
+        m.lines()
+            .any(|l| {
+                l.starts_with("chainlake_last_published_block") && !l.ends_with(" 0") && !l.ends_with(" 1")
+            })
+            .then_some(())
     })
     .await;
     follower.kill().unwrap();

@@ -138,7 +138,10 @@ impl RpcConfig {
             }
         }
         if self.max_backoff < self.initial_backoff {
-            return Err(InvalidConfig { key: "rpc.max-backoff", reason: "must not be below rpc.initial-backoff".into() });
+            return Err(InvalidConfig {
+                key: "rpc.max-backoff",
+                reason: "must not be below rpc.initial-backoff".into(),
+            });
         }
         Ok(())
     }
@@ -165,7 +168,10 @@ impl BackfillConfig {
         if self.chunk_size == 0 {
             return Err(InvalidConfig { key: "backfill.chunk-size", reason: "must be at least 1".into() });
         }
-        for (key, d) in [("backfill.lease-ttl", self.lease_ttl), ("backfill.checkpoint-interval", self.checkpoint_interval)] {
+        for (key, d) in [
+            ("backfill.lease-ttl", self.lease_ttl),
+            ("backfill.checkpoint-interval", self.checkpoint_interval),
+        ] {
             if d.is_zero() {
                 return Err(InvalidConfig { key, reason: "must be longer than 0s".into() });
             }

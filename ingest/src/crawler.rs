@@ -17,8 +17,8 @@ use crate::publish::Publisher;
 use crate::rpc::RawBlock;
 use crate::sequence::Sequencer;
 use crate::source::{BlockSource, RecordSink};
-use crate::verify::{Check, Failure, Reason};
 use crate::transform::transform_block;
+use crate::verify::{Check, Failure, Reason};
 use crate::window_store::WindowStore;
 use crate::Result;
 
@@ -64,9 +64,10 @@ pub struct Crawler<S = Providers, P = Publisher> {
 
 /// A fetched block made ready to publish: its records, or the raw answer for
 /// `{chain}.unverified` when it could not be verified or parsed.
+#[allow(clippy::large_enum_variant)] // one per block, moved once: boxing buys nothing
 pub(crate) enum Prepared {
     Good(BlockBundle, Duration),
-    Unverified(Box<UnverifiedRecord>),
+    Unverified(UnverifiedRecord),
 }
 
 impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
@@ -112,7 +113,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     pub(crate) fn prepare(&self, raw: &RawBlock) -> Prepared {
         let chain = self.rpc.chain();
         if let Check::Rejected { failure, attempts } = &raw.check {
-            return Prepared::Unverified(Box::new(unverified(chain, raw, failure, *attempts)));
+            return Prepared::Unverified(unverified(chain, raw, failure, *attempts));
         }
         let started = Instant::now();
         let mut bundle = match transform_block(chain, &raw.block, Some(&raw.receipts)) {
@@ -120,8 +121,13 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             Err(e) => {
                 tracing::error!(chain, block = raw.number, provider = %raw.provider, error = %e,
                     "block cannot be transformed: kept raw in the unverified topic");
-                let failure = Failure { reason: Reason::Malformed, detail: e.to_string(), expected: None, computed: None };
-                return Prepared::Unverified(Box::new(unverified(chain, raw, &failure, 1)));
+                let failure = Failure {
+                    reason: Reason::Malformed,
+                    detail: e.to_string(),
+                    expected: None,
+                    computed: None,
+                };
+                return Prepared::Unverified(unverified(chain, raw, &failure, 1));
             }
         };
         bundle.block.verified = raw.check.is_verified();

@@ -80,7 +80,6 @@ impl Providers {
         tracing::warn!(chain = self.chain(), block = raw.number, provider = %raw.provider, attempt,
             reason = f.reason.label(), detail = %f.detail, "block failed verification: fetching it again");
     }
-
 }
 
 fn verified(mut raw: RawBlock) -> RawBlock {

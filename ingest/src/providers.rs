@@ -170,13 +170,19 @@ impl Providers {
             };
             let waited = started.elapsed();
             if waited >= self.retry.give_up_after {
-                return Err(Error::ProvidersDown { chain: self.chain.clone(), call, waited, last: Box::new(last) });
+                return Err(Error::ProvidersDown {
+                    chain: self.chain.clone(),
+                    call,
+                    waited,
+                    last: Box::new(last),
+                });
             }
             rounds += 1;
             tracing::warn!(chain = %self.chain, call, round = rounds, retry_in = ?backoff, error = %last,
                 "every provider failed: waiting, then trying again");
             metrics::counter!(crate::metrics::RPC_RETRY_ROUNDS, "chain" => self.chain.clone(), "call" => call).increment(1);
-            metrics::gauge!(crate::metrics::RPC_WAITING, "chain" => self.chain.clone(), "call" => call).set(1.0);
+            metrics::gauge!(crate::metrics::RPC_WAITING, "chain" => self.chain.clone(), "call" => call)
+                .set(1.0);
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
                 () = self.cancel.cancelled() => return Err(Error::Cancelled { chain: self.chain.clone() }),

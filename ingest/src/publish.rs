@@ -18,10 +18,12 @@ use chainlake_wire::{BlockBundle, ChainEventRecord, TopicKind, Topics, Unverifie
 
 /// Creates the topics of a chain if they do not exist (brokers without auto-creation).
 pub async fn ensure_topics(cfg: &KafkaConfig, topics: &Topics) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &cfg.brokers)
-        .create()
-        .map_err(|e| Error::Kafka { action: "create admin client", brokers: cfg.brokers.clone(), source: Box::new(e) })?;
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", &cfg.brokers).create().map_err(|e| Error::Kafka {
+            action: "create admin client",
+            brokers: cfg.brokers.clone(),
+            source: Box::new(e),
+        })?;
     let names: Vec<String> = topics.all().into_iter().map(|(_, n)| n).collect();
     let new: Vec<NewTopic<'_>> = names
         .iter()
@@ -67,7 +69,11 @@ impl Publisher {
             .set("linger.ms", "5")
             .set("message.timeout.ms", cfg.message_timeout.as_millis().to_string())
             .create()
-            .map_err(|e| Error::Kafka { action: "create producer", brokers: cfg.brokers.clone(), source: Box::new(e) })?;
+            .map_err(|e| Error::Kafka {
+                action: "create producer",
+                brokers: cfg.brokers.clone(),
+                source: Box::new(e),
+            })?;
         Ok(Publisher { producer, topics: Topics::new(&cfg.topic_prefix, chain), chain: chain.to_owned() })
     }
 
@@ -104,7 +110,8 @@ impl Publisher {
 
     /// Publishes a block that failed verification to `{chain}.unverified`.
     pub async fn publish_unverified(&self, record: &UnverifiedRecord) -> Result<()> {
-        let msg = (self.topics.name(TopicKind::Unverified), record.key(), encode(record, "unverified block")?);
+        let msg =
+            (self.topics.name(TopicKind::Unverified), record.key(), encode(record, "unverified block")?);
         self.send_all(&[msg]).await
     }
 

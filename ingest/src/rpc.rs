@@ -83,10 +83,12 @@ impl RpcSource {
         }
         let retry = RetryBackoffLayer::new(rpc.max_retries, rpc.initial_backoff.as_millis() as u64, u64::MAX);
         let is_local = alloy::transports::utils::guess_local_url(url.as_str());
-        let http = RedactedHttp::new(url, &provider.pseudonym, rpc.request_timeout).map_err(|e| Error::ProviderUrl {
-            chain: chain.to_owned(),
-            provider: provider.pseudonym.clone(),
-            reason: e.without_url().to_string(),
+        let http = RedactedHttp::new(url, &provider.pseudonym, rpc.request_timeout).map_err(|e| {
+            Error::ProviderUrl {
+                chain: chain.to_owned(),
+                provider: provider.pseudonym.clone(),
+                reason: e.without_url().to_string(),
+            }
         })?;
         let client = ClientBuilder::default().layer(retry).transport(http, is_local);
         Ok(RpcSource {

@@ -306,7 +306,7 @@ impl FlakyServer {
                     let id = text
                         .split("\"id\":")
                         .nth(1)
-                        .and_then(|r| r.split(|c: char| c == ',' || c == '}').next())
+                        .and_then(|r| r.split([',', '}']).next())
                         .unwrap_or("0")
                         .to_owned();
                     let seen = counter.fetch_add(1, Ordering::SeqCst);

@@ -11,14 +11,16 @@
 //! `cumulativeGasUsed`), `effectiveGasPrice` (from the transaction and the base fee) and
 //! `logIndex` (block-wide position).
 
-use alloy::consensus::proofs::{calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root};
+use alloy::consensus::proofs::{
+    calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root,
+};
 use alloy::consensus::{
     Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope,
     EMPTY_ROOT_HASH,
 };
 use alloy::eips::eip4895::Withdrawal;
 use alloy::eips::{Encodable2718, Typed2718};
-use alloy::primitives::{Bloom, Log, B256};
+use alloy::primitives::{keccak256, Bloom, Log, B256};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -177,7 +179,10 @@ fn decode<'a, T: Deserialize<'a>>(v: &'a Value, what: &str) -> Checked<T> {
 }
 
 fn hash_field(o: &Value, key: &str, what: &str) -> Checked<B256> {
-    let s = o.get(key).and_then(Value::as_str).ok_or_else(|| Failure::new(Reason::Decode, format!("{what}: no {key}")))?;
+    let s = o
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Failure::new(Reason::Decode, format!("{what}: no {key}")))?;
     s.parse().map_err(|_| Failure::new(Reason::Decode, format!("{what}: {key} {s:?} is not a 32-byte hash")))
 }
 
@@ -216,10 +221,16 @@ fn verify_transactions(block: &Value, header: &Header) -> Checked<Vec<ProvenTx>>
         }
         let env: TxEnvelope = decode(t, &format!("transaction {i}"))?;
         let claimed = hash_field(t, "hash", &format!("transaction {i}"))?;
-        // The envelope keeps the `hash` it was given: recompute it from the encoding.
-        let computed = env.trie_hash();
+        // The envelope keeps the `hash` it was given (and `trie_hash` returns it): recompute it
+        // from the encoding.
+        let computed = keccak256(env.encoded_2718());
         if computed != claimed {
-            return Err(Failure::mismatch(Reason::TxHash, &format!("transaction {i} hash"), claimed, computed));
+            return Err(Failure::mismatch(
+                Reason::TxHash,
+                &format!("transaction {i} hash"),
+                claimed,
+                computed,
+            ));
         }
         proven.push(ProvenTx {
             hash: claimed,
@@ -232,7 +243,12 @@ fn verify_transactions(block: &Value, header: &Header) -> Checked<Vec<ProvenTx>>
     }
     let computed = calculate_transaction_root(&envelopes);
     if computed != header.transactions_root {
-        return Err(Failure::mismatch(Reason::TransactionsRoot, "transactions root", header.transactions_root, computed));
+        return Err(Failure::mismatch(
+            Reason::TransactionsRoot,
+            "transactions root",
+            header.transactions_root,
+            computed,
+        ));
     }
     Ok(proven)
 }
@@ -241,7 +257,9 @@ fn verify_withdrawals(block: &Value, header: &Header) -> Checked<()> {
     let listed = block.get("withdrawals").filter(|w| !w.is_null());
     match (header.withdrawals_root, listed) {
         (None, None) => Ok(()),
-        (None, Some(_)) => Err(Failure::new(Reason::WithdrawalsRoot, "withdrawals without a withdrawals root")),
+        (None, Some(_)) => {
+            Err(Failure::new(Reason::WithdrawalsRoot, "withdrawals without a withdrawals root"))
+        }
         (Some(root), listed) => {
             let ws: Vec<Withdrawal> = match listed {
                 Some(w) => decode(w, "withdrawals")?,
@@ -260,7 +278,9 @@ fn verify_receipts(receipts: &Value, header: &Header, hash: B256, txs: &[ProvenT
     let list = match receipts {
         Value::Array(a) => a.as_slice(),
         Value::Null if txs.is_empty() && header.receipts_root == EMPTY_ROOT_HASH => &[][..],
-        _ => return Err(Failure::new(Reason::NullReceipts, format!("receipts answer is {}", kind(receipts)))),
+        _ => {
+            return Err(Failure::new(Reason::NullReceipts, format!("receipts answer is {}", kind(receipts))))
+        }
     };
     if list.len() != txs.len() {
         return Err(Failure::new(
@@ -282,7 +302,10 @@ fn verify_receipts(receipts: &Value, header: &Header, hash: B256, txs: &[ProvenT
     if txs.last().is_some() && gas.cumulative != header.gas_used {
         return Err(Failure::new(
             Reason::ReceiptGasUsed,
-            format!("last cumulativeGasUsed {} is not the header's gasUsed {}", gas.cumulative, header.gas_used),
+            format!(
+                "last cumulativeGasUsed {} is not the header's gasUsed {}",
+                gas.cumulative, header.gas_used
+            ),
         ));
     }
     let computed = calculate_receipt_root(&envelopes);
@@ -308,12 +331,18 @@ fn check_position(r: &Value, i: usize, tx: &ProvenTx, block: B256) -> Checked<()
     let what = format!("receipt {i}");
     let tx_hash = hash_field(r, "transactionHash", &what)?;
     if tx_hash != tx.hash {
-        return Err(Failure::new(Reason::ReceiptTx, format!("{what} is for transaction {tx_hash}, expected {}", tx.hash)));
+        return Err(Failure::new(
+            Reason::ReceiptTx,
+            format!("{what} is for transaction {tx_hash}, expected {}", tx.hash),
+        ));
     }
     if let Some(b) = r.get("blockHash").filter(|b| !b.is_null()) {
         let b: B256 = decode(b, &what)?;
         if b != block {
-            return Err(Failure::new(Reason::ReceiptBlockHash, format!("{what} names block {b}, expected {block}")));
+            return Err(Failure::new(
+                Reason::ReceiptBlockHash,
+                format!("{what} names block {b}, expected {block}"),
+            ));
         }
     }
     let index = r.get("transactionIndex").and_then(Value::as_str).and_then(hexnum::parse_u64);
@@ -370,7 +399,10 @@ impl GasSteps {
         if step.is_none() || used != step {
             return Err(Failure::new(
                 Reason::ReceiptGasUsed,
-                format!("receipt {i}: gasUsed {used:?} but cumulativeGasUsed went {} → {cumulative}", self.cumulative),
+                format!(
+                    "receipt {i}: gasUsed {used:?} but cumulativeGasUsed went {} → {cumulative}",
+                    self.cumulative
+                ),
             ));
         }
         self.cumulative = cumulative;
@@ -407,7 +439,10 @@ fn check_log_indices(r: &Value, i: usize, mut next: u64) -> Checked<u64> {
     for l in logs {
         let index = l.get("logIndex").and_then(Value::as_str).and_then(hexnum::parse_u64);
         if index.is_some_and(|n| n != next) {
-            return Err(Failure::new(Reason::LogIndex, format!("receipt {i}: logIndex {index:?}, expected {next}")));
+            return Err(Failure::new(
+                Reason::LogIndex,
+                format!("receipt {i}: logIndex {index:?}, expected {next}"),
+            ));
         }
         next += 1;
     }

@@ -130,7 +130,8 @@ fn one_changed_value_is_refused() {
     assert_eq!(changed(&|r| r[3]["status"] = json!(flip(&status))), Reason::ReceiptsRoot);
     assert_eq!(changed(&|r| r[3]["gasUsed"] = json!("0x1")), Reason::ReceiptGasUsed);
     assert_eq!(changed(&|r| r[3]["effectiveGasPrice"] = json!("0x1")), Reason::EffectiveGasPrice);
-    let with_logs = r.as_array().unwrap().iter().position(|x| !x["logs"].as_array().unwrap().is_empty()).unwrap();
+    let with_logs =
+        r.as_array().unwrap().iter().position(|x| !x["logs"].as_array().unwrap().is_empty()).unwrap();
     assert_eq!(changed(&|r| r[with_logs]["logs"][0]["data"] = json!("0x01")), Reason::ReceiptsRoot);
     assert_eq!(changed(&|r| r[with_logs]["logs"][0]["logIndex"] = json!("0x999")), Reason::LogIndex);
 

@@ -179,8 +179,16 @@ async fn canonical(blocks: &[BlockRecord], events: &[ChainEventRecord]) -> Vec<(
     let batches = rows.collect().await.unwrap();
     let mut out = Vec::new();
     for b in &batches {
-        let n = b.column(0).as_any().downcast_ref::<chainlake_medallion::deltalake::arrow::array::Int64Array>().unwrap();
-        let h = b.column(1).as_any().downcast_ref::<chainlake_medallion::deltalake::arrow::array::StringArray>().unwrap();
+        let n = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<chainlake_medallion::deltalake::arrow::array::Int64Array>()
+            .unwrap();
+        let h = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<chainlake_medallion::deltalake::arrow::array::StringArray>()
+            .unwrap();
         for i in 0..b.num_rows() {
             out.push((n.value(i) as u64, h.value(i).to_owned()));
         }
@@ -189,7 +197,11 @@ async fn canonical(blocks: &[BlockRecord], events: &[ChainEventRecord]) -> Vec<(
 }
 
 fn at(number: u64, branch: &str, seq: u64) -> BlockRecord {
-    BlockRecord { hash: format!("0x{branch}{number}"), seq, ..fixtures::block("t", number, DAY1 + number * 12) }
+    BlockRecord {
+        hash: format!("0x{branch}{number}"),
+        seq,
+        ..fixtures::block("t", number, DAY1 + number * 12)
+    }
 }
 
 fn reorg_at(number: u64, seq: u64) -> ChainEventRecord {

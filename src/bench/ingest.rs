@@ -178,7 +178,11 @@ async fn backfill(cfg: &Config, anvil: &Anvil, from: u64, to: u64) -> Result<Run
     let stats = crawler.backfill(from, to, cfg.rpc.concurrency, &cancel).await?;
     let wall = started.elapsed();
     if stats.blocks != to - from + 1 {
-        return Err(PipelineError::Incomplete { what: "bench backfill", done: stats.blocks, expected: to - from + 1 });
+        return Err(PipelineError::Incomplete {
+            what: "bench backfill",
+            done: stats.blocks,
+            expected: to - from + 1,
+        });
     }
     Ok(Run {
         stats,

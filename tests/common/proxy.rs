@@ -165,7 +165,8 @@ impl Proxy {
         };
         let Some((fault, hang, pick)) = fault else { return Answer::Ok(self.answer(body, upstream).await) };
         let id = req["id"].clone();
-        let result = |r: Value| serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": r})).unwrap();
+        let result =
+            |r: Value| serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": r})).unwrap();
         let answer = match fault {
             "http_429" => Answer::Status(429, br#"{"error":"rate limited"}"#.to_vec()),
             "http_500" => Answer::Status(500, b"internal error".to_vec()),
@@ -179,15 +180,19 @@ impl Proxy {
             "null_block" if method == "eth_getBlockByNumber" => Answer::Ok(result(Value::Null)),
             "null_receipts" if method == "eth_getBlockReceipts" => Answer::Ok(result(Value::Null)),
             f if method == "eth_getBlockReceipts" && (f.ends_with("receipts") || f == "changed_receipt") => {
-                let full: Value = serde_json::from_slice(&self.answer(body, upstream).await).unwrap_or(Value::Null);
+                let full: Value =
+                    serde_json::from_slice(&self.answer(body, upstream).await).unwrap_or(Value::Null);
                 match tamper(f, full["result"].clone(), pick) {
                     Some(r) => Answer::Ok(result(r)),
                     None => return Answer::Ok(serde_json::to_vec(&full).unwrap()),
                 }
             }
             "lagging_head" if method == "eth_blockNumber" => {
-                let full: Value = serde_json::from_slice(&self.answer(body, upstream).await).unwrap_or(Value::Null);
-                let head = full["result"].as_str().and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok());
+                let full: Value =
+                    serde_json::from_slice(&self.answer(body, upstream).await).unwrap_or(Value::Null);
+                let head = full["result"]
+                    .as_str()
+                    .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok());
                 Answer::Ok(result(json!(format!("{:#x}", head.unwrap_or(0).saturating_sub(3)))))
             }
             // A fault that does not apply to this method: the node's answer.

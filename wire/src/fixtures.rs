@@ -3,8 +3,8 @@
 //! they care about with struct update syntax: `TxRecord { value: "5".into(), ..tx(&b, 0) }`.
 
 use crate::records::{
-    BlockBundle, BlockRecord, ChainEventKind, ChainEventRecord, LogRecord, TxClass, TxRecord, UnverifiedRecord,
-    SCHEMA_VERSION,
+    BlockBundle, BlockRecord, ChainEventKind, ChainEventRecord, LogRecord, TxClass, TxRecord,
+    UnverifiedRecord, SCHEMA_VERSION,
 };
 
 /// A 32-byte `0x` hash unique to (`tag`, `a`, `b`).

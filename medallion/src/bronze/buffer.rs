@@ -342,7 +342,7 @@ mod tests {
     #[test]
     fn added_fields_become_text_columns_and_clashes_are_refused() {
         let mut rec = serde_json::to_value(full_block()).unwrap();
-        rec["mix_hash"] = serde_json::json!("0xabc");
+        rec["beacon_slot_hint"] = serde_json::json!("0xabc");
         rec["uncles_count"] = serde_json::json!(2);
         let mut b = buffer_for(TopicKind::Blocks);
         b.push(&serde_json::to_vec(&full_block()).unwrap(), env(1)).unwrap();
@@ -354,11 +354,11 @@ mod tests {
         assert_eq!(batch.num_rows(), 2);
         let col = batch.column_by_name("uncles_count").unwrap();
         assert_eq!(col.null_count(), 1);
-        assert!(batch.column_by_name("mix_hash").is_some());
+        assert!(batch.column_by_name("beacon_slot_hint").is_some());
         assert_eq!(batch.schema().fields().last().unwrap().name(), "block_date");
         // The next batch without the field has the base schema again.
         b.push(&serde_json::to_vec(&full_block()).unwrap(), env(4)).unwrap();
-        assert!(b.take_batch().unwrap().0.column_by_name("mix_hash").is_none());
+        assert!(b.take_batch().unwrap().0.column_by_name("beacon_slot_hint").is_none());
     }
 
     /// A record past the check that Arrow still refuses goes back as a late reject; the rows

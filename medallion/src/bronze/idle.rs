@@ -50,12 +50,16 @@ impl Watchdog {
             return Ok(None);
         }
         self.last_check = Instant::now();
-        let progress: HashMap<TopicPartition, i64> =
-            loader(all.to_vec()).await?.into_iter().map(|(tp, s)| (tp, s.rows.map_or(0, |v| v + 1))).collect();
+        let progress: HashMap<TopicPartition, i64> = loader(all.to_vec())
+            .await?
+            .into_iter()
+            .map(|(tp, s)| (tp, s.rows.map_or(0, |v| v + 1)))
+            .collect();
         let mut behind = 0;
         let mut moved = false;
         for tp in all {
-            let Ok((_, high)) = consumer.fetch_watermarks(&tp.topic, tp.partition, Duration::from_secs(2)) else {
+            let Ok((_, high)) = consumer.fetch_watermarks(&tp.topic, tp.partition, Duration::from_secs(2))
+            else {
                 continue;
             };
             let now = progress.get(tp).copied().unwrap_or(0);
