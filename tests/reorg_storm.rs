@@ -1,8 +1,9 @@
 //! Silver's canonical chain comes from the follower's publication order, whatever the reorg
 //! sequence and the crash point, against real anvil, tansu, Redis and a lake:
 //! - a storm of ≥ 100 reorgs of depth 1–10 on anvil, fired while the follower is mid-block,
-//!   including A → B → A flips within a second (`evm_snapshot`, `anvil_reorg`, `evm_revert`:
-//!   the very same A hashes come back) — Silver equals the node at every height;
+//!   including A → B → A flips within a second: the follower reads through a front that
+//!   switches from node A to a node B forked from A below its head (a longer branch B), then
+//!   back to A, so the very same A hashes come back — Silver equals A at every height;
 //! - a follower that dies right after Kafka acknowledged a block and before its Redis record,
 //!   a reorg while it is down, and a restart — Silver equals the node.
 
@@ -26,6 +27,7 @@ use chainlake_ingest::source::RecordSink;
 use chainlake_ingest::window_store::WindowStore;
 use chainlake_medallion::bronze::Until;
 use chainlake_wire::{BlockBundle, ChainEventRecord, UnverifiedRecord};
+use common::proxy::Proxy;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -82,6 +84,8 @@ async fn silver_equals_the_node_after_a_reorg_storm() {
     let anvil = common::anvil(&cfg, &[]).await;
     let node = setup(&mut cfg, &anvil);
     mine(&node, 12).await;
+    let front = Proxy::start(&anvil.url()).await;
+    cfg.rpc.url = front.url.clone();
     let crawler = pipeline::connect(&cfg).await.unwrap();
     let mut progress = crawler.published();
     let (stop_tx, stop_rx) = watch::channel(None);
@@ -98,30 +102,18 @@ async fn silver_equals_the_node_after_a_reorg_storm() {
         if head(&node).await < depth + 2 {
             mine(&node, depth + 2).await;
         }
-        match rng.below(4) {
-            // A → B → A within a second: the same A hashes come back.
-            0 => {
-                let snap: Value = node.request_noparams("evm_snapshot").await.unwrap();
-                reorg(&node, depth, i).await;
-                if rng.below(2) == 0 {
-                    tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
-                    // let the follower see B
-                }
-                let reverted: bool = node.request("evm_revert", (snap,)).await.unwrap();
-                assert!(reverted);
-                flips += 1;
-            }
-            _ => reorg(&node, depth, i).await,
+        if i % 8 == 0 {
+            flip(&cfg, &front, &node, &anvil.url(), depth, &mut rng).await;
+            flips += 1;
+        } else {
+            reorg(&node, depth, i).await;
         }
         reorgs += 1;
         mine(&node, rng.below(3)).await; // the follower is mid-block more often than not
-        if rng.below(8) == 0 {
+        if rng.below(3) == 0 {
             let h = head(&node).await;
             let caught = progress.wait_for(|p| p.is_some_and(|p| p >= h));
-            tokio::time::timeout(Duration::from_secs(30), caught)
-                .await
-                .expect("follower reaches the head")
-                .unwrap();
+            tokio::time::timeout(Duration::from_secs(30), caught).await.expect("follower reaches the head").unwrap();
         }
     }
     mine(&node, 1).await; // a new block reveals the last reorg
@@ -142,6 +134,22 @@ async fn silver_equals_the_node_after_a_reorg_storm() {
     let missing: Vec<u64> = canonical.keys().filter(|n| !got.contains_key(n)).copied().collect();
     let wrong: Vec<u64> = got.iter().filter(|(n, h)| canonical.get(n) != Some(h)).map(|(n, _)| *n).collect();
     assert!(missing.is_empty() && wrong.is_empty(), "Silver vs node: missing {missing:?}, orphans {wrong:?}");
+}
+
+/// A → B → A: node B is forked from A `depth` below A's head and grows one block past it; the
+/// front serves B for 0–300 ms (sometimes long enough for the follower to publish B), then A
+/// again, which then grows past B. A's hashes are the same ones as before the flip.
+async fn flip(cfg: &Config, front: &Proxy, a: &RpcClient, a_url: &str, depth: u64, rng: &mut common::Rng) {
+    let h = head(a).await;
+    let fork_at = (h - depth).to_string();
+    let b = common::anvil(cfg, &["--fork-url", a_url, "--fork-block-number", &fork_at]).await;
+    let b_node = ClientBuilder::default().http(b.url().parse().unwrap());
+    let _: Value = b_node.request("anvil_mine", (format!("{:#x}", depth + 1),)).await.unwrap();
+    front.switch_to(&b.url());
+    tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
+    front.switch_to(a_url);
+    mine(a, 2).await; // A is the longest chain again
+    b.stop().await;
 }
 
 /// Kafka acknowledges block `crash_at`, then the follower "dies" before its Redis record.

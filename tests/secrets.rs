@@ -17,7 +17,9 @@ use common::proxy::Proxy;
 
 const KEY: &str = "sk_live_9f8e7d6c5b4a";
 
-fn chainlake(cfg: &Config, args: &[&str], metrics: &str, fallback: &str) -> common::Reaped {
+/// Runs the binary with its stdout and stderr going to `log` (a pipe would fill up at trace).
+fn chainlake(cfg: &Config, args: &[&str], metrics: &str, fallback: &str, log: &Path) -> common::Reaped {
+    let out = std::fs::File::create(log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_chainlake"))
         .args(args)
         .env("RUST_LOG", "trace")
@@ -32,8 +34,8 @@ fn chainlake(cfg: &Config, args: &[&str], metrics: &str, fallback: &str) -> comm
         .env("CHAINLAKE__LAKE__ROOT", &cfg.lake.root)
         .env("CHAINLAKE__SINK__SINK_ID", &cfg.sink.sink_id)
         .env("CHAINLAKE__METRICS__LISTEN", metrics)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
         .spawn()
         .unwrap();
     common::Reaped::new(child)
@@ -70,6 +72,8 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_at_trace_level_anywhere() {
     let dir = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let (follow_log, sink_log) = (logs.path().join("follow.log"), logs.path().join("sink.log"));
     let mut cfg = common::test_config("secrets", dir.path().to_str().unwrap());
     let anvil = common::anvil(&cfg, &["--block-time", "0.2"]).await;
     let front = Proxy::start(&anvil.url()).await; // serves any path, like a keyed provider
@@ -77,7 +81,7 @@ async fn no_secret_at_trace_level_anywhere() {
     let dead = format!("http://127.0.0.1:9/v3/{KEY}?apikey={KEY}");
     let addr = format!("127.0.0.1:{}", free_port());
 
-    let mut follower = chainlake(&cfg, &["ingest", "follow", "--from", "0"], &addr, &dead);
+    let mut follower = chainlake(&cfg, &["ingest", "follow", "--from", "0"], &addr, &dead, &follow_log);
     let metrics =
         common::eventually("metrics with published blocks", Duration::from_secs(60), || scrape(&addr)).await;
     // Let it publish a few more blocks (and fail over from the dead provider at least once).
@@ -91,16 +95,17 @@ async fn no_secret_at_trace_level_anywhere() {
     })
     .await;
     follower.kill().unwrap();
-    let follow_out = follower.wait_with_output();
-    let sink = chainlake(&cfg, &["sink", "--until-caught-up"], "", &dead);
-    let sink_out = sink.wait_with_output();
-    assert!(sink_out.status.success(), "{}", String::from_utf8_lossy(&sink_out.stderr));
+    follower.wait().unwrap();
+    let mut sink = chainlake(&cfg, &["sink", "--until-caught-up"], "", &dead, &sink_log);
+    assert!(sink.wait().unwrap().success(), "{}", std::fs::read_to_string(&sink_log).unwrap_or_default());
     anvil.stop().await;
 
-    let logs = [follow_out.stderr, follow_out.stdout, sink_out.stderr, sink_out.stdout].concat();
+    let logs = [std::fs::read(&follow_log).unwrap(), std::fs::read(&sink_log).unwrap()].concat();
     let text = String::from_utf8_lossy(&logs);
     assert!(text.lines().count() > 100, "trace logging produced output");
     assert!(text.contains("keyed-provider"), "logs name the provider by pseudonym");
+    assert!(text.contains("dead-keyed") && text.contains("connection refused"), "the dead provider's errors are logged");
+    println!("{} log lines, {} bytes of /metrics grepped", text.lines().count(), metrics.len());
     let leaks: Vec<&str> = text.lines().filter(|l| l.contains(KEY)).take(5).collect();
     assert!(leaks.is_empty(), "the key leaked into logs: {leaks:?}");
     assert!(!metrics.contains(KEY), "the key leaked into /metrics");

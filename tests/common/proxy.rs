@@ -64,22 +64,34 @@ pub struct Proxy {
     pub behaviour: Arc<Behaviour>,
     calls: Arc<Mutex<HashMap<String, u64>>>,
     storm: Arc<Mutex<Option<Storm>>>,
+    /// `host:port` of the node requests go to; [`Proxy::switch_to`] changes it.
+    upstream: Arc<Mutex<String>>,
 }
 
 impl Proxy {
     pub async fn start(upstream: &str) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let proxy = Proxy { url, behaviour: Arc::default(), calls: Arc::default(), storm: Arc::default() };
+        let proxy = Proxy {
+            url,
+            behaviour: Arc::default(),
+            calls: Arc::default(),
+            storm: Arc::default(),
+            upstream: Arc::new(Mutex::new(host_port(upstream))),
+        };
         let p = proxy.clone();
         tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                let (p, upstream) = (p.clone(), upstream.clone());
-                tokio::spawn(async move { p.serve(conn, &upstream).await });
+                let p = p.clone();
+                tokio::spawn(async move { p.serve(conn).await });
             }
         });
         proxy
+    }
+
+    /// From the next request on, forwards to the node at `upstream` (another branch).
+    pub fn switch_to(&self, upstream: &str) {
+        *self.upstream.lock().unwrap() = host_port(upstream);
     }
 
     /// From now on, hits `percent` % of single calls with a random fault; hangs last `hang`.
@@ -103,7 +115,7 @@ impl Proxy {
         self.calls.lock().unwrap().get(method).copied().unwrap_or(0)
     }
 
-    async fn serve(&self, conn: TcpStream, upstream: &str) {
+    async fn serve(&self, conn: TcpStream) {
         let mut conn = BufReader::new(conn);
         loop {
             let mut len = None;
@@ -128,7 +140,8 @@ impl Proxy {
             if conn.read_exact(&mut body).await.is_err() {
                 return;
             }
-            let (status, answer) = match self.faulty(&body, upstream).await {
+            let upstream = self.upstream.lock().unwrap().clone();
+            let (status, answer) = match self.faulty(&body, &upstream).await {
                 Answer::Ok(a) => (200, a),
                 Answer::Status(s, a) => (s, a),
                 Answer::Hang(d) => {
@@ -267,6 +280,10 @@ fn tamper(fault: &str, receipts: Value, pick: u64) -> Option<Value> {
         _ => return None,
     }
     Some(Value::Array(list))
+}
+
+fn host_port(url: &str) -> String {
+    url.trim_start_matches("http://").trim_end_matches('/').to_owned()
 }
 
 async fn forward(body: &[u8], upstream: &str) -> Vec<u8> {
