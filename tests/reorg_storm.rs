@@ -113,7 +113,10 @@ async fn silver_equals_the_node_after_a_reorg_storm() {
         if rng.below(3) == 0 {
             let h = head(&node).await;
             let caught = progress.wait_for(|p| p.is_some_and(|p| p >= h));
-            tokio::time::timeout(Duration::from_secs(30), caught).await.expect("follower reaches the head").unwrap();
+            tokio::time::timeout(Duration::from_secs(30), caught)
+                .await
+                .expect("follower reaches the head")
+                .unwrap();
         }
     }
     mine(&node, 1).await; // a new block reveals the last reorg

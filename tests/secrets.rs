@@ -104,7 +104,10 @@ async fn no_secret_at_trace_level_anywhere() {
     let text = String::from_utf8_lossy(&logs);
     assert!(text.lines().count() > 100, "trace logging produced output");
     assert!(text.contains("keyed-provider"), "logs name the provider by pseudonym");
-    assert!(text.contains("dead-keyed") && text.contains("connection refused"), "the dead provider's errors are logged");
+    assert!(
+        text.contains("dead-keyed") && text.contains("connection refused"),
+        "the dead provider's errors are logged"
+    );
     println!("{} log lines, {} bytes of /metrics grepped", text.lines().count(), metrics.len());
     let leaks: Vec<&str> = text.lines().filter(|l| l.contains(KEY)).take(5).collect();
     assert!(leaks.is_empty(), "the key leaked into logs: {leaks:?}");
