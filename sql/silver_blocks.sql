@@ -3,7 +3,8 @@
 -- `seq` (persisted across restarts), never arrival time. A reorg event at height n orphans every
 -- block at or above n published before it; the follower then re-publishes the new branch,
 -- re-adopted hashes included, after the event. So a block is canonical when no later reorg
--- event starts at or below its height, and of a height's surviving copies the latest wins.
+-- event starts at or below its height, and of a height's surviving copies the latest wins
+-- (arrival time only breaks ties of records published outside a follower, seq = 0).
 WITH reorgs AS (
   SELECT chain, number, seq FROM bronze.chain_events WHERE kind = 'reorg'
 ),
@@ -15,7 +16,8 @@ surviving AS (
 ),
 candidates AS (
   SELECT s.*, row_number() OVER (
-    PARTITION BY s.chain, s.number ORDER BY s.seq DESC, s._kafka_partition DESC, s._kafka_offset DESC
+    PARTITION BY s.chain, s.number
+    ORDER BY s.seq DESC, s._ingested_at DESC, s._kafka_partition DESC, s._kafka_offset DESC
   ) AS rn
   FROM surviving AS s
 )
