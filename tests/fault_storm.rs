@@ -74,6 +74,16 @@ async fn assert_lake_equals_node(cfg: &Config, node: &BTreeMap<u64, String>) {
     assert_eq!(&silver, node, "Silver equals the node");
     let unverified = rows("SELECT count(*) FROM bronze.unverified").await;
     assert_eq!(unverified[0][0], "0");
+    // `chainlake verify` re-checks the same from the lake alone.
+    let last = *node.keys().last().unwrap();
+    let report = chainlake::verify_lake::verify_lake(cfg, 0, last).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(
+        (report.blocks, report.header_ok, report.complete),
+        (last + 1, last + 1, last + 1),
+        "{report:?}"
+    );
+    assert_eq!(report.flagged_verified, last + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,5 +182,10 @@ async fn a_provider_that_keeps_tampering_is_never_published_as_good() {
     )
     .unwrap();
     assert!(good.is_empty(), "an unverified block reached {{chain}}.blocks: {good:?}");
+    // `chainlake verify` reports the heights Bronze lacks.
+    let report = chainlake::verify_lake::verify_lake(&cfg, 0, chain.last_block).await.unwrap();
+    assert!(!report.ok());
+    assert_eq!(report.missing_heights, stats.unverified, "{report:?}");
+    assert_eq!(report.header_ok, stats.blocks, "{report:?}");
     anvil.stop().await;
 }
