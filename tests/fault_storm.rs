@@ -13,14 +13,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use alloy::rpc::client::ClientBuilder;
 use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_ingest::config::ProviderConfig;
 use chainlake_ingest::devnet::{bulk, Artifacts};
 use chainlake_medallion::bronze::Until;
 use common::proxy::Proxy;
-use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -38,16 +36,6 @@ fn stormy(cfg: &mut Config) {
 
 fn provider(url: &str, name: &str) -> ProviderConfig {
     ProviderConfig { url: url.into(), pseudonym: name.into(), ws_url: String::new() }
-}
-
-async fn node_hashes(url: &str, to: u64) -> BTreeMap<u64, String> {
-    let node = ClientBuilder::default().http(url.parse().unwrap());
-    let mut out = BTreeMap::new();
-    for n in 0..=to {
-        let b: Value = node.request("eth_getBlockByNumber", (format!("{n:#x}"), false)).await.unwrap();
-        out.insert(n, b["hash"].as_str().unwrap().to_owned());
-    }
-    out
 }
 
 /// Sinks the topics, runs the medallion, and checks Bronze and Silver against the node.
@@ -132,7 +120,7 @@ async fn backfill_and_follow_survive_a_fault_storm() {
     }
     a.calm();
     b.calm();
-    let node = node_hashes(&anvil.url(), more.last_block).await;
+    let node = common::node::chain(&common::node::client(&anvil.url()), more.last_block).await;
     assert_lake_equals_node(&cfg, &node).await;
     anvil.stop().await;
 }

@@ -9,7 +9,6 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use alloy::primitives::U64;
 use alloy::rpc::client::{ClientBuilder, RpcClient};
 use chainlake::config::Config;
 use chainlake::pipeline;
@@ -18,23 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-const DEV0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-const DEV1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-const DEV2: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
-
-async fn head(c: &RpcClient) -> u64 {
-    c.request_noparams::<U64>("eth_blockNumber").await.unwrap().to::<u64>()
-}
-
-async fn hash_at(c: &RpcClient, n: u64) -> String {
-    let b: Value = c.request("eth_getBlockByNumber", (format!("{n:#x}"), false)).await.unwrap();
-    b["hash"].as_str().unwrap().to_owned()
-}
-
-async fn send(c: &RpcClient, from: &str, value: u64) {
-    let tx = json!({"from": from, "to": DEV1, "value": format!("{value:#x}")});
-    let _: Value = c.request("eth_sendTransaction", (tx,)).await.unwrap();
-}
+use common::node::{hash_at, head, send, DEV0, DEV1, DEV2};
 
 /// Depths 1..=10 in a run-dependent order (printed, so a failure can be replayed).
 fn depths() -> Vec<u64> {

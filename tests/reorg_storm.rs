@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::U64;
 use alloy::rpc::client::{ClientBuilder, RpcClient};
 use chainlake::config::Config;
 use chainlake::pipeline;
@@ -28,37 +27,16 @@ use chainlake_ingest::window_store::WindowStore;
 use chainlake_medallion::bronze::Until;
 use chainlake_wire::{BlockBundle, ChainEventRecord, UnverifiedRecord};
 use common::proxy::Proxy;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-const DEV0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-const DEV1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-const DEV2: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
-
-async fn head(c: &RpcClient) -> u64 {
-    c.request_noparams::<U64>("eth_blockNumber").await.unwrap().to::<u64>()
-}
+use common::node::{head, reorg, send, DEV0};
 
 async fn mine(c: &RpcClient, n: u64) {
     for _ in 0..n {
-        let tx = json!({"from": DEV0, "to": DEV1, "value": "0x1"});
-        let _: Value = c.request("eth_sendTransaction", (tx,)).await.unwrap(); // automine
+        send(c, DEV0, 1).await; // automine
     }
-}
-
-async fn reorg(c: &RpcClient, depth: u64, salt: u64) {
-    let tx = json!({"from": DEV2, "to": DEV1, "value": format!("{:#x}", 1000 + salt)});
-    let _: Value = c.request("anvil_reorg", (depth, vec![(tx, 0)])).await.unwrap();
-}
-
-async fn node_chain(c: &RpcClient, to: u64) -> BTreeMap<u64, String> {
-    let mut out = BTreeMap::new();
-    for n in 0..=to {
-        let b: Value = c.request("eth_getBlockByNumber", (format!("{n:#x}"), false)).await.unwrap();
-        out.insert(n, b["hash"].as_str().unwrap().to_owned());
-    }
-    out
 }
 
 async fn silver(cfg: &Config) -> BTreeMap<u64, String> {
@@ -130,7 +108,7 @@ async fn silver_equals_the_node_after_a_reorg_storm() {
     assert!(reorgs >= 100 && flips >= 10);
 
     let last = stats.last_block.unwrap();
-    let canonical = node_chain(&node, last).await;
+    let canonical = common::node::chain(&node, last).await;
     anvil.stop().await;
     pipeline::sink(&cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
     let got = silver(&cfg).await;
@@ -211,7 +189,7 @@ async fn silver_equals_the_node_after_a_crash_between_ack_and_record() {
     let h = head(&node).await;
     let (_tx, stop) = watch::channel(Some(h));
     second.follow(from, stop, Duration::from_millis(10), 4, &CancellationToken::new()).await.unwrap();
-    let canonical = node_chain(&node, h).await;
+    let canonical = common::node::chain(&node, h).await;
     anvil.stop().await;
 
     // Arrival order no longer matters (medallion/tests/golden_sql.rs sinks a backlog in

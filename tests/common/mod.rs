@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 #![allow(dead_code, unreachable_pub)] // shared by test crates that each use a part
 
+pub mod node;
 pub mod proxy;
 
 use std::future::Future;

@@ -1,0 +1,47 @@
+//! Direct calls to a test node (anvil): the head, canonical hashes, transfers between its dev
+//! accounts (automine: one block each), and `anvil_reorg`.
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::U64;
+use alloy::rpc::client::{ClientBuilder, RpcClient};
+use serde_json::{json, Value};
+
+/// anvil's first three dev accounts.
+pub const DEV0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+pub const DEV1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+pub const DEV2: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+
+pub fn client(url: &str) -> RpcClient {
+    ClientBuilder::default().http(url.parse().unwrap())
+}
+
+pub async fn head(c: &RpcClient) -> u64 {
+    c.request_noparams::<U64>("eth_blockNumber").await.unwrap().to::<u64>()
+}
+
+pub async fn hash_at(c: &RpcClient, n: u64) -> String {
+    let b: Value = c.request("eth_getBlockByNumber", (format!("{n:#x}"), false)).await.unwrap();
+    b["hash"].as_str().unwrap().to_owned()
+}
+
+/// Heights `0..=to` and their canonical hashes.
+pub async fn chain(c: &RpcClient, to: u64) -> BTreeMap<u64, String> {
+    let mut out = BTreeMap::new();
+    for n in 0..=to {
+        out.insert(n, hash_at(c, n).await);
+    }
+    out
+}
+
+/// A transfer of `value` wei from `from` to DEV1 (one block under automine).
+pub async fn send(c: &RpcClient, from: &str, value: u64) {
+    let tx = json!({"from": from, "to": DEV1, "value": format!("{value:#x}")});
+    let _: Value = c.request("eth_sendTransaction", (tx,)).await.unwrap();
+}
+
+/// `anvil_reorg` of `depth` blocks, the new branch carrying one transfer made unique by `salt`.
+pub async fn reorg(c: &RpcClient, depth: u64, salt: u64) {
+    let tx = json!({"from": DEV2, "to": DEV1, "value": format!("{:#x}", 1000 + salt)});
+    let _: Value = c.request("anvil_reorg", (depth, vec![(tx, 0)])).await.unwrap();
+}
