@@ -57,24 +57,6 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 15] = [
-        Reason::Decode,
-        Reason::NotHydrated,
-        Reason::HeaderHash,
-        Reason::TxHash,
-        Reason::TransactionsRoot,
-        Reason::WithdrawalsRoot,
-        Reason::NullReceipts,
-        Reason::ReceiptsCount,
-        Reason::ReceiptBlockHash,
-        Reason::ReceiptTx,
-        Reason::ReceiptsRoot,
-        Reason::ReceiptGasUsed,
-        Reason::EffectiveGasPrice,
-        Reason::LogIndex,
-        Reason::Malformed,
-    ];
-
     pub fn label(self) -> &'static str {
         match self {
             Reason::Decode => "decode",
@@ -158,20 +140,12 @@ impl Check {
     }
 }
 
-/// What verification proved about a block's header, for the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Proven {
-    pub hash: B256,
-    pub txs: usize,
-}
-
 /// Verifies the header, transactions, withdrawals and receipts of one block.
-pub fn verify_block(block: &Value, receipts: &Value) -> Checked<Proven> {
+pub fn verify_block(block: &Value, receipts: &Value) -> Checked<()> {
     let (header, hash) = verify_header(block)?;
     let txs = verify_transactions(block, &header)?;
     verify_withdrawals(block, &header)?;
-    verify_receipts(receipts, &header, hash, &txs)?;
-    Ok(Proven { hash, txs: txs.len() })
+    verify_receipts(receipts, &header, hash, &txs)
 }
 
 fn decode<'a, T: Deserialize<'a>>(v: &'a Value, what: &str) -> Checked<T> {
