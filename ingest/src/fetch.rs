@@ -19,8 +19,8 @@ use crate::Result;
 impl Providers {
     /// Block and receipts at `number`, verified as `chain.verify` says.
     pub async fn fetch_checked(&self, number: u64) -> Result<RawBlock> {
-        let mut last: Option<(RawBlock, Failure)> = None;
-        for attempt in 1..=self.verify_attempts {
+        let mut attempt = 1;
+        loop {
             let mut raw = self.fetch_block(number).await?;
             if self.verify == VerifyMode::Off {
                 return Ok(raw);
@@ -36,20 +36,26 @@ impl Providers {
             };
             // A provider that keeps serving bad data is demoted like a failing one.
             self.failed(self.position(&raw.provider));
-            last = Some((raw, failure));
+            if attempt >= self.verify_attempts {
+                return Ok(self.give_up(raw, failure));
+            }
+            attempt += 1;
         }
-        let Some((mut raw, failure)) = last else { return self.fetch_block(number).await };
+    }
+
+    /// After the last attempt: `Rejected` (strict) or `Failed` (warn), reported once.
+    fn give_up(&self, mut raw: RawBlock, failure: Failure) -> RawBlock {
         let attempts = self.verify_attempts;
         metrics::counter!(crate::metrics::BLOCKS_UNVERIFIED, "chain" => self.chain().to_owned(),
             "reason" => failure.reason.label())
         .increment(1);
-        tracing::error!(chain = self.chain(), block = number, provider = %raw.provider, attempts,
+        tracing::error!(chain = self.chain(), block = raw.number, provider = %raw.provider, attempts,
             reason = failure.reason.label(), detail = %failure.detail, "block could not be verified");
         raw.check = match self.verify {
             VerifyMode::Warn => Check::Failed { failure, attempts },
             _ => Check::Rejected { failure, attempts },
         };
-        Ok(raw)
+        raw
     }
 
     fn verify_raw(&self, raw: &RawBlock) -> std::result::Result<(), Failure> {
