@@ -1,6 +1,8 @@
 //! kill -9 the follower (the real binary) at random moments while anvil mines; each restart
 //! resumes from the canonical window persisted in Redis. Afterwards no height is missing and
-//! every height published more than once carries the same block (same key).
+//! every height published more than once carries the same block (same key). With reorgs while
+//! it runs and while it is down (any crash point: before, between or after the Kafka ack and
+//! the Redis record), Silver equals the node.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 
@@ -14,6 +16,8 @@ use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_medallion::bronze::Until;
 use tokio_util::sync::CancellationToken;
+
+use common::node::{client, head, reorg, send, DEV0};
 
 fn follower(cfg: &Config, from_zero: bool) -> common::Reaped {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlake"));
@@ -85,4 +89,58 @@ async fn follower_survives_kill_9() {
         assert_eq!(hash, key, "the key of a block record is its hash");
     }
     println!("{} rows for {} heights after 6 kill -9", rows.len(), heights.len());
+}
+
+/// kill -9 storms with reorgs: the binary follows an automining anvil that reorgs (depth 1–4)
+/// while it runs and while it is down; after the last restart Silver equals the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silver_equals_the_node_after_kill_9_and_reorgs_while_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::test_config("crash-reorg", dir.path().to_str().unwrap());
+    cfg.sink.consumer_group = false;
+    let anvil = common::anvil(&cfg, &[]).await;
+    cfg.rpc.url = anvil.url();
+    let node = client(&anvil.url());
+    for _ in 0..6 {
+        send(&node, DEV0, 1).await;
+    }
+    let crawler = pipeline::connect(&cfg).await.unwrap(); // same Redis window as the binary
+    let mut rng = common::Rng::new("silver_equals_the_node_after_kill_9_and_reorgs_while_down");
+    for round in 0..8u64 {
+        let mut child = follower(&cfg, round == 0);
+        for _ in 0..1 + rng.below(4) {
+            send(&node, DEV0, 1).await;
+        }
+        if rng.below(2) == 0 {
+            reorg(&node, 1 + rng.below(4), 100 + round).await; // while it runs
+        }
+        let target = head(&node).await.saturating_sub(rng.below(3));
+        let what = format!("follower progress in round {round}");
+        common::eventually(&what, Duration::from_secs(30), || async {
+            let now = crawler.resume_height().await.unwrap().unwrap_or(0);
+            (now >= target).then_some(now)
+        })
+        .await;
+        child.kill().unwrap(); // SIGKILL, wherever it is
+        child.wait().unwrap();
+        reorg(&node, 1 + rng.below(4), round).await; // while it is down
+        send(&node, DEV0, 1).await;
+    }
+    let tip = head(&node).await;
+    let from = crawler.resume_height().await.unwrap().unwrap();
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(Some(tip));
+    let cancel = CancellationToken::new();
+    crawler.follow(from, stop_rx, Duration::from_millis(20), 4, &cancel).await.unwrap();
+    let canonical = common::node::chain(&node, tip).await;
+    anvil.stop().await;
+
+    pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();
+    pipeline::medallion(&cfg).await.unwrap();
+    let rows = pipeline::rows(
+        &pipeline::query(&cfg, "SELECT CAST(number AS VARCHAR), hash FROM silver.blocks").await.unwrap(),
+    )
+    .unwrap();
+    let silver: BTreeMap<u64, String> =
+        rows.into_iter().map(|r| (r[0].parse().unwrap(), r[1].clone())).collect();
+    assert_eq!(silver, canonical, "Silver equals the node after 8 kill -9s with reorgs");
 }

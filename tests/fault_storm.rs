@@ -177,3 +177,49 @@ async fn a_provider_that_keeps_tampering_is_never_published_as_good() {
     assert_eq!(report.header_ok, stats.blocks, "{report:?}");
     anvil.stop().await;
 }
+
+/// `chain.verify = warn` (for chains whose blocks cannot be proven): the same tampering
+/// provider's blocks are published after the last attempt, flagged `verified = false` in
+/// Bronze and Silver, and nothing goes to `{chain}.unverified`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_verify_warn_unproven_blocks_are_published_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::test_config("tamper-warn", dir.path().to_str().unwrap());
+    stormy(&mut cfg);
+    cfg.rpc.verify_attempts = 2;
+    cfg.chain.verify = chainlake_ingest::config::VerifyMode::Warn;
+    let anvil = common::anvil(&cfg, &[]).await;
+    let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir()).unwrap();
+    let chain = bulk::fill(&anvil.url(), &artifacts, 3, 4).await.unwrap();
+    let front = Proxy::start(&anvil.url()).await;
+    cfg.rpc.set_primary(front.url.clone(), "tamperer".into(), String::new());
+    let crawler = pipeline::connect(&cfg).await.unwrap();
+    front.behaviour.tamper_receipts.store(true, std::sync::atomic::Ordering::Relaxed);
+
+    let stats = crawler.backfill(0, chain.last_block, 2, &CancellationToken::new()).await.unwrap();
+    assert_eq!((stats.unverified, stats.blocks), (0, chain.last_block + 1), "{stats:?}");
+    pipeline::sink(&cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
+    pipeline::medallion(&cfg).await.unwrap();
+    let flags = |sql: &'static str| {
+        let cfg = cfg.clone();
+        async move {
+            let rows = pipeline::rows(&pipeline::query(&cfg, sql).await.unwrap()).unwrap();
+            rows.into_iter().map(|r| (r[0].clone(), r[1].clone())).collect::<Vec<_>>()
+        }
+    };
+    // Blocks with transactions carry tampered receipts: unproven; empty blocks verify.
+    let expected = vec![("false".to_owned(), "true".to_owned()), ("true".to_owned(), "false".to_owned())];
+    let bronze = flags(
+        "SELECT CAST(verified AS VARCHAR), CAST(tx_count > 0 AS VARCHAR) FROM bronze.blocks \
+         GROUP BY 1, 2 ORDER BY 1",
+    )
+    .await;
+    assert_eq!(bronze, expected, "Bronze: (verified, has txs)");
+    let silver = flags(
+        "SELECT CAST(verified AS VARCHAR), CAST(tx_count > 0 AS VARCHAR) FROM silver.blocks \
+         GROUP BY 1, 2 ORDER BY 1",
+    )
+    .await;
+    assert_eq!(silver, expected, "Silver: (verified, has txs)");
+    anvil.stop().await;
+}

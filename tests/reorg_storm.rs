@@ -55,12 +55,17 @@ fn setup(cfg: &mut Config, anvil: &chainlake_ingest::devnet::Anvil) -> RpcClient
     ClientBuilder::default().http(anvil.url().parse().unwrap())
 }
 
-// Passed 3 of 4 runs; with CHAINLAKE_TEST_SEED=1796133224260177501 the follower stops making
-// progress (it never reaches the stop height within 120 s): a follower bug under A→B→A flips,
-// open in issue 10. Run it with `cargo test --test reorg_storm -- --ignored`.
-#[ignore = "follower stalls under one seed of A→B→A flips (issue 10)"]
+// `CHAINLAKE_TEST_LOG=path` writes the follower's debug log there (to replay a seed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silver_equals_the_node_after_a_reorg_storm() {
+    if let Ok(path) = std::env::var("CHAINLAKE_TEST_LOG") {
+        let file = std::fs::File::create(path).unwrap();
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .with_env_filter("chainlake_ingest=debug")
+            .try_init();
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config("reorg-storm", dir.path().to_str().unwrap());
     let anvil = common::anvil(&cfg, &[]).await;

@@ -8,27 +8,34 @@
 //! once one keeps serving bad data. After `rpc.verify-attempts` the block is given up on:
 //! `Rejected` under `chain.verify = strict`, `Failed` (published flagged) under `warn`.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use crate::config::VerifyMode;
 use crate::providers::Providers;
 use crate::rpc::RawBlock;
 use crate::verify::{verify_block, Check, Failure};
-use crate::Result;
+use crate::{Error, Result};
+
+/// What verifying one answer found.
+type Checked = std::result::Result<(), Failure>;
 
 impl Providers {
     /// Block and receipts at `number`, verified as `chain.verify` says.
     pub async fn fetch_checked(&self, number: u64) -> Result<RawBlock> {
         let mut attempt = 1;
         loop {
-            let mut raw = self.fetch_block(number).await?;
+            let raw = self.fetch_block(number).await?;
             if self.verify == VerifyMode::Off {
                 return Ok(raw);
             }
-            let Err(first) = self.verify_raw(&raw) else { return Ok(verified(raw)) };
+            let (mut raw, first) = self.verify_raw(raw).await?;
+            let Err(first) = first else { return Ok(verified(raw)) };
             self.count_failure(&raw, &first, attempt);
             let failure = if first.reason.receipts_only() {
-                let Err(again) = self.refetch_receipts(&mut raw).await else { return Ok(verified(raw)) };
+                let (again_raw, again) = self.refetch_receipts(raw).await?;
+                raw = again_raw;
+                let Err(again) = again else { return Ok(verified(raw)) };
                 self.count_failure(&raw, &again, attempt);
                 again
             } else {
@@ -58,22 +65,28 @@ impl Providers {
         raw
     }
 
-    fn verify_raw(&self, raw: &RawBlock) -> std::result::Result<(), Failure> {
+    /// Verifies on the blocking pool: milliseconds of CPU per block that would otherwise
+    /// stall every fetch, transform and ack polled by the same task (a backfill polls all of
+    /// its in-flight blocks from one task), so several blocks are proven at once.
+    async fn verify_raw(&self, raw: RawBlock) -> Result<(RawBlock, Checked)> {
         let started = Instant::now();
-        let check = || verify_block(&raw.block, &raw.receipts);
-        // Milliseconds of CPU per block: let the runtime move this worker's other tasks (the
-        // in-flight fetches and acks) elsewhere meanwhile.
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let res = if multi_thread { tokio::task::block_in_place(check) } else { check() };
+        let done = tokio::task::spawn_blocking(move || {
+            // A panic inside a decoder leaves the block unproven, never lost.
+            let res = std::panic::catch_unwind(AssertUnwindSafe(|| verify_block(&raw.block, &raw.receipts)))
+                .unwrap_or_else(|_| Err(Failure::decode("verification panicked")));
+            (raw, res)
+        })
+        .await
+        // The blocking pool only refuses work while the runtime shuts down.
+        .map_err(|_| Error::Cancelled { chain: self.chain().to_owned() })?;
         metrics::histogram!(crate::metrics::VERIFY_SECONDS, "chain" => self.chain().to_owned())
             .record(started.elapsed().as_secs_f64());
-        res
+        Ok(done)
     }
 
     /// Fetches the receipts again by the (proven) block hash from the provider that served
     /// the block, and verifies again.
-    async fn refetch_receipts(&self, raw: &mut RawBlock) -> std::result::Result<(), Failure> {
+    async fn refetch_receipts(&self, mut raw: RawBlock) -> Result<(RawBlock, Checked)> {
         let source = &self.sources()[self.position(&raw.provider)];
         let hash = raw.block.get("hash").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
         match source.receipts_by_hash(raw.number, &hash, &raw.block).await {
@@ -81,7 +94,7 @@ impl Providers {
             Err(e) => tracing::warn!(chain = self.chain(), block = raw.number, provider = %raw.provider,
                 error = %e, "re-fetching receipts by block hash failed"),
         }
-        self.verify_raw(raw)
+        self.verify_raw(raw).await
     }
 
     fn count_failure(&self, raw: &RawBlock, f: &Failure, attempt: u32) {

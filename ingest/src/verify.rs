@@ -109,6 +109,11 @@ impl Failure {
         Failure { reason, detail: detail.into(), expected: None, computed: None }
     }
 
+    /// An answer that could not be read at all.
+    pub fn decode(detail: impl Into<String>) -> Self {
+        Failure::new(Reason::Decode, detail)
+    }
+
     fn mismatch(reason: Reason, what: &str, expected: B256, computed: B256) -> Self {
         Failure {
             reason,
