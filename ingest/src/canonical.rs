@@ -13,11 +13,14 @@ use alloy::primitives::B256;
 pub struct CanonicalWindow {
     capacity: u64,
     hashes: BTreeMap<u64, B256>,
+    /// Highest height that may hold a published block no reorg event has orphaned yet: the
+    /// tip, or above it when a crash fell between a Kafka ack and its record.
+    high: Option<u64>,
 }
 
 impl CanonicalWindow {
     pub fn new(capacity: u64) -> Self {
-        CanonicalWindow { capacity: capacity.max(2), hashes: BTreeMap::new() }
+        CanonicalWindow { capacity: capacity.max(2), hashes: BTreeMap::new(), high: None }
     }
 
     pub fn hash_at(&self, number: u64) -> Option<B256> {
@@ -37,8 +40,19 @@ impl CanonicalWindow {
         }
     }
 
+    /// See [`CanonicalWindow::raise`].
+    pub fn published_high(&self) -> Option<u64> {
+        self.high
+    }
+
+    /// `number` may hold a published block (about to be published, or found in the store).
+    pub fn raise(&mut self, number: u64) {
+        self.high = Some(self.high.map_or(number, |h| h.max(number)));
+    }
+
     /// Adds a height; returns the heights that fell out of the window.
     pub fn push(&mut self, number: u64, hash: B256) -> Vec<u64> {
+        self.raise(number);
         self.hashes.insert(number, hash);
         let mut evicted = Vec::new();
         while self.hashes.len() as u64 > self.capacity {
@@ -54,6 +68,7 @@ impl CanonicalWindow {
 
     /// Forgets every height above `ancestor`; returns the forgotten (height, hash), lowest first.
     pub fn rollback_to(&mut self, ancestor: u64) -> Vec<(u64, B256)> {
+        self.high = self.high.map(|h| h.min(ancestor));
         let orphaned = self.hashes.split_off(&(ancestor + 1));
         orphaned.into_iter().collect()
     }
@@ -80,5 +95,19 @@ mod tests {
         assert_eq!(w.rollback_to(2), vec![(3, h(3)), (4, h(4))]);
         assert_eq!(w.hash_at(2), Some(h(2)));
         assert!(w.extends(3, h(2)));
+    }
+
+    /// The high-water mark follows pushes and store hints up, and rollbacks down.
+    #[test]
+    fn the_published_high_water_mark() {
+        let mut w = CanonicalWindow::new(3);
+        assert_eq!(w.published_high(), None);
+        w.push(1, h(1));
+        w.raise(4); // acknowledged by Kafka, never recorded
+        assert_eq!((w.tip(), w.published_high()), (Some(1), Some(4)));
+        w.push(2, h(2));
+        assert_eq!(w.published_high(), Some(4));
+        w.rollback_to(1);
+        assert_eq!(w.published_high(), Some(1));
     }
 }

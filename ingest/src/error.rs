@@ -24,6 +24,10 @@ pub enum Error {
     /// The node returned `null` for a block that should exist.
     #[error("block {block} not found (chain {chain})")]
     BlockNotFound { chain: String, block: u64 },
+    /// The node has no block at `block` because its chain ends below it (a reorg to a shorter
+    /// branch, or a height asked for too early): not retried, the caller looks at the head again.
+    #[error("block {block} is above the node's head {head} (chain {chain})")]
+    AboveHead { chain: String, block: u64, head: u64 },
     /// The chain reorganised below the oldest remembered height: healing needs a backfill.
     #[error(
         "reorg deeper than the window (chain {chain}, block {block}: no common ancestor down to {oldest})"
@@ -104,6 +108,7 @@ impl Error {
             Error::BlockNotFound { .. } | Error::Produce { .. } => true,
             Error::Kafka { .. } | Error::Redis { .. } => true,
             Error::ReorgTooDeep { .. }
+            | Error::AboveHead { .. }
             | Error::Malformed { .. }
             | Error::Encode { .. }
             | Error::ProviderUrl { .. }

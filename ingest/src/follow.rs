@@ -52,8 +52,10 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         }
         let mut next = from;
         // After a restart the blocks published before the crash may have been reorged away.
-        if let Some(resume) = self.tip_reorg(next, &mut window, &mut stats).await? {
-            next = resume;
+        match self.tip_reorg(&mut window, &mut stats).await {
+            Ok(Some(resume)) => next = resume,
+            Err(e) if !moved(&e) => return Err(e),
+            _ => {} // nothing to heal, or the chain is shorter now: the loop sees it
         }
         let mut stop_open = true;
         let mut tick = tokio::time::interval(poll.max(Duration::from_millis(1)));
@@ -64,6 +66,12 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             let head = self.rpc.head().await?;
             metrics::gauge!(crate::metrics::NODE_HEAD, "chain" => self.rpc.chain().to_owned())
                 .set(head as f64);
+            match self.shrunk(head, &mut window, &mut stats).await {
+                Ok(Some(resume)) => next = resume,
+                Ok(None) => {}
+                Err(e) if moved(&e) => continue,
+                Err(e) => return Err(e),
+            }
             if head >= next {
                 next = self.follow_range(next, head, concurrency, cancel, &mut window, &mut stats).await?;
             }
@@ -73,9 +81,11 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             }
             if stop.is_some_and(|s| next > s) {
                 // A reorg at the tip shows only in the next block: check the tip before stopping.
-                match self.tip_reorg(next, &mut window, &mut stats).await? {
-                    Some(resume) => next = resume,
-                    None => return Ok(stats),
+                match self.tip_reorg(&mut window, &mut stats).await {
+                    Ok(Some(resume)) => next = resume,
+                    Ok(None) => return Ok(stats),
+                    Err(e) if moved(&e) => {}
+                    Err(e) => return Err(e),
                 }
                 continue;
             }
@@ -88,20 +98,39 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         }
     }
 
-    /// If the last published block is no longer canonical, heals and returns where to resume.
-    async fn tip_reorg(
+    /// If the last published block is no longer canonical (or the node's chain now ends below
+    /// it), heals and returns where to resume.
+    async fn tip_reorg(&self, window: &mut CanonicalWindow, stats: &mut CrawlStats) -> Result<Option<u64>> {
+        let Some(high) = window.published_high().filter(|h| *h > 0) else { return Ok(None) };
+        let Some(node) = self.rpc.hash_if_any(high).await? else {
+            let head = self.rpc.head().await?;
+            return self.heal_from(head.min(high - 1), Vec::new(), window, stats).await.map(Some);
+        };
+        match window.hash_at(high) {
+            Some(known) if known != node => {
+                self.heal_from(high - 1, vec![node.to_string()], window, stats).await.map(Some)
+            }
+            // The same block; or one acknowledged but never recorded, re-published from the tip.
+            _ => Ok(None),
+        }
+    }
+
+    /// When the node's head is below the highest published height and the node has no block
+    /// there, its chain became shorter (a reorg to a shorter branch): the heights above the
+    /// common ancestor are announced orphaned at once rather than when the chain grows back.
+    async fn shrunk(
         &self,
-        next: u64,
+        head: u64,
         window: &mut CanonicalWindow,
         stats: &mut CrawlStats,
     ) -> Result<Option<u64>> {
-        let Some(tip) = next.checked_sub(1).filter(|t| *t > 0) else { return Ok(None) };
-        let Some(known) = window.hash_at(tip) else { return Ok(None) };
-        let node = self.rpc.block_hash(tip).await?;
-        if node == known {
-            return Ok(None);
+        let Some(high) = window.published_high().filter(|h| *h > head) else { return Ok(None) };
+        if self.rpc.hash_if_any(high).await?.is_some() {
+            return Ok(None); // a head report that lags: the node has the block
         }
-        self.heal_reorg(tip, node, window, stats).await.map(Some)
+        tracing::warn!(chain = %self.rpc.chain(), head, published = high,
+            "the node's chain ends below the published blocks: announcing them orphaned");
+        self.heal_from(head, Vec::new(), window, stats).await.map(Some)
     }
 
     /// Publishes `from..=to` in order, checking each parent; returns the next height to read.
@@ -116,7 +145,14 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     ) -> Result<u64> {
         let mut blocks = std::pin::pin!(self.fetch_in_order(from, to, concurrency, cancel));
         let mut next = from;
-        while let Some(raw) = blocks.try_next().await? {
+        loop {
+            let raw = match blocks.try_next().await {
+                Ok(Some(raw)) => raw,
+                Ok(None) => break,
+                // The chain got shorter while we read it: the caller looks at the head again.
+                Err(e) if moved(&e) => return Ok(next),
+                Err(e) => return Err(e),
+            };
             let (mut bundle, transforming) = match self.prepare(&raw) {
                 Prepared::Good(bundle, took) => (bundle, took),
                 Prepared::Unverified(record) => {
@@ -134,8 +170,13 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             let parent = hash_of(&bundle, "parent_hash", &bundle.block.parent_hash)?;
             if !window.extends(bundle.block.number, parent) {
                 // Drop the prefetched blocks of the old view before walking back.
-                return self.heal_reorg(bundle.block.number, hash, window, stats).await;
+                let number = bundle.block.number.saturating_sub(1);
+                return match self.heal_from(number, vec![hash.to_string()], window, stats).await {
+                    Err(e) if moved(&e) => Ok(next),
+                    healed => healed,
+                };
             }
+            self.raise_high(next, window).await?;
             let sent = self.send_bundle(&mut bundle, transforming).await?;
             self.account(sent, stats);
             self.remember(next, hash, window).await?;
@@ -154,31 +195,48 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         Ok(())
     }
 
-    /// Walks back from `number - 1` to the last height whose hash the node still reports
-    /// (`new_hash` is the node's block at `number`); returns the first height to re-publish.
-    async fn heal_reorg(
+    /// Before a block above every earlier one is published: persists how far published blocks
+    /// may reach (see window_store.rs).
+    async fn raise_high(&self, number: u64, window: &mut CanonicalWindow) -> Result<()> {
+        if window.published_high().is_some_and(|h| h >= number) {
+            return Ok(());
+        }
+        if let Some(store) = &self.store {
+            store.raise_high(number).await?;
+        }
+        window.raise(number);
+        Ok(())
+    }
+
+    /// Walks back from `from` to the last height whose hash the node still reports (`above`:
+    /// the node's hashes above `from`, highest first), announces every published height above
+    /// it orphaned, and returns the first height to re-publish.
+    async fn heal_from(
         &self,
-        number: u64,
-        new_hash: B256,
+        from: u64,
+        above: Vec<String>,
         window: &mut CanonicalWindow,
         stats: &mut CrawlStats,
     ) -> Result<u64> {
-        let (ancestor, mut new_hashes) = self.common_ancestor(number, new_hash, window).await?;
+        let reach = window.published_high();
+        let (ancestor, mut new_hashes) = self.common_ancestor(from, above, window).await?;
         // Heights above the one that revealed the reorg are fetched again anyway.
         let rolled_back = window.rollback_to(ancestor);
         let heights: Vec<u64> = rolled_back.iter().map(|(n, _)| *n).collect();
         let orphaned: Vec<String> = rolled_back.into_iter().map(|(_, h)| h.to_string()).collect();
-        if orphaned.is_empty() {
-            return Ok(number); // the node moved again while we looked: read `number` anew
+        // Published heights above the ancestor, recorded or not (a crash after an ack).
+        let depth = reach.map_or(0, |r| r.saturating_sub(ancestor)).max(orphaned.len() as u64);
+        if depth == 0 {
+            return Ok(ancestor + 1); // the node moved again while we looked: read on from there
         }
-        new_hashes.truncate(orphaned.len());
+        new_hashes.truncate(depth as usize);
         let event = ChainEventRecord {
             schema_version: SCHEMA_VERSION,
             chain: self.rpc.chain().to_owned(),
             kind: ChainEventKind::Reorg,
             number: ancestor + 1,
             hash: new_hashes.first().cloned().unwrap_or_default(),
-            depth: orphaned.len() as u64,
+            depth,
             orphaned_hashes: orphaned,
             new_hashes,
             detected_at: now_millis(),
@@ -192,23 +250,22 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         // announces the reorg once more, never re-publishes a shorter branch unannounced.
         self.publisher.publish_event(&event).await?;
         if let Some(store) = &self.store {
-            store.forget(&heights).await?;
+            store.forget(&heights, ancestor).await?;
         }
         stats.reorgs += 1;
         Ok(ancestor + 1)
     }
 
-    /// The highest height below `number` where the node and the window agree, and the node's
-    /// hashes above it (lowest first), or [`Error::ReorgTooDeep`] past the window.
+    /// The highest height at or below `from` where the node and the window agree, and the
+    /// node's hashes above it (lowest first), or [`Error::ReorgTooDeep`] past the window.
     async fn common_ancestor(
         &self,
-        number: u64,
-        new_hash: B256,
+        from: u64,
+        mut new_hashes: Vec<String>,
         window: &CanonicalWindow,
     ) -> Result<(u64, Vec<String>)> {
         let oldest = window.oldest().unwrap_or(0);
-        let mut height = number.saturating_sub(1);
-        let mut new_hashes = vec![new_hash.to_string()];
+        let mut height = from;
         loop {
             let node_hash = self.rpc.block_hash(height).await?;
             if window.hash_at(height) == Some(node_hash) {
@@ -219,7 +276,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             if height <= oldest {
                 let chain = self.rpc.chain().to_owned();
                 metrics::counter!(crate::metrics::REORG_TOO_DEEP, "chain" => chain.clone()).increment(1);
-                return Err(Error::ReorgTooDeep { chain, block: number, oldest });
+                return Err(Error::ReorgTooDeep { chain, block: from + 1, oldest });
             }
             height -= 1;
         }
@@ -243,6 +300,11 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         };
         self.publisher.publish_event(&event).await
     }
+}
+
+/// The node's chain changed under a read (see [`Error::AboveHead`]): look at the head again.
+fn moved(e: &Error) -> bool {
+    matches!(e, Error::AboveHead { .. })
 }
 
 pub(crate) fn now_millis() -> i64 {
@@ -353,5 +415,35 @@ mod tests {
         assert_eq!(stats.reorgs, 2);
         let tail: Vec<Published> = sink.without_confirmations().into_iter().rev().take(5).collect();
         assert_eq!(tail.into_iter().rev().collect::<Vec<_>>(), blocks(4..=8, 2));
+    }
+
+    /// The chain becomes shorter right after its tip was read (a reorg to a shorter branch):
+    /// the follower does not wait for the chain to grow back, and does not stop with an
+    /// orphan published: the tip check announces heights 7..=9 orphaned, 7' and 8' follow.
+    #[tokio::test(start_paused = true)]
+    async fn a_reorg_to_a_shorter_branch_is_healed_before_stopping() {
+        let chain = ScriptedChain::new(9).after_fetch(9, Step::Reorg { from: 7, to: 8 });
+        let sink = MemorySink::default();
+        follow_with(&crawler(&chain, &sink, 8), 8, 1).await.unwrap();
+        let mut expected = blocks(0..=9, 0);
+        expected.push(Published::Reorg { number: 7, orphaned: hashes(7..=9, 0), new: hashes(7..=8, 1) });
+        expected.extend(blocks(7..=8, 1));
+        assert_eq!(sink.without_confirmations(), expected);
+    }
+
+    /// A head below the published tip while following: announced at once, then the new branch.
+    #[tokio::test(start_paused = true)]
+    async fn a_head_below_the_published_tip_is_a_reorg() {
+        let chain = ScriptedChain::new(9).on_head([
+            None,
+            Some(Step::Reorg { from: 7, to: 8 }),
+            Some(Step::Grow { to: 10 }),
+        ]);
+        let sink = MemorySink::default();
+        follow_until(&crawler(&chain, &sink, 8), 10).await.unwrap();
+        let mut expected = blocks(0..=9, 0);
+        expected.push(Published::Reorg { number: 7, orphaned: hashes(7..=9, 0), new: hashes(7..=8, 1) });
+        expected.extend(blocks(7..=10, 1));
+        assert_eq!(sink.without_confirmations(), expected);
     }
 }

@@ -329,18 +329,32 @@ impl Providers {
 
     /// Hash of the canonical block at `number`, with failover.
     pub async fn block_hash(&self, number: u64) -> Result<B256> {
-        self.call("block_hash", |s| async move { s.block_hash(number).await }).await
+        self.call("block_hash", |s| async move { below_head(&s, number, s.block_hash(number).await).await })
+            .await
     }
 
     /// Block and receipts at `number` as the first answering provider sent them (unverified).
     pub async fn fetch_block(&self, number: u64) -> Result<RawBlock> {
-        self.call("block", |s| async move { s.fetch_block(number).await }).await
+        self.call("block", |s| async move { below_head(&s, number, s.fetch_block(number).await).await }).await
     }
 
     /// `eth_chainId` of every provider (each must serve the configured chain).
     pub async fn chain_ids(&self) -> Vec<(String, Result<u64>)> {
         let ids = futures::future::join_all(self.sources.iter().map(RpcSource::chain_id)).await;
         self.sources.iter().map(|s| s.provider().to_owned()).zip(ids).collect()
+    }
+}
+
+/// A `null` block is retried (a load-balanced provider's node may lag behind the one that
+/// announced it) unless the provider's head is below it: then the chain is shorter than that
+/// height now, and waiting would only stall the follower ([`Error::AboveHead`]).
+async fn below_head<T>(s: &RpcSource, number: u64, res: Result<T>) -> Result<T> {
+    match res {
+        Err(Error::BlockNotFound { chain, block }) => match s.head().await {
+            Ok(head) if head < number => Err(Error::AboveHead { chain, block, head }),
+            _ => Err(Error::BlockNotFound { chain, block }),
+        },
+        other => other,
     }
 }
 

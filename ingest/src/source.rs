@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::heads::HeadCursor;
 use crate::rpc::RawBlock;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Reads one chain: its head, its blocks with their receipts, and canonical hashes.
 pub trait BlockSource: Clone + Send + Sync + 'static {
@@ -27,6 +27,17 @@ pub trait BlockSource: Clone + Send + Sync + 'static {
 
     /// The hash of the canonical block at `number`.
     fn block_hash(&self, number: u64) -> impl Future<Output = Result<B256>> + Send;
+
+    /// The hash at `number`, or `None` when the node's chain ends below it.
+    fn hash_if_any(&self, number: u64) -> impl Future<Output = Result<Option<B256>>> + Send {
+        async move {
+            match self.block_hash(number).await {
+                Ok(h) => Ok(Some(h)),
+                Err(Error::AboveHead { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    }
 
     /// Requests sent so far (the RPC-economy metric); 0 when not counted.
     fn requests(&self) -> u64 {

@@ -62,6 +62,11 @@ impl ChainState {
         self.branches.resize(to as usize + 1, branch);
     }
 
+    /// As a provider answers a height its chain does not reach.
+    fn missing(&self, number: u64) -> Error {
+        Error::AboveHead { chain: "test".into(), block: number, head: self.branches.len() as u64 - 1 }
+    }
+
     fn hash(&self, number: u64) -> Option<B256> {
         self.branches.get(number as usize).map(|b| block_hash(number, *b))
     }
@@ -91,10 +96,6 @@ impl ScriptedChain {
         lock(&self.state).after_fetch.insert(height, step);
         self
     }
-
-    fn not_found(number: u64) -> Error {
-        Error::BlockNotFound { chain: "test".into(), block: number }
-    }
 }
 
 impl BlockSource for ScriptedChain {
@@ -114,7 +115,7 @@ impl BlockSource for ScriptedChain {
         // A node answers later: lets concurrent workers interleave as they would.
         tokio::task::yield_now().await;
         let mut st = lock(&self.state);
-        let hash = st.hash(number).ok_or_else(|| Self::not_found(number))?;
+        let hash = st.hash(number).ok_or_else(|| st.missing(number))?;
         let parent = number.checked_sub(1).and_then(|p| st.hash(p)).unwrap_or(B256::ZERO);
         let block = json!({
             "number": format!("{number:#x}"), "hash": hash.to_string(), "parentHash": parent.to_string(),
@@ -128,7 +129,8 @@ impl BlockSource for ScriptedChain {
     }
 
     async fn block_hash(&self, number: u64) -> Result<B256> {
-        lock(&self.state).hash(number).ok_or_else(|| Self::not_found(number))
+        let st = lock(&self.state);
+        st.hash(number).ok_or_else(|| st.missing(number))
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Layout: one hash per chain and namespace, `chainlake:{namespace}{chain}:canonical`, field =
 //! height, value = block hash. A height is recorded only after its records were acknowledged
-//! by Kafka; a crash in between re-publishes that block with identical keys.
+//! by Kafka; a crash in between re-publishes that block with identical keys. Before a block
+//! above every earlier one is published, `…:published-high` is raised to its height, so a
+//! restart knows how far its blocks may reach even when the chain has since become shorter.
 
 use alloy::primitives::B256;
 use redis::aio::MultiplexedConnection;
@@ -18,6 +20,7 @@ pub struct WindowStore {
     conn: MultiplexedConnection,
     key: String,
     epoch_key: String,
+    high_key: String,
 }
 
 fn redis_err(action: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
@@ -33,6 +36,7 @@ impl WindowStore {
             conn,
             key: format!("chainlake:{namespace}{chain}:canonical"),
             epoch_key: format!("chainlake:{namespace}{chain}:seq-epoch"),
+            high_key: format!("chainlake:{namespace}{chain}:published-high"),
         })
     }
 
@@ -64,7 +68,17 @@ impl WindowStore {
                 }
             }
         }
+        let high: Option<u64> = conn.get(&self.high_key).await.map_err(redis_err("load published high"))?;
+        if let Some(h) = high {
+            window.raise(h);
+        }
         Ok(window)
+    }
+
+    /// Raises the published high-water mark (before publishing a block at `number`).
+    pub async fn raise_high(&self, number: u64) -> Result<()> {
+        let mut conn = self.conn.clone();
+        conn.set::<_, _, ()>(&self.high_key, number).await.map_err(redis_err("raise published high"))
     }
 
     /// Records a published height and forgets the ones that left the window.
@@ -78,12 +92,15 @@ impl WindowStore {
         pipe.query_async::<()>(&mut conn).await.map_err(redis_err("record height"))
     }
 
-    /// Forgets orphaned heights.
-    pub async fn forget(&self, heights: &[u64]) -> Result<()> {
-        if heights.is_empty() {
-            return Ok(());
+    /// Forgets orphaned heights (a reorg event announced them): nothing above `ancestor` is
+    /// published any more.
+    pub async fn forget(&self, heights: &[u64], ancestor: u64) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic().set(&self.high_key, ancestor).ignore();
+        if !heights.is_empty() {
+            pipe.hdel(&self.key, heights).ignore();
         }
         let mut conn = self.conn.clone();
-        conn.hdel::<_, _, ()>(&self.key, heights).await.map_err(redis_err("forget heights"))
+        pipe.query_async::<()>(&mut conn).await.map_err(redis_err("forget heights"))
     }
 }
