@@ -4,8 +4,9 @@
 //! [`RecordSink`], in height order. Every block is transformed (validated) first; its parent
 //! hash, read from the validated record, must be the hash the [`CanonicalWindow`] holds for
 //! the height below. On a mismatch the follower walks back to the common ancestor, publishes a
-//! `reorg` chain event and re-publishes the new branch. Heights that reach the configured depth
-//! are announced as `confirmed`.
+//! `reorg` chain event and re-publishes the new branch. A head below the published
+//! high-water mark, with no block there, is a reorg to a shorter branch, announced the same way
+//! at once. Heights that reach the configured depth are announced as `confirmed`.
 
 use std::time::Duration;
 

@@ -151,10 +151,6 @@ impl BronzeSink {
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "roundrobin")
             .set("session.timeout.ms", self.cfg.session_timeout.as_millis().to_string())
-            // The coordinator tells members of a rebalance in heartbeat answers, and notices a
-            // dead member only when a live one calls: beat often (librdkafka's 3 s default
-            // adds up to 3 s to every takeover after a kill -9).
-            .set("heartbeat.interval.ms", heartbeat_ms(self.cfg.session_timeout).to_string())
             // Bounds librdkafka's prefetch (default 64 MiB queued, 50 MiB fetches) next to the
             // sink's own buffers.
             .set("queued.max.messages.kbytes", "16384")
@@ -296,11 +292,6 @@ impl BronzeSink {
         }
         Ok(())
     }
-}
-
-/// A heartbeat six times per session timeout (at least every 100 ms, at most every 3 s).
-fn heartbeat_ms(session_timeout: Duration) -> u128 {
-    (session_timeout.as_millis() / 6).clamp(100, 3000)
 }
 
 /// Buffers one message of an assigned partition.
