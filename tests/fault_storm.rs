@@ -125,6 +125,21 @@ async fn backfill_and_follow_survive_a_fault_storm() {
     anvil.stop().await;
 }
 
+/// A small bulk chain backfilled through a front that tampers with every receipts answer.
+async fn backfill_through_a_tamperer(
+    cfg: &mut Config,
+) -> (chainlake_ingest::devnet::Anvil, bulk::BulkChain, chainlake_ingest::crawler::CrawlStats) {
+    let anvil = common::anvil(cfg, &[]).await;
+    let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir()).unwrap();
+    let chain = bulk::fill(&anvil.url(), &artifacts, 3, 4).await.unwrap();
+    let front = Proxy::start(&anvil.url()).await;
+    cfg.rpc.set_primary(front.url.clone(), "tamperer".into(), String::new());
+    let crawler = pipeline::connect(cfg).await.unwrap();
+    front.behaviour.tamper_receipts.store(true, std::sync::atomic::Ordering::Relaxed);
+    let stats = crawler.backfill(0, chain.last_block, 2, &CancellationToken::new()).await.unwrap();
+    (anvil, chain, stats)
+}
+
 /// A provider that tampers with every receipts answer: the block is re-fetched
 /// `verify-attempts` times, then kept raw in `{chain}.unverified` with its reason and roots,
 /// never in `{chain}.blocks`; the backfill goes on with the next heights.
@@ -134,15 +149,7 @@ async fn a_provider_that_keeps_tampering_is_never_published_as_good() {
     let mut cfg = common::test_config("tamper", dir.path().to_str().unwrap());
     stormy(&mut cfg);
     cfg.rpc.verify_attempts = 3;
-    let anvil = common::anvil(&cfg, &[]).await;
-    let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir()).unwrap();
-    let chain = bulk::fill(&anvil.url(), &artifacts, 3, 4).await.unwrap();
-    let front = Proxy::start(&anvil.url()).await;
-    cfg.rpc.set_primary(front.url.clone(), "tamperer".into(), String::new());
-    let crawler = pipeline::connect(&cfg).await.unwrap();
-    front.behaviour.tamper_receipts.store(true, std::sync::atomic::Ordering::Relaxed);
-
-    let stats = crawler.backfill(0, chain.last_block, 2, &CancellationToken::new()).await.unwrap();
+    let (anvil, chain, stats) = backfill_through_a_tamperer(&mut cfg).await;
     // Blocks with transactions cannot be proven; empty ones (no receipts to tamper) can.
     assert!(stats.unverified >= 3, "{stats:?}");
     assert_eq!(stats.blocks + stats.unverified, chain.last_block + 1);
@@ -188,15 +195,7 @@ async fn under_verify_warn_unproven_blocks_are_published_flagged() {
     stormy(&mut cfg);
     cfg.rpc.verify_attempts = 2;
     cfg.chain.verify = chainlake_ingest::config::VerifyMode::Warn;
-    let anvil = common::anvil(&cfg, &[]).await;
-    let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir()).unwrap();
-    let chain = bulk::fill(&anvil.url(), &artifacts, 3, 4).await.unwrap();
-    let front = Proxy::start(&anvil.url()).await;
-    cfg.rpc.set_primary(front.url.clone(), "tamperer".into(), String::new());
-    let crawler = pipeline::connect(&cfg).await.unwrap();
-    front.behaviour.tamper_receipts.store(true, std::sync::atomic::Ordering::Relaxed);
-
-    let stats = crawler.backfill(0, chain.last_block, 2, &CancellationToken::new()).await.unwrap();
+    let (anvil, chain, stats) = backfill_through_a_tamperer(&mut cfg).await;
     assert_eq!((stats.unverified, stats.blocks), (0, chain.last_block + 1), "{stats:?}");
     pipeline::sink(&cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
     pipeline::medallion(&cfg).await.unwrap();
