@@ -67,10 +67,10 @@ pub enum Error {
         #[source]
         source: Box<KafkaError>,
     },
-    /// This replica held no partition while `behind` partitions did not advance for a session
-    /// timeout (the sink rejoins the group; never returned from `run`).
-    #[error("sink stalled: no partition held while {behind} partitions are behind and not advancing")]
-    Stalled { behind: usize },
+    /// This replica held no partition while `partitions` did not advance for a session timeout
+    /// (the sink takes them over until caught up; never returned from `run`).
+    #[error("sink stalled: no partition held while {} partitions are behind and not advancing", partitions.len())]
+    Stalled { partitions: Vec<chainlake_wire::TopicPartition> },
     /// The sink was started on a tokio runtime it cannot run on.
     #[error("{what} needs a multi-thread tokio runtime ({why})")]
     Runtime { what: &'static str, why: &'static str },

@@ -29,7 +29,7 @@ metrics! {
     SINK_ASSIGNED_PARTITIONS = "chainlake_sink_assigned_partitions", Gauge, [],
         "partitions this sink replica holds now";
     SINK_STALLS = "chainlake_sink_stalls_total", Counter, [],
-        "times this replica held no partition while partitions were behind and not advancing for a session timeout; it rejoins the group";
+        "times this replica held no partition while partitions were behind and not advancing for a session timeout; it takes them over until they are caught up, then rejoins";
     SINK_CONSUMER_ERRORS = "chainlake_sink_consumer_errors_total", Counter, [], "Kafka consumer errors";
     MAINTENANCE_SECONDS = "chainlake_maintenance_seconds", Histogram, ["op"],
         "`lake optimize / vacuum / checkpoint` durations";

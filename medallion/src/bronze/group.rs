@@ -27,6 +27,8 @@ pub(super) struct Stored {
     pub rows: Option<i64>,
     /// Last offset whose reject is in `_rejected`.
     pub rejects: Option<i64>,
+    /// When the partition's Bronze table was last committed to (ms since the epoch), if known.
+    pub committed_ms: Option<i64>,
 }
 
 /// Stored offsets by topic-partition.

@@ -22,6 +22,8 @@ pub(crate) struct Member {
     /// Delta progress of partitions other replicas own (next offset), read now and then.
     others: HashMap<TopicPartition, i64>,
     others_read: Option<Instant>,
+    /// The coordinator has answered this membership with an assignment (maybe empty).
+    pub(crate) rebalanced: bool,
 }
 
 impl Member {
@@ -42,6 +44,7 @@ impl Member {
                     self.next.clear();
                 }
                 Rebalanced::Assigned(offsets) => {
+                    self.rebalanced = true;
                     for (tp, stored) in offsets {
                         if let Some(s) = states.get_mut(&tp.topic) {
                             s.assign(tp.partition, stored.rows, stored.rejects);

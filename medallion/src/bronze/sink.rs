@@ -61,6 +61,19 @@ fn kerr(
     move |e| Error::Kafka { action, topic, partition, source: Box::new(e) }
 }
 
+/// How one session of the sink holds its partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Membership {
+    /// The consumer group assigns them.
+    Group,
+    /// Every partition, assigned by this replica (`sink.consumer-group = false`).
+    Alone,
+    /// Partitions the group left stuck (idle.rs), assigned by this replica until they are
+    /// caught up with their high watermarks at the takeover; then back to the group. Whoever
+    /// else writes them, Delta's `txn` versions let only one commit per offset.
+    Takeover(Vec<TopicPartition>),
+}
+
 /// One membership of the group: the consumer, the tables it writes and its share.
 struct Session {
     consumer: StreamConsumer<SinkContext>,
@@ -68,7 +81,7 @@ struct Session {
     rejected: DeltaTable,
     states: HashMap<String, TopicState>,
     member: Member,
-    /// High watermarks at start ([`Until::CaughtUp`] only).
+    /// High watermarks at start ([`Until::CaughtUp`], or the partitions of a takeover).
     targets: HashMap<TopicPartition, i64>,
     /// Every partition of the topics.
     all: Vec<TopicPartition>,
@@ -91,20 +104,28 @@ impl BronzeSink {
             });
         }
         let mut stats = SinkStats::default();
+        let group = if self.cfg.consumer_group { Membership::Group } else { Membership::Alone };
+        let mut membership = group.clone();
         loop {
-            match self.run_member(until, cancel, &mut stats).await {
+            match self.run_member(until, &membership, cancel, &mut stats).await {
                 Err(e) if e.is_commit_conflict() => {
                     stats.fenced += 1;
                     metrics::counter!(crate::metrics::SINK_FENCED).increment(1);
                     tracing::warn!(error = %e, "another writer committed first: rejoining from Delta's offsets");
+                    membership = group.clone();
                 }
-                Err(Error::Stalled { behind }) => {
+                Err(Error::Stalled { partitions }) => {
                     stats.stalls += 1;
                     metrics::counter!(crate::metrics::SINK_STALLS).increment(1);
-                    tracing::warn!(behind, timeout = ?self.cfg.session_timeout,
-                        "sink holds no partition while partitions are behind and not advancing: rejoining the group");
+                    tracing::warn!(behind = partitions.len(), timeout = ?self.cfg.session_timeout,
+                        "sink holds no partition while partitions are behind and not advancing: taking them over until they are caught up");
+                    membership = Membership::Takeover(partitions);
                 }
                 Err(e) => return Err(e),
+                Ok(()) if matches!(membership, Membership::Takeover(_)) && !cancel.is_cancelled() => {
+                    tracing::info!("stuck partitions caught up: rejoining the group");
+                    membership = group.clone();
+                }
                 Ok(()) => return Ok(stats),
             }
         }
@@ -128,13 +149,16 @@ impl BronzeSink {
                         let t = lake.open(&lake.table_url(&chain, Layer::Bronze, name)?).await?;
                         opened.insert(*name, t);
                     }
-                    let rows = match opened.get(name) {
-                        Some(t) => txn_version(t, &app_id(&sink_id, &tp.topic, tp.partition)).await?,
-                        None => None,
+                    let (rows, committed_ms) = match opened.get(name) {
+                        Some(t) => (
+                            txn_version(t, &app_id(&sink_id, &tp.topic, tp.partition)).await?,
+                            last_commit_ms(t),
+                        ),
+                        None => (None, None),
                     };
                     let rejects =
                         txn_version(&rejected, &reject_app_id(&sink_id, &tp.topic, tp.partition)).await?;
-                    out.insert(tp, Stored { rows, rejects });
+                    out.insert(tp, Stored { rows, rejects, committed_ms });
                 }
                 Ok(out)
             }
@@ -161,7 +185,11 @@ impl BronzeSink {
     }
 
     /// Connects, opens every Bronze table (checkpoint caught up) and reads the partitions.
-    async fn open_session(&self, until: Until) -> Result<(Session, Vec<TopicPartition>)> {
+    async fn open_session(
+        &self,
+        until: Until,
+        membership: &Membership,
+    ) -> Result<(Session, Vec<TopicPartition>)> {
         let loader = self.loader();
         let consumer = self.consumer(loader.clone())?;
         let rejected =
@@ -186,8 +214,13 @@ impl BronzeSink {
             states.insert(topic.clone(), TopicState::new(kind, &topic, table));
         }
         let mut targets = HashMap::new();
-        if until == Until::CaughtUp {
-            for tp in &all {
+        let targeted: &[TopicPartition] = match membership {
+            Membership::Takeover(parts) => parts,
+            _ if until == Until::CaughtUp => &all,
+            _ => &[],
+        };
+        {
+            for tp in targeted {
                 let (_, high) = consumer
                     .fetch_watermarks(&tp.topic, tp.partition, Duration::from_secs(10))
                     .map_err(kerr("fetch watermarks", Some(&tp.topic), Some(tp.partition)))?;
@@ -206,10 +239,15 @@ impl BronzeSink {
         Ok((session, all))
     }
 
-    /// Joins the group, or (single replica) assigns every partition at its Delta offsets.
-    async fn join(&self, s: &mut Session, all: Vec<TopicPartition>) -> Result<()> {
+    /// Joins the group, or assigns the partitions (every one, or a takeover's) at their Delta
+    /// offsets.
+    async fn join(&self, s: &mut Session, all: Vec<TopicPartition>, membership: &Membership) -> Result<()> {
+        let all = match membership {
+            Membership::Takeover(parts) => parts.clone(),
+            _ => all,
+        };
         let partitions = all.len();
-        if self.cfg.consumer_group {
+        if *membership == Membership::Group {
             let names: Vec<&str> = s.states.keys().map(String::as_str).collect();
             s.consumer.subscribe(&names).map_err(kerr("subscribe", None, None))?;
             tracing::info!(topics = s.states.len(), partitions, "bronze sink joined the group");
@@ -226,29 +264,33 @@ impl BronzeSink {
         }
         s.consumer.assign(&tpl).map_err(kerr("assign", None, None))?;
         s.member.apply(vec![Rebalanced::Assigned(offsets)], &mut s.states)?;
-        tracing::info!(topics = s.states.len(), partitions, "bronze sink assigned every partition");
+        tracing::info!(topics = s.states.len(), partitions, "bronze sink assigned its partitions");
         Ok(())
     }
 
     async fn run_member(
         &self,
         until: Until,
+        membership: &Membership,
         cancel: &CancellationToken,
         stats: &mut SinkStats,
     ) -> Result<()> {
-        let (mut s, all) = self.open_session(until).await?;
-        self.join(&mut s, all).await?;
+        let (mut s, all) = self.open_session(until, membership).await?;
+        self.join(&mut s, all, membership).await?;
+        let targeted = until == Until::CaughtUp || matches!(membership, Membership::Takeover(_));
         let mut last_lag = Instant::now();
         let mut watchdog = Watchdog::new(self.cfg.session_timeout);
         loop {
             s.member.apply(s.consumer.context().drain(), &mut s.states)?;
-            if self.cfg.consumer_group {
-                let held = s.member.assigned.len();
-                if let Some(behind) = watchdog.stalled(held, &s.all, &s.consumer, &s.loader).await? {
-                    return Err(Error::Stalled { behind });
+            if *membership == Membership::Group {
+                let (held, rebalanced) = (s.member.assigned.len(), s.member.rebalanced);
+                if let Some(partitions) =
+                    watchdog.stalled(held, rebalanced, &s.all, &s.consumer, &s.loader).await?
+                {
+                    return Err(Error::Stalled { partitions });
                 }
             }
-            if until == Until::CaughtUp && s.member.caught_up(&s.targets, &s.loader).await? {
+            if targeted && s.member.caught_up(&s.targets, &s.loader).await? {
                 break;
             }
             if cancel.is_cancelled() {
@@ -292,6 +334,12 @@ impl BronzeSink {
         }
         Ok(())
     }
+}
+
+/// When the table's latest version was committed (its commit file's time, ms since the epoch).
+fn last_commit_ms(table: &DeltaTable) -> Option<i64> {
+    let version = table.version()?;
+    table.snapshot().ok()?.version_timestamp(version)
 }
 
 /// Buffers one message of an assigned partition.
