@@ -147,5 +147,14 @@ async fn silver_equals_the_node_after_kill_9_and_reorgs_while_down() {
     let missing: Vec<u64> = canonical.keys().filter(|n| !silver.contains_key(n)).copied().collect();
     let wrong: Vec<u64> =
         silver.iter().filter(|(n, h)| canonical.get(n) != Some(h)).map(|(n, _)| *n).collect();
+    if !wrong.is_empty() || !missing.is_empty() {
+        for sql in [
+            "SELECT number, hash, CAST(seq AS VARCHAR) FROM bronze.blocks WHERE number >= 20 ORDER BY seq",
+            "SELECT number, depth, CAST(seq AS VARCHAR) FROM bronze.chain_events WHERE kind = 'reorg' ORDER BY seq",
+        ] {
+            let rows = pipeline::rows(&pipeline::query(&cfg, sql).await.unwrap()).unwrap();
+            println!("{sql}:\n{}", rows.iter().map(|r| r.join(" ")).collect::<Vec<_>>().join("\n"));
+        }
+    }
     assert!(missing.is_empty() && wrong.is_empty(), "Silver vs node: missing {missing:?}, orphans {wrong:?}");
 }

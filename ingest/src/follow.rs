@@ -103,9 +103,14 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     /// it), heals and returns where to resume.
     async fn tip_reorg(&self, window: &mut CanonicalWindow, stats: &mut CrawlStats) -> Result<Option<u64>> {
         let Some(high) = window.published_high().filter(|h| *h > 0) else { return Ok(None) };
+        // A node may still answer a height above its head with the block it dropped (anvil
+        // does): above the head nothing published is canonical.
+        let head = self.rpc.head().await?;
+        if head < high {
+            return self.heal_from(head, Vec::new(), window, stats).await.map(Some);
+        }
         let Some(node) = self.rpc.hash_if_any(high).await? else {
-            let head = self.rpc.head().await?;
-            return self.heal_from(head.min(high - 1), Vec::new(), window, stats).await.map(Some);
+            return self.heal_from(high - 1, Vec::new(), window, stats).await.map(Some);
         };
         match window.hash_at(high) {
             Some(known) if known != node => {
@@ -126,8 +131,12 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         stats: &mut CrawlStats,
     ) -> Result<Option<u64>> {
         let Some(high) = window.published_high().filter(|h| *h > head) else { return Ok(None) };
-        if self.rpc.hash_if_any(high).await?.is_some() {
-            return Ok(None); // a head report that lags: the node has the block
+        let below = match window.hash_at(head) {
+            Some(known) => self.rpc.hash_if_any(head).await? != Some(known),
+            None => false,
+        };
+        if !below && self.rpc.hash_if_any(high).await?.is_some() {
+            return Ok(None); // a head report that lags: the node has the block (the tip check decides)
         }
         tracing::warn!(chain = %self.rpc.chain(), head, published = high,
             "the node's chain ends below the published blocks: announcing them orphaned");
@@ -158,6 +167,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
                 Prepared::Good(bundle, took) => (bundle, took),
                 Prepared::Unverified(record) => {
                     // The line goes on: the height is reported, never published as good.
+                    self.raise_high(next, window).await?;
                     let sent = self.send_unverified(&record).await?;
                     self.account(sent, stats);
                     if let Ok(hash) = record.hash.parse::<B256>() {
