@@ -103,8 +103,8 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     /// it), heals and returns where to resume.
     async fn tip_reorg(&self, window: &mut CanonicalWindow, stats: &mut CrawlStats) -> Result<Option<u64>> {
         let Some(high) = window.published_high().filter(|h| *h > 0) else { return Ok(None) };
-        // A node may still answer a height above its head with the block it dropped (anvil
-        // does): above the head nothing published is canonical.
+        // A node may still answer a height above its head (the kill -9 test found orphans left
+        // there when this trusted the answer): above the head nothing published is canonical.
         let head = self.rpc.head().await?;
         if head < high {
             return self.heal_from(head, Vec::new(), window, stats).await.map(Some);

@@ -91,6 +91,10 @@ async fn subscribe(
     let provider = RootProvider::<Ethereum>::new(client);
     let mut sub = provider.subscribe::<_, Value>(("newHeads",)).await.map_err(|e| e.to_string())?;
     up.set(1.0);
+    // Heads mined while (re)connecting are never announced: announce the current one, or the
+    // follower would wait for the next block to learn of them.
+    let head = provider.get_block_number().await.map_err(|e| e.to_string())?;
+    tx.send_replace(Some((head, Instant::now())));
     loop {
         let header = sub.recv().await.map_err(|e| e.to_string())?;
         let number = header
