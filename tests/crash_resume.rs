@@ -93,11 +93,6 @@ async fn follower_survives_kill_9() {
 
 /// kill -9 storms with reorgs: the binary follows an automining anvil that reorgs (depth 1–4)
 /// while it runs and while it is down; after the last restart Silver equals the node.
-// Red in about 1 run of 20 (issue 10): an orphan above the node's final head stays in Silver.
-// In the recorded failure the last life's window in Redis ended below that block while Bronze
-// holds no reorg event covering it. Run it with `cargo test --test crash_resume -- --ignored`;
-// on a failure it prints Bronze's blocks and reorg events with their `seq`.
-#[ignore = "about 1 run in 20 leaves an orphan above the final head (issue 10)"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silver_equals_the_node_after_kill_9_and_reorgs_while_down() {
     let dir = tempfile::tempdir().unwrap();
@@ -155,7 +150,8 @@ async fn silver_equals_the_node_after_kill_9_and_reorgs_while_down() {
     if !wrong.is_empty() || !missing.is_empty() {
         for sql in [
             "SELECT number, hash, CAST(seq AS VARCHAR) AS s FROM bronze.blocks WHERE number >= 20 ORDER BY number, s",
-            "SELECT number, depth, CAST(seq AS VARCHAR) AS s FROM bronze.chain_events WHERE kind = 'reorg' ORDER BY s",
+            "SELECT number, depth, CAST(seq AS VARCHAR) AS s, hash FROM bronze.chain_events WHERE kind = 'reorg' ORDER BY s",
+            "SELECT number, reason FROM bronze.unverified",
         ] {
             let rows = pipeline::rows(&pipeline::query(&cfg, sql).await.unwrap()).unwrap();
             println!("{sql}:\n{}", rows.iter().map(|r| r.join(" ")).collect::<Vec<_>>().join("\n"));

@@ -34,10 +34,17 @@ pub async fn chain(c: &RpcClient, to: u64) -> BTreeMap<u64, String> {
     out
 }
 
-/// A transfer of `value` wei from `from` to DEV1 (one block under automine).
+/// A transfer of `value` wei from `from` to DEV1 (one block under automine), returning once it
+/// is mined: anvil answers `eth_sendTransaction` before the block exists, so a head read at once
+/// can miss it.
 pub async fn send(c: &RpcClient, from: &str, value: u64) {
     let tx = json!({"from": from, "to": DEV1, "value": format!("{value:#x}")});
-    let _: Value = c.request("eth_sendTransaction", (tx,)).await.unwrap();
+    let hash: Value = c.request("eth_sendTransaction", (tx,)).await.unwrap();
+    super::eventually("the transfer is mined", std::time::Duration::from_secs(30), || async {
+        let receipt: Value = c.request("eth_getTransactionReceipt", (hash.clone(),)).await.unwrap();
+        (!receipt.is_null()).then_some(())
+    })
+    .await;
 }
 
 /// `anvil_reorg` of `depth` blocks, the new branch carrying one transfer made unique by `salt`.
