@@ -137,16 +137,7 @@ async fn silver_equals_the_node_after_kill_9_and_reorgs_while_down() {
     anvil.stop().await;
 
     pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();
-    pipeline::medallion(&cfg).await.unwrap();
-    let rows = pipeline::rows(
-        &pipeline::query(&cfg, "SELECT CAST(number AS VARCHAR), hash FROM silver.blocks").await.unwrap(),
-    )
-    .unwrap();
-    let silver: BTreeMap<u64, String> =
-        rows.into_iter().map(|r| (r[0].parse().unwrap(), r[1].clone())).collect();
-    let missing: Vec<u64> = canonical.keys().filter(|n| !silver.contains_key(n)).copied().collect();
-    let wrong: Vec<u64> =
-        silver.iter().filter(|(n, h)| canonical.get(n) != Some(h)).map(|(n, _)| *n).collect();
+    let (missing, wrong) = common::chain_diff(&canonical, &common::silver_blocks(&cfg).await);
     if !wrong.is_empty() || !missing.is_empty() {
         for sql in [
             "SELECT number, hash, CAST(seq AS VARCHAR) AS s FROM bronze.blocks WHERE number >= 20 ORDER BY number, s",

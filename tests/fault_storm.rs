@@ -199,26 +199,15 @@ async fn under_verify_warn_unproven_blocks_are_published_flagged() {
     assert_eq!((stats.unverified, stats.blocks), (0, chain.last_block + 1), "{stats:?}");
     pipeline::sink(&cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
     pipeline::medallion(&cfg).await.unwrap();
-    let flags = |sql: &'static str| {
-        let cfg = cfg.clone();
-        async move {
-            let rows = pipeline::rows(&pipeline::query(&cfg, sql).await.unwrap()).unwrap();
-            rows.into_iter().map(|r| (r[0].clone(), r[1].clone())).collect::<Vec<_>>()
-        }
-    };
     // Blocks with transactions carry tampered receipts: unproven; empty blocks verify.
-    let expected = vec![("false".to_owned(), "true".to_owned()), ("true".to_owned(), "false".to_owned())];
-    let bronze = flags(
-        "SELECT CAST(verified AS VARCHAR), CAST(tx_count > 0 AS VARCHAR) FROM bronze.blocks \
-         GROUP BY 1, 2 ORDER BY 1",
-    )
-    .await;
-    assert_eq!(bronze, expected, "Bronze: (verified, has txs)");
-    let silver = flags(
-        "SELECT CAST(verified AS VARCHAR), CAST(tx_count > 0 AS VARCHAR) FROM silver.blocks \
-         GROUP BY 1, 2 ORDER BY 1",
-    )
-    .await;
-    assert_eq!(silver, expected, "Silver: (verified, has txs)");
+    let expected =
+        vec![vec!["false".to_owned(), "true".to_owned()], vec!["true".to_owned(), "false".to_owned()]];
+    for table in ["bronze.blocks", "silver.blocks"] {
+        let sql = format!(
+            "SELECT CAST(verified AS VARCHAR), CAST(tx_count > 0 AS VARCHAR) FROM {table} GROUP BY 1, 2 ORDER BY 1"
+        );
+        let flags = pipeline::rows(&pipeline::query(&cfg, &sql).await.unwrap()).unwrap();
+        assert_eq!(flags, expected, "{table}: (verified, has txs)");
+    }
     anvil.stop().await;
 }

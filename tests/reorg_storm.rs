@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,15 +36,6 @@ async fn mine(c: &RpcClient, n: u64) {
     for _ in 0..n {
         send(c, DEV0, 1).await; // automine
     }
-}
-
-async fn silver(cfg: &Config) -> BTreeMap<u64, String> {
-    pipeline::medallion(cfg).await.unwrap();
-    let rows = pipeline::rows(
-        &pipeline::query(cfg, "SELECT CAST(number AS VARCHAR), hash FROM silver.blocks").await.unwrap(),
-    )
-    .unwrap();
-    rows.into_iter().map(|r| (r[0].parse().unwrap(), r[1].clone())).collect()
 }
 
 fn setup(cfg: &mut Config, anvil: &chainlake_ingest::devnet::Anvil) -> RpcClient {
@@ -120,9 +110,7 @@ async fn silver_equals_the_node_after_a_reorg_storm() {
     let canonical = common::node::chain(&node, last).await;
     anvil.stop().await;
     pipeline::sink(&cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
-    let got = silver(&cfg).await;
-    let missing: Vec<u64> = canonical.keys().filter(|n| !got.contains_key(n)).copied().collect();
-    let wrong: Vec<u64> = got.iter().filter(|(n, h)| canonical.get(n) != Some(h)).map(|(n, _)| *n).collect();
+    let (missing, wrong) = common::chain_diff(&canonical, &common::silver_blocks(&cfg).await);
     assert!(missing.is_empty() && wrong.is_empty(), "Silver vs node: missing {missing:?}, orphans {wrong:?}");
 }
 
@@ -204,5 +192,5 @@ async fn silver_equals_the_node_after_a_crash_between_ack_and_record() {
     // Arrival order no longer matters (medallion/tests/golden_sql.rs sinks a backlog in
     // reverse); here the whole backlog is sunk at once, partitions interleaved.
     pipeline::sink(&cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
-    assert_eq!(silver(&cfg).await, canonical, "Silver equals the node");
+    assert_eq!(common::silver_blocks(&cfg).await, canonical, "Silver equals the node");
 }

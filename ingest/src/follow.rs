@@ -428,6 +428,15 @@ mod tests {
         assert_eq!(tail.into_iter().rev().collect::<Vec<_>>(), blocks(4..=8, 2));
     }
 
+    /// 0..=9 published, then the chain ends at 8 on a new branch: heights 7..=9 announced
+    /// orphaned (the new branch's 7' and 8'), then 7'..=`last` published.
+    fn shrunk_to_8_then(last: u64) -> Vec<Published> {
+        let mut expected = blocks(0..=9, 0);
+        expected.push(Published::Reorg { number: 7, orphaned: hashes(7..=9, 0), new: hashes(7..=8, 1) });
+        expected.extend(blocks(7..=last, 1));
+        expected
+    }
+
     /// The chain becomes shorter right after its tip was read (a reorg to a shorter branch):
     /// the follower does not wait for the chain to grow back, and does not stop with an
     /// orphan published: the tip check announces heights 7..=9 orphaned, 7' and 8' follow.
@@ -436,10 +445,7 @@ mod tests {
         let chain = ScriptedChain::new(9).after_fetch(9, Step::Reorg { from: 7, to: 8 });
         let sink = MemorySink::default();
         follow_with(&crawler(&chain, &sink, 8), 8, 1).await.unwrap();
-        let mut expected = blocks(0..=9, 0);
-        expected.push(Published::Reorg { number: 7, orphaned: hashes(7..=9, 0), new: hashes(7..=8, 1) });
-        expected.extend(blocks(7..=8, 1));
-        assert_eq!(sink.without_confirmations(), expected);
+        assert_eq!(sink.without_confirmations(), shrunk_to_8_then(8));
     }
 
     /// A head below the published tip while following: announced at once, then the new branch.
@@ -452,9 +458,6 @@ mod tests {
         ]);
         let sink = MemorySink::default();
         follow_until(&crawler(&chain, &sink, 8), 10).await.unwrap();
-        let mut expected = blocks(0..=9, 0);
-        expected.push(Published::Reorg { number: 7, orphaned: hashes(7..=9, 0), new: hashes(7..=8, 1) });
-        expected.extend(blocks(7..=10, 1));
-        assert_eq!(sink.without_confirmations(), expected);
+        assert_eq!(sink.without_confirmations(), shrunk_to_8_then(10));
     }
 }

@@ -8,12 +8,14 @@
 pub mod node;
 pub mod proxy;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chainlake::config::Config;
+use chainlake::pipeline;
 use chainlake_ingest::devnet::Anvil;
 
 pub fn repo() -> PathBuf {
@@ -202,4 +204,19 @@ impl Drop for Reaped {
             let _ = child.wait();
         }
     }
+}
+
+/// Silver's canonical chain after a medallion run: height → block hash.
+pub async fn silver_blocks(cfg: &Config) -> BTreeMap<u64, String> {
+    pipeline::medallion(cfg).await.unwrap();
+    let sql = "SELECT CAST(number AS VARCHAR), hash FROM silver.blocks";
+    let rows = pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap();
+    rows.into_iter().map(|r| (r[0].parse().unwrap(), r[1].clone())).collect()
+}
+
+/// Heights of `canonical` that `silver` lacks, and heights where it holds another block.
+pub fn chain_diff(canonical: &BTreeMap<u64, String>, silver: &BTreeMap<u64, String>) -> (Vec<u64>, Vec<u64>) {
+    let missing = canonical.keys().filter(|n| !silver.contains_key(n)).copied().collect();
+    let wrong = silver.iter().filter(|(n, h)| canonical.get(n) != Some(h)).map(|(n, _)| *n).collect();
+    (missing, wrong)
 }

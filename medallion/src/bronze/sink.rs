@@ -219,13 +219,11 @@ impl BronzeSink {
             _ if until == Until::CaughtUp => &all,
             _ => &[],
         };
-        {
-            for tp in targeted {
-                let (_, high) = consumer
-                    .fetch_watermarks(&tp.topic, tp.partition, Duration::from_secs(10))
-                    .map_err(kerr("fetch watermarks", Some(&tp.topic), Some(tp.partition)))?;
-                targets.insert(tp.clone(), high);
-            }
+        for tp in targeted {
+            let (_, high) = consumer
+                .fetch_watermarks(&tp.topic, tp.partition, Duration::from_secs(10))
+                .map_err(kerr("fetch watermarks", Some(&tp.topic), Some(tp.partition)))?;
+            targets.insert(tp.clone(), high);
         }
         let session = Session {
             consumer,
