@@ -59,6 +59,9 @@ async fn publish_inputs(cfg: &Config, topics: &Topics) -> Sent {
     // Schema evolution: an added field becomes a nullable column; a changed type is rejected.
     let mut added = serde_json::to_value(sample.unwrap()).unwrap();
     added["hash"] = "0xadded".into();
+    // A height of its own: at the sample's height it would compete with the real block in
+    // Silver (both published outside a follower, seq 0: arrival order decides).
+    added["number"] = 1.into();
     added["uncles_count"] = 2.into();
     let mut breaking = added.clone();
     breaking["number"] = "0x10".into();
