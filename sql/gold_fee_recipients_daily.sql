@@ -1,17 +1,45 @@
 -- gold.fee_recipients_daily: what each fee recipient (miner / block builder) earned from
--- priority fees per chain and UTC day, in wei, and the base fee burnt in its blocks.
--- Reads silver.blocks and silver.transactions. Before London (no base fee) the whole gas
--- price is the recipient's.
+-- priority fees per chain and UTC day, in wei, the base fee burnt in its blocks, and its rank
+-- by priority fees that day (1 = earned the most). Reads silver.blocks and silver.transactions.
+-- Before London (no base fee) the whole gas price is the recipient's. Where a transaction lacks
+-- its receipt, priority_fees_wei is NULL (txs_without_receipt says how many), never a false 0.
+-- partition: day
+WITH per_block AS (
+  SELECT
+    b.chain,
+    b.block_date,
+    b.fee_recipient,
+    b.hash,
+    CAST(b.gas_used AS DECIMAL(38, 0)) * coalesce(b.base_fee_per_gas, 0) AS burnt_wei,
+    count(t.hash) AS txs,
+    sum(CASE WHEN t.hash IS NOT NULL AND NOT t.has_receipt THEN 1 ELSE 0 END) AS txs_without_receipt,
+    coalesce(sum(t.priority_fee_wei), 0) AS priority_wei
+  FROM silver.blocks AS b
+  LEFT JOIN silver.transactions AS t ON t.chain = b.chain AND t.block_hash = b.hash
+  GROUP BY b.chain, b.block_date, b.fee_recipient, b.hash, b.gas_used, b.base_fee_per_gas
+),
+per_day AS (
+  SELECT
+    chain,
+    block_date AS day,
+    fee_recipient,
+    count(*) AS blocks,
+    sum(txs) AS txs,
+    sum(txs_without_receipt) AS txs_without_receipt,
+    CASE WHEN sum(txs_without_receipt) = 0 THEN sum(priority_wei) END AS priority_fees_wei,
+    sum(burnt_wei) AS burnt_fees_wei
+  FROM per_block
+  GROUP BY chain, block_date, fee_recipient
+)
 SELECT
-  b.chain,
-  b.block_date AS day,
-  b.fee_recipient,
-  count(DISTINCT b.hash) AS blocks,
-  count(t.hash) AS txs,
-  coalesce(sum(CAST(t.gas_used AS DECIMAL(38, 0)) * (t.effective_gas_price - coalesce(b.base_fee_per_gas, 0))), 0)
-    AS priority_fees_wei,
-  coalesce(sum(CAST(t.gas_used AS DECIMAL(38, 0)) * coalesce(b.base_fee_per_gas, 0)), 0) AS burnt_fees_wei
-FROM silver.blocks AS b
-LEFT JOIN silver.transactions AS t ON t.chain = b.chain AND t.block_hash = b.hash
-GROUP BY b.chain, b.block_date, b.fee_recipient
-ORDER BY b.chain, day, priority_fees_wei DESC, b.fee_recipient
+  chain,
+  day,
+  fee_recipient,
+  blocks,
+  txs,
+  txs_without_receipt,
+  priority_fees_wei,
+  burnt_fees_wei,
+  rank() OVER (PARTITION BY chain, day ORDER BY priority_fees_wei DESC NULLS LAST) AS rank
+FROM per_day
+ORDER BY chain, day, rank, fee_recipient

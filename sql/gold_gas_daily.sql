@@ -1,24 +1,41 @@
 -- gold.gas_daily: per chain and UTC day, blocks, transactions, gas and fee levels (wei).
--- Reads silver.blocks and silver.transactions.
+-- Reads silver.blocks and silver.transactions. Burnt fees come from the blocks (gas used x base
+-- fee); fee sums over transactions are NULL when any of the day's transactions lacks its
+-- receipt (txs_without_receipt > 0): never a 0 that pretends. Priority fee per gas (effective
+-- gas price minus base fee; the whole price before London) percentiles are DOUBLE.
+-- partition: day
 WITH b AS (
   SELECT chain, block_date AS day, count(*) AS blocks, sum(gas_used) AS gas_used, sum(gas_limit) AS gas_limit,
     avg(base_fee_per_gas) AS avg_base_fee_wei, min(base_fee_per_gas) AS min_base_fee_wei,
-    max(base_fee_per_gas) AS max_base_fee_wei
+    max(base_fee_per_gas) AS max_base_fee_wei,
+    sum(CAST(gas_used AS DECIMAL(38, 0)) * base_fee_per_gas) AS burnt_fees_wei,
+    sum(blob_gas_used) AS blob_gas_used
   FROM silver.blocks
   GROUP BY chain, block_date
 ),
 t AS (
-  SELECT chain, block_date AS day, count(*) AS txs,
-    avg(effective_gas_price) AS avg_effective_gas_price_wei, min(effective_gas_price) AS min_effective_gas_price_wei,
-    max(effective_gas_price) AS max_effective_gas_price_wei
-  FROM silver.transactions
-  GROUP BY chain, block_date
+  SELECT t.chain, t.block_date AS day, count(*) AS txs,
+    sum(CASE WHEN t.has_receipt THEN 0 ELSE 1 END) AS txs_without_receipt,
+    avg(t.effective_gas_price) AS avg_effective_gas_price_wei,
+    min(t.effective_gas_price) AS min_effective_gas_price_wei,
+    max(t.effective_gas_price) AS max_effective_gas_price_wei,
+    sum(t.priority_fee_wei) AS priority_fees_wei,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(t.effective_gas_price - coalesce(b.base_fee_per_gas, 0) AS DOUBLE))
+      AS priority_fee_per_gas_p50_wei,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY CAST(t.effective_gas_price - coalesce(b.base_fee_per_gas, 0) AS DOUBLE))
+      AS priority_fee_per_gas_p90_wei,
+    percentile_cont(0.99) WITHIN GROUP (ORDER BY CAST(t.effective_gas_price - coalesce(b.base_fee_per_gas, 0) AS DOUBLE))
+      AS priority_fee_per_gas_p99_wei
+  FROM silver.transactions AS t
+  JOIN silver.blocks AS b ON b.chain = t.chain AND b.hash = t.block_hash
+  GROUP BY t.chain, t.block_date
 )
 SELECT
   b.chain,
   b.day,
   b.blocks,
   coalesce(t.txs, 0) AS txs,
+  coalesce(t.txs_without_receipt, 0) AS txs_without_receipt,
   b.gas_used,
   CASE WHEN b.gas_limit > 0 THEN CAST(b.gas_used AS DOUBLE) / CAST(b.gas_limit AS DOUBLE) END AS gas_used_ratio,
   b.avg_base_fee_wei,
@@ -26,7 +43,13 @@ SELECT
   b.max_base_fee_wei,
   t.avg_effective_gas_price_wei,
   t.min_effective_gas_price_wei,
-  t.max_effective_gas_price_wei
+  t.max_effective_gas_price_wei,
+  t.priority_fee_per_gas_p50_wei,
+  t.priority_fee_per_gas_p90_wei,
+  t.priority_fee_per_gas_p99_wei,
+  b.burnt_fees_wei,
+  CASE WHEN coalesce(t.txs_without_receipt, 0) = 0 THEN coalesce(t.priority_fees_wei, 0) END AS priority_fees_wei,
+  b.blob_gas_used
 FROM b
 LEFT JOIN t ON t.chain = b.chain AND t.day = b.day
 ORDER BY b.chain, b.day

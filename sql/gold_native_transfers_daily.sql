@@ -1,5 +1,6 @@
 -- gold.native_transfers_daily: successful plain ether transfers per chain and UTC day.
 -- Reads silver.transactions. Pre-Byzantium receipts have no status: counted as successful.
+-- partition: day
 SELECT
   chain,
   block_date AS day,

@@ -1,5 +1,6 @@
 -- gold.tx_class_daily: transactions per class (native_transfer, contract_deploy, contract_call)
 -- per chain and UTC day, with failures. Reads silver.transactions.
+-- partition: day
 SELECT
   chain,
   block_date AS day,

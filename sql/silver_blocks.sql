@@ -5,6 +5,7 @@
 -- re-adopted hashes included, after the event. So a block is canonical when no later reorg
 -- event starts at or below its height, and of a height's surviving copies the latest wins
 -- (arrival time only breaks ties of records published outside a follower, seq = 0).
+-- partition: block_date
 WITH reorgs AS (
   SELECT chain, number, seq FROM bronze.chain_events WHERE kind = 'reorg'
 ),

@@ -1,5 +1,9 @@
 -- silver.transactions: every transaction of a Silver block exactly once, with its receipt.
 -- Reads bronze.txs_* (the three classes) and silver.blocks; wei values as DECIMAL(38,0).
+-- Fees never pretend: without a receipt (has_receipt = false) fee_wei and priority_fee_wei are
+-- NULL, not 0. Before London (no base fee) the whole fee goes to the fee recipient.
+-- method_selector: the first 4 bytes of a contract call's input (`0x` + 8 hex digits).
+-- partition: block_date
 WITH all_txs AS (
   SELECT * FROM bronze.txs_native_transfer
   UNION ALL SELECT * FROM bronze.txs_contract_deploy
@@ -39,7 +43,16 @@ SELECT
   t.cumulative_gas_used,
   TRY_CAST(t.effective_gas_price AS DECIMAL(38, 0)) AS effective_gas_price,
   t.contract_address,
-  t.logs_count
+  t.logs_count,
+  CASE WHEN t.has_receipt THEN
+    CAST(t.gas_used AS DECIMAL(38, 0)) * TRY_CAST(t.effective_gas_price AS DECIMAL(38, 0))
+  END AS fee_wei,
+  CASE WHEN t.has_receipt THEN
+    CAST(t.gas_used AS DECIMAL(38, 0))
+      * (TRY_CAST(t.effective_gas_price AS DECIMAL(38, 0)) - coalesce(b.base_fee_per_gas, 0))
+  END AS priority_fee_wei,
+  CASE WHEN t.class = 'contract_call' AND length(t.input) >= 10 THEN substr(t.input, 1, 10) END
+    AS method_selector
 FROM dedup AS t
 JOIN silver.blocks AS b ON b.chain = t.chain AND b.hash = t.block_hash
 WHERE t.rn = 1

@@ -113,6 +113,12 @@ impl Config {
                 return Err(InvalidConfig { key, reason: "must be longer than 0s".into() });
             }
         }
+        if self.medallion.memory_limit.0 < 16 << 20 {
+            return Err(InvalidConfig {
+                key: "medallion.memory-limit",
+                reason: "must be at least 16MiB".into(),
+            });
+        }
         if self.kafka.partitions < 1 {
             return Err(InvalidConfig { key: "kafka.partitions", reason: "must be at least 1".into() });
         }

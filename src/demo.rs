@@ -132,7 +132,7 @@ pub async fn gold_totals(cfg: &Config) -> Result<Ledger> {
 pub async fn render_gold(cfg: &Config) -> Result<String> {
     let ctx = pipeline::session(cfg).await?;
     let mut out = String::new();
-    for job in jobs::load_jobs(&cfg.medallion.sql_dir)?.iter().filter(|j| j.layer == Layer::Gold) {
+    for job in jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?.iter().filter(|j| j.layer == Layer::Gold) {
         let batches = jobs::query(&ctx, &format!("SELECT * FROM gold.{} LIMIT 20", job.name)).await?;
         out.push_str(&format!("\ngold.{}\n{}\n", job.name, pipeline::render(&batches)?));
     }

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod pipeline;
+pub mod ticks;
 pub mod verify_lake;
 
 /// Seconds since the Unix epoch (names of demo and bench namespaces).

@@ -9,6 +9,8 @@ use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_ingest::devnet::{self, Artifacts, TrafficConfig};
 use chainlake_medallion::bronze::Until;
+use chainlake_medallion::jobs::Refresh;
+use chainlake_medallion::lake::Layer;
 use chainlake_medallion::maintenance::Maintenance;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -47,17 +49,18 @@ enum Command {
         #[arg(long)]
         until_caught_up: bool,
     },
-    /// Run the Silver and Gold SQL jobs (once, or on a schedule with --every).
-    Medallion {
-        /// Re-run every interval (e.g. `60s`) until interrupted.
-        #[arg(long, value_parser = humantime_serde::re::humantime::parse_duration)]
-        every: Option<std::time::Duration>,
-    },
+    /// Silver and Gold: the SQL jobs, incremental from each table's checkpoint.
+    #[command(subcommand)]
+    Medallion(MedallionCommand),
     /// Table maintenance, safe while the sink writes.
     #[command(subcommand)]
     Lake(LakeCommand),
     /// Run SQL over bronze.*, silver.* and gold.* tables and print the result.
-    Query { sql: String },
+    Query {
+        sql: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: pipeline::Format,
+    },
     /// Re-check Bronze for a range of heights from the lake alone (no node): header hashes,
     /// completeness of transactions, receipts and logs; exits 1 on any problem.
     Verify {
@@ -72,6 +75,34 @@ enum Command {
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum MedallionCommand {
+    /// Run the jobs once; exits 1 if one fails.
+    Run {
+        /// Only this layer's jobs.
+        #[arg(long, value_parser = parse_layer)]
+        layer: Option<Layer>,
+        /// Rebuild every table from Bronze instead of from its checkpoint.
+        #[arg(long)]
+        full_refresh: bool,
+    },
+    /// Run the jobs every interval (e.g. `60s`) until interrupted.
+    Schedule {
+        #[arg(long, value_parser = humantime_serde::re::humantime::parse_duration)]
+        every: std::time::Duration,
+        #[arg(long, value_parser = parse_layer)]
+        layer: Option<Layer>,
+    },
+}
+
+fn parse_layer(s: &str) -> Result<Layer, String> {
+    match s {
+        "silver" => Ok(Layer::Silver),
+        "gold" => Ok(Layer::Gold),
+        _ => Err(format!("{s:?}: expected silver or gold")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -272,10 +303,13 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
             println!("{:?}", pipeline::sink(&cfg, until, &cancel).await?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Medallion { every } => medallion(&cfg, every, &cancel).await,
+        Command::Medallion(cmd) => medallion(&cfg, cmd, &cancel).await,
         Command::Lake(cmd) => lake(&cfg, cmd).await,
-        Command::Query { sql } => {
-            println!("{}", pipeline::render(&pipeline::query(&cfg, &sql).await?)?);
+        Command::Query { sql, format } => {
+            print!("{}", pipeline::render_as(&pipeline::query(&cfg, &sql).await?, format)?);
+            if format == pipeline::Format::Table {
+                println!();
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(cmd) => bench(cfg, cmd).await,
@@ -388,22 +422,27 @@ async fn follow(cfg: &Config, from: Option<u64>, cancel: &CancellationToken) -> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// `chainlake medallion`: once, or every `every` until interrupted.
+/// `chainlake medallion run | schedule`.
 async fn medallion(
     cfg: &Config,
-    every: Option<std::time::Duration>,
+    cmd: MedallionCommand,
     cancel: &CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    loop {
-        for r in pipeline::medallion(cfg).await? {
-            println!("{}: {} rows", r.table, r.rows);
+    let (layer, refresh, every) = match cmd {
+        MedallionCommand::Run { layer, full_refresh } => {
+            (layer, if full_refresh { Refresh::Full } else { Refresh::Incremental }, None)
         }
-        let Some(every) = every else { return Ok(ExitCode::SUCCESS) };
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = cancel.cancelled() => return Ok(ExitCode::SUCCESS),
+        MedallionCommand::Schedule { every, layer } => (layer, Refresh::Incremental, Some(every)),
+    };
+    let Some(every) = every else {
+        for r in pipeline::medallion_run(cfg, layer, refresh).await? {
+            println!("{}: {} ({} partitions), {} rows", r.table, r.scope, r.partitions.unwrap_or(0), r.rows);
         }
-    }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let ran = pipeline::medallion_schedule(cfg, layer, every, cancel).await?;
+    println!("ran {ran} ticks");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `chainlake lake …`: maintenance, or the read-only check.

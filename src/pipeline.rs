@@ -15,13 +15,15 @@ use chainlake_medallion::deltalake::arrow::error::ArrowError;
 use chainlake_medallion::deltalake::arrow::util::display::array_value_to_string;
 use chainlake_medallion::deltalake::arrow::util::pretty::pretty_format_batches;
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
-use chainlake_medallion::jobs::{self, JobReport};
+use chainlake_medallion::jobs::{self, JobReport, Refresh};
 use chainlake_medallion::lake::{Lake, Layer};
 use chainlake_medallion::maintenance::{self, Maintenance, MaintenanceReport, TableCheck};
+use chainlake_medallion::schedule::Schedule;
 use chainlake_wire::{TopicKind, Topics};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::ticks::RedisTicks;
 
 /// Errors of the wiring layer: one of the stages failed, or the demo found a mismatch.
 #[derive(Debug, thiserror::Error)]
@@ -163,7 +165,7 @@ pub fn lake_tables(cfg: &Config) -> Result<Vec<url::Url>> {
         urls.push(lake.table_url(chain, Layer::Bronze, kind.table_name())?);
     }
     urls.push(lake.table_url(chain, Layer::Bronze, REJECTED_TABLE)?);
-    for job in jobs::load_jobs(&cfg.medallion.sql_dir)? {
+    for job in jobs::load_jobs(cfg.medallion.sql_dir.as_deref())? {
         urls.push(lake.table_url(chain, job.layer, &job.name)?);
     }
     Ok(urls)
@@ -181,23 +183,90 @@ pub async fn check_tables(cfg: &Config) -> Result<Vec<TableCheck>> {
     Ok(maintenance::check(&lake, &lake_tables(cfg)?).await?)
 }
 
-/// Runs every Silver then Gold job once.
+/// Runs every Silver then Gold job once, incrementally.
 pub async fn medallion(cfg: &Config) -> Result<Vec<JobReport>> {
+    medallion_run(cfg, None, Refresh::Incremental).await
+}
+
+/// Runs the jobs of `layer` (all when `None`) once.
+pub async fn medallion_run(cfg: &Config, layer: Option<Layer>, refresh: Refresh) -> Result<Vec<JobReport>> {
     let lake = Lake::new(&cfg.lake)?;
-    let jobs = jobs::load_jobs(&cfg.medallion.sql_dir)?;
-    Ok(jobs::run_jobs(&lake, &cfg.chain.name, &jobs).await?)
+    let jobs = jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
+    Ok(jobs::run_jobs(&lake, &cfg.chain.name, &jobs, layer, refresh, cfg.medallion.memory_limit.0).await?)
+}
+
+/// Runs the jobs every `every` until `cancel`, each tick once across every scheduler of the
+/// chain (a lease in Redis); returns the ticks this one ran.
+pub async fn medallion_schedule(
+    cfg: &Config,
+    layer: Option<Layer>,
+    every: Duration,
+    cancel: &CancellationToken,
+) -> Result<u64> {
+    let lake = Lake::new(&cfg.lake)?;
+    let jobs = jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
+    let mut leases = RedisTicks::connect(&cfg.redis.url).await?;
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let schedule = Schedule {
+        lake: &lake,
+        chain: &cfg.chain.name,
+        jobs: &jobs,
+        layer,
+        every,
+        memory: cfg.medallion.memory_limit.0,
+        holder: format!("{host}:{}", std::process::id()),
+    };
+    Ok(schedule.run(&mut leases, cancel).await?)
 }
 
 /// A query session over the chain's tables (`bronze.*`, `silver.*`, `gold.*`).
 pub async fn session(cfg: &Config) -> Result<SessionContext> {
     let lake = Lake::new(&cfg.lake)?;
-    let jobs = jobs::load_jobs(&cfg.medallion.sql_dir)?;
+    let jobs = jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
     Ok(jobs::session(&lake, &cfg.chain.name, &jobs).await?)
 }
 
 /// Runs one SQL statement over the chain's tables.
 pub async fn query(cfg: &Config, sql: &str) -> Result<Vec<RecordBatch>> {
     Ok(jobs::query(&session(cfg).await?, sql).await?)
+}
+
+/// How `chainlake query` prints a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// An aligned text table.
+    #[default]
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Renders batches in `format`.
+pub fn render_as(batches: &[RecordBatch], format: Format) -> Result<String> {
+    use chainlake_medallion::deltalake::arrow::{csv, json};
+    let err = |source| PipelineError::Render { source };
+    match format {
+        Format::Table => render(batches),
+        Format::Csv => {
+            let mut out = Vec::new();
+            let mut w = csv::WriterBuilder::new().with_header(true).build(&mut out);
+            for b in batches {
+                w.write(b).map_err(err)?;
+            }
+            drop(w);
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        }
+        Format::Json => {
+            let mut w = json::LineDelimitedWriter::new(Vec::new());
+            for b in batches {
+                w.write(b).map_err(err)?;
+            }
+            w.finish().map_err(err)?;
+            Ok(String::from_utf8_lossy(&w.into_inner()).into_owned())
+        }
+    }
 }
 
 /// Renders batches as a text table.

@@ -36,7 +36,6 @@ async fn gold_equals_the_traffic_ledger() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainlake"))
         .args(["query", "SELECT CAST(sum(transfers) AS VARCHAR) AS n FROM gold.native_transfers_daily"])
         .env("CHAINLAKE__LAKE__ROOT", &cfg.lake.root)
-        .env("CHAINLAKE__MEDALLION__SQL_DIR", &cfg.medallion.sql_dir)
         .env("CHAINLAKE__METRICS__LISTEN", "")
         .output()
         .unwrap();

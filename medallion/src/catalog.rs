@@ -16,6 +16,12 @@ use crate::{Error, Result};
 /// A session with the three layer schemas and `information_schema` (for `SHOW TABLES`).
 pub fn new_session() -> Result<SessionContext> {
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
+    add_layer_schemas(&ctx)?;
+    Ok(ctx)
+}
+
+fn add_layer_schemas(ctx: &SessionContext) -> Result<()> {
+    crate::udf::register(ctx);
     let catalog = ctx.catalog("datafusion").ok_or_else(|| Error::Config {
         what: "datafusion session".into(),
         reason: "no default catalog".into(),
@@ -25,7 +31,7 @@ pub fn new_session() -> Result<SessionContext> {
             .register_schema(layer.as_str(), Arc::new(MemorySchemaProvider::new()))
             .map_err(Error::sql(format!("register schema {layer}")))?;
     }
-    Ok(ctx)
+    Ok(())
 }
 
 /// Registers (or replaces) `layer.name` with in-memory batches.
@@ -38,6 +44,38 @@ pub fn register_batches(
 ) -> Result<()> {
     let mem = MemTable::try_new(schema, vec![batches]).map_err(Error::sql(format!("{layer}.{name}")))?;
     register(ctx, layer, name, Arc::new(mem))
+}
+
+/// A session whose memory is bounded by `memory` bytes: sorts, aggregates and joins beyond it
+/// spill to the OS temp directory (or fail, for what cannot spill) instead of growing the process.
+pub fn bounded_session(memory: usize) -> Result<SessionContext> {
+    use deltalake::datafusion::execution::memory_pool::FairSpillPool;
+    use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    use deltalake::datafusion::execution::SessionStateBuilder;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
+        .build_arc()
+        .map_err(Error::sql("datafusion runtime"))?;
+    // Delta's planner: its writer plans custom nodes (row counts, predicate validation).
+    let state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(SessionConfig::new().with_information_schema(true))
+        .with_runtime_env(runtime)
+        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    add_layer_schemas(&ctx)?;
+    Ok(ctx)
+}
+
+/// Registers (or replaces) `layer.name`.
+pub fn register_provider(
+    ctx: &SessionContext,
+    layer: Layer,
+    name: &str,
+    provider: Arc<dyn TableProvider>,
+) -> Result<()> {
+    register(ctx, layer, name, provider)
 }
 
 fn register(ctx: &SessionContext, layer: Layer, name: &str, provider: Arc<dyn TableProvider>) -> Result<()> {

@@ -74,6 +74,49 @@ pub struct SinkConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct MedallionConfig {
-    /// Directory with `silver_*.sql` and `gold_*.sql`, read at run time.
-    pub sql_dir: PathBuf,
+    /// A directory of `silver_*.sql` and `gold_*.sql` read at run time instead of the SQL
+    /// compiled into the binary.
+    #[serde(default)]
+    pub sql_dir: Option<PathBuf>,
+    /// Memory one job may use before DataFusion spills sorts and aggregates to disk.
+    #[serde(default = "default_memory")]
+    pub memory_limit: ByteSize,
+}
+
+/// A size in bytes, written `512MiB`, `1GiB`, `1048576`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub usize);
+
+fn default_memory() -> ByteSize {
+    ByteSize(crate::jobs::DEFAULT_MEMORY)
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        let parse = |s: &str| -> Option<usize> {
+            let s = s.trim();
+            let at = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let n: usize = s[..at].parse().ok()?;
+            let unit = match s[at..].trim() {
+                "" | "B" => 1,
+                "KiB" => 1 << 10,
+                "MiB" => 1 << 20,
+                "GiB" => 1 << 30,
+                _ => return None,
+            };
+            n.checked_mul(unit)
+        };
+        match Raw::deserialize(d)? {
+            Raw::N(n) => usize::try_from(n).map(ByteSize).map_err(serde::de::Error::custom),
+            Raw::S(s) => parse(&s)
+                .map(ByteSize)
+                .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a size like 512MiB or 1GiB"))),
+        }
+    }
 }

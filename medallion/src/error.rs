@@ -74,6 +74,9 @@ pub enum Error {
     /// The sink was started on a tokio runtime it cannot run on.
     #[error("{what} needs a multi-thread tokio runtime ({why})")]
     Runtime { what: &'static str, why: &'static str },
+    /// The scheduler's lease store failed (nothing runs without a lease).
+    #[error("lease: {what}: {reason}")]
+    Lease { what: String, reason: String },
     #[error("io on {path}: {source}")]
     Io {
         path: String,

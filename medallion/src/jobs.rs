@@ -1,28 +1,24 @@
 //! Silver and Gold: the SQL files of `sql/` run on DataFusion, each writing one Delta table.
 //!
 //! `sql/silver_<name>.sql` writes `silver.<name>`, `sql/gold_<name>.sql` writes `gold.<name>`.
-//! Silver runs before Gold; within a layer, files run in name order. Each job recomputes
-//! its table from the layer below and overwrites it, so a re-run is idempotent.
-
-use std::time::Instant;
+//! Silver runs before Gold; within a layer, files run in name order. Each job rewrites only
+//! the partitions its inputs changed since its last run (see [`crate::incremental`]).
 
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::datafusion::prelude::SessionContext;
 
 use crate::catalog::{new_session, register_batches, register_chain};
+pub use crate::incremental::{run_job, JobReport, Refresh};
 pub use crate::job::{load_jobs, Job};
-use crate::lake::{normalize_for_delta, Lake};
+use crate::lake::{normalize_for_delta, Lake, Layer};
 use crate::{Error, Result};
 
-/// What a job wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobReport {
-    pub table: String,
-    pub rows: usize,
-}
+/// Memory a medallion run may use before it spills (bytes), unless configured.
+pub const DEFAULT_MEMORY: usize = 512 * 1024 * 1024;
 
-/// Runs one job in `ctx` and registers its result as `layer.name` for the jobs after it.
+/// Runs one job in `ctx` over what `ctx` holds and registers its result as `layer.name` for
+/// the jobs after it (golden tests: in-memory tables, results collected).
 pub async fn execute(ctx: &SessionContext, job: &Job) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let df = ctx.sql(&job.sql).await.map_err(Error::sql(job.path.display()))?;
     let schema: SchemaRef = df.schema().inner().clone();
@@ -34,26 +30,19 @@ pub async fn execute(ctx: &SessionContext, job: &Job) -> Result<(SchemaRef, Vec<
     Ok((schema, batches))
 }
 
-/// Runs `jobs` for `chain` and overwrites their tables.
+/// Runs `jobs` for `chain` once, in order; `layer` keeps only that layer's jobs.
 #[tracing::instrument(skip(lake, jobs))]
-pub async fn run_jobs(lake: &Lake, chain: &str, jobs: &[Job]) -> Result<Vec<JobReport>> {
-    let ctx = new_session()?;
-    register_chain(&ctx, lake, chain, jobs).await?;
+pub async fn run_jobs(
+    lake: &Lake,
+    chain: &str,
+    jobs: &[Job],
+    layer: Option<Layer>,
+    refresh: Refresh,
+    memory: usize,
+) -> Result<Vec<JobReport>> {
     let mut reports = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let started = Instant::now();
-        let table = format!("{}.{}", job.layer, job.name);
-        let (schema, batches) = execute(&ctx, job).await?;
-        let rows = batches.iter().map(|b| b.num_rows()).sum();
-        let url = lake.table_url(chain, job.layer, &job.name)?;
-        let delta = lake.open(&url).await?;
-        lake.catch_up_checkpoint(&delta).await?;
-        lake.overwrite(delta, schema, batches).await?;
-        metrics::gauge!(crate::metrics::JOB_ROWS, "table" => table.clone()).set(rows as f64);
-        metrics::histogram!(crate::metrics::JOB_SECONDS, "table" => table.clone())
-            .record(started.elapsed().as_secs_f64());
-        tracing::info!(%table, rows, "job done");
-        reports.push(JobReport { table, rows });
+    for job in jobs.iter().filter(|j| layer.is_none_or(|l| l == j.layer)) {
+        reports.push(run_job(lake, chain, job, refresh, memory).await?);
     }
     Ok(reports)
 }

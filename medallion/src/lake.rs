@@ -22,7 +22,7 @@ use crate::config::LakeConfig;
 use crate::{Error, Result};
 
 /// The medallion layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Layer {
     Bronze,
     Silver,
@@ -183,6 +183,31 @@ impl Lake {
             .map_err(Error::delta("append", name))
     }
 
+    /// Writes the rows of `plan` (streamed, never collected) into `table`: every row when
+    /// `replace` is `None` (the table's content, schema and partitioning replaced), else the
+    /// rows matching the predicate `replace` (a SQL expression over partition columns), which
+    /// every row of `plan` must match. `txns` go into the same commit.
+    pub async fn write_plan(&self, table: DeltaTable, plan: WritePlan) -> Result<DeltaTable> {
+        let name = table.table_url().to_string();
+        let mut write = table
+            .write(Vec::<RecordBatch>::new())
+            .with_input_plan(plan.plan)
+            .with_session_state(plan.session)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_partition_columns(plan.partition_by)
+            .with_configuration(self.table_config())
+            .with_commit_properties(
+                CommitProperties::default()
+                    .with_application_transactions(plan.txns)
+                    .with_max_retries(COMMIT_RETRIES),
+            );
+        write = match plan.replace {
+            Some(predicate) => write.with_replace_where(predicate).with_schema_mode(SchemaMode::Merge),
+            None => write.with_schema_mode(SchemaMode::Overwrite),
+        };
+        write.await.map_err(Error::delta("write", name))
+    }
+
     /// Replaces the table's content (and schema) with `batches`.
     pub async fn overwrite(
         &self,
@@ -203,6 +228,16 @@ impl Lake {
             .await
             .map_err(Error::delta("overwrite", name))
     }
+}
+
+/// What [`Lake::write_plan`] writes.
+pub struct WritePlan {
+    pub plan: deltalake::datafusion::logical_expr::LogicalPlan,
+    pub session: Arc<dyn deltalake::datafusion::catalog::Session>,
+    pub partition_by: Vec<String>,
+    /// `None`: the whole table; else the predicate of the partitions replaced.
+    pub replace: Option<deltalake::datafusion::prelude::Expr>,
+    pub txns: Vec<Transaction>,
 }
 
 /// The latest version at or below `version` after which delta-rs writes a checkpoint
@@ -228,21 +263,23 @@ pub async fn last_checkpoint(table: &DeltaTable) -> Result<Option<u64>> {
         .and_then(|v| v.get("version").and_then(serde_json::Value::as_u64)))
 }
 
+/// The type Delta/Dremio needs instead of `dt`, if `dt` is not one they take as is: any
+/// timestamp becomes UTC microseconds, unsigned integers become signed 64-bit.
+pub fn delta_type(dt: &DataType) -> Option<DataType> {
+    match dt {
+        DataType::Timestamp(unit, tz) if *unit != TimeUnit::Microsecond || tz.as_deref() != Some("UTC") => {
+            Some(DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))
+        }
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => Some(DataType::Int64),
+        _ => None,
+    }
+}
+
 /// Casts what Delta/Dremio cannot take as is: any timestamp becomes UTC microseconds,
 /// unsigned integers become signed 64-bit.
 pub fn normalize_for_delta(batch: RecordBatch) -> Result<RecordBatch> {
     let schema = batch.schema();
-    let target = |dt: &DataType| -> Option<DataType> {
-        match dt {
-            DataType::Timestamp(unit, tz)
-                if *unit != TimeUnit::Microsecond || tz.as_deref() != Some("UTC") =>
-            {
-                Some(DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))
-            }
-            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => Some(DataType::Int64),
-            _ => None,
-        }
-    };
+    let target = delta_type;
     if !schema.fields().iter().any(|f| target(f.data_type()).is_some()) {
         return Ok(batch);
     }

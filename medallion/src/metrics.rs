@@ -35,4 +35,10 @@ metrics! {
         "`lake optimize / vacuum / checkpoint` durations";
     JOB_ROWS = "chainlake_job_rows", Gauge, ["table"], "rows a Silver/Gold job wrote";
     JOB_SECONDS = "chainlake_job_seconds", Histogram, ["table"], "Silver/Gold job duration";
+    JOB_PARTITIONS = "chainlake_job_partitions", Gauge, ["table"],
+        "partitions the last run of a job rewrote (0: nothing changed; a full rebuild counts every one)";
+    JOB_LAST_SUCCESS = "chainlake_job_last_success_seconds", Gauge, ["table"],
+        "Unix time of a job's last successful scheduled run";
+    JOB_CONSECUTIVE_FAILURES = "chainlake_job_consecutive_failures", Gauge, [],
+        "scheduled medallion runs that failed in a row (0 after a success)";
 }

@@ -14,16 +14,22 @@ use chainlake_medallion::deltalake::datafusion::assert_batches_eq;
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
 use chainlake_medallion::jobs::{execute, load_jobs};
 use chainlake_medallion::lake::Layer;
-use chainlake_wire::{fixtures, BlockRecord, ChainEventRecord, TopicKind, TxClass, TxRecord};
+use chainlake_wire::{fixtures, BlockRecord, ChainEventRecord, LogRecord, TopicKind, TxClass, TxRecord};
 
-const COVERED: [&str; 7] = [
+const COVERED: [&str; 13] = [
     "silver_blocks",
+    "silver_chain_reorgs",
+    "silver_logs",
+    "silver_token_transfers",
     "silver_transactions",
-    "gold_gas_daily",
-    "gold_native_transfers_daily",
-    "gold_tx_class_daily",
     "gold_contract_calls_daily",
     "gold_fee_recipients_daily",
+    "gold_fee_recipients_monthly",
+    "gold_gas_daily",
+    "gold_gas_hourly",
+    "gold_native_transfers_daily",
+    "gold_token_transfers_daily",
+    "gold_tx_class_daily",
 ];
 
 fn sql_dir() -> PathBuf {
@@ -72,38 +78,144 @@ fn tx(
     }
 }
 
+fn no_receipt(t: TxRecord) -> TxRecord {
+    TxRecord {
+        has_receipt: false,
+        status: None,
+        gas_used: None,
+        cumulative_gas_used: None,
+        effective_gas_price: None,
+        contract_address: None,
+        ..t
+    }
+}
+
+/// A 32-byte word holding `n` (a topic or a data word), and the address in such a topic.
+fn word(n: u128) -> String {
+    format!("{n:064x}")
+}
+fn topic(n: u128) -> Option<String> {
+    Some(format!("0x{}", word(n)))
+}
+fn addr(n: u128) -> String {
+    format!("0x{n:040x}")
+}
+
+const TRANSFER: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+const TRANSFER_SINGLE: &str = "0xc3d58168c5ae7397731d063d5bbf3d657854427343f4c083240f7aacaa2d0f62";
+const TRANSFER_BATCH: &str = "0x4a39dc06d4c0dbc64b70af90fd698a233a518aa5d07e595d983b8c0526c8f7fb";
+/// 2^200: an amount wider than DECIMAL(38,0).
+const HUGE: &str = "1606938044258990275541962092341162602522202993782792835301376";
+
+fn log(t: &TxRecord, index: u64, token: &str, topics: [Option<String>; 4], data: String) -> LogRecord {
+    let topics_count = topics.iter().filter(|t| t.is_some()).count() as u64;
+    let [topic0, topic1, topic2, topic3] = topics;
+    LogRecord {
+        address: token.into(),
+        topic0,
+        topic1,
+        topic2,
+        topic3,
+        topics_count,
+        data,
+        ..fixtures::log(t, index)
+    }
+}
+
+/// The token logs: ERC-20 (re-published once, and a 2^200 amount), ERC-721, ERC-1155 single
+/// and batch, and an ERC-20 transfer in the orphaned block.
+fn logs(t4: &TxRecord, t5: &TxRecord, t6: &TxRecord, t7: &TxRecord) -> Vec<LogRecord> {
+    let t = || Some(TRANSFER.to_owned());
+    let erc20 = log(
+        t4,
+        0,
+        "0xc1",
+        [t(), topic(0xa), topic(0xb), None],
+        format!("0x{}", word(1_000_000_000_000_000_000)),
+    );
+    let huge = format!("1{}", "0".repeat(50)); // 2^200
+    vec![
+        erc20.clone(),
+        erc20,
+        log(t5, 1, "0xc2", [t(), topic(0xb), topic(0xc), topic(42)], "0x".into()),
+        log(t6, 0, "0xc1", [t(), topic(0xa), topic(0xb), None], format!("0x{}", word(5))), // orphaned
+        log(
+            t7,
+            0,
+            "0xe1",
+            [Some(TRANSFER_SINGLE.into()), topic(0xd), topic(0xa), topic(0xb)],
+            format!("0x{}{}", word(7), word(100)),
+        ),
+        log(
+            t7,
+            1,
+            "0xe1",
+            [Some(TRANSFER_BATCH.into()), topic(0xd), topic(0xa), topic(0xc)],
+            format!(
+                "0x{}{}{}{}{}{}{}{}",
+                word(0x40),
+                word(0xa0),
+                word(2),
+                word(1),
+                word(2),
+                word(2),
+                word(10),
+                word(20)
+            ),
+        ),
+        log(t7, 2, "0xc1", [t(), topic(0xb), topic(0xc), None], format!("0x{huge:0>64}")),
+    ]
+}
+
 /// Bronze as the sink would write it; offsets and arrival times make the order explicit.
+/// Day 1 (2023-11-14): blocks 1 and 2. Day 2 (2023-11-15): block 3 (reorged: 0xb3x orphaned),
+/// and block 4 an hour later, pre-London (no base fee), with a transaction lacking its receipt.
 fn bronze(ctx: &SessionContext) {
     let b1 = block(1, "0xb1", DAY1, "0xm1", 1);
     let b2 = block(2, "0xb2", DAY1 + 12, "0xm2", 2);
     let b3_orphan = block(3, "0xb3x", DAY2, "0xm1", 3);
     let b3 = block(3, "0xb3", DAY2, "0xm2", 3);
+    let b4 = BlockRecord { base_fee_per_gas: None, ..block(4, "0xb4", DAY2 + 3600, "0xm1", 0) };
+    let t4 = tx("0xt4", &b2, 0, Some("0xc1"), "0xa9059cbb", "0", 1, 30_000, 25);
+    let t5 = tx("0xt5", &b2, 1, Some("0xc2"), "0x095ea7b3", "0", 1, 40_000, 30);
+    let t6 = tx("0xt6", &b3_orphan, 0, Some("0xaa"), "0x", "7", 1, 21_000, 35); // orphaned block
+    let t7 = tx("0xt7", &b3, 0, Some("0xc1"), "0xa9059cbb", "0", 1, 25_000, 40);
+    let logs = logs(&t4, &t5, &t6, &t7);
     let txs = vec![
         tx("0xt1", &b1, 0, Some("0xaa"), "0x", "1000000000000000000", 1, 21_000, 15),
         tx("0xt2", &b1, 1, Some("0xab"), "0x", "5", 0, 21_000, 10),
         tx("0xt3", &b1, 2, None, "0x6080", "0", 1, 50_000, 20),
-        tx("0xt4", &b2, 0, Some("0xc1"), "0xa9059cbb", "0", 1, 30_000, 25),
-        tx("0xt4", &b2, 0, Some("0xc1"), "0xa9059cbb", "0", 1, 30_000, 25), // re-published
-        tx("0xt5", &b2, 1, Some("0xc2"), "0x095ea7b3", "0", 1, 40_000, 30),
-        tx("0xt6", &b3_orphan, 0, Some("0xaa"), "0x", "7", 1, 21_000, 35), // orphaned block
-        tx("0xt7", &b3, 0, Some("0xc1"), "0xa9059cbb", "0", 1, 25_000, 40),
+        t4.clone(),
+        t4, // re-published
+        t5,
+        t6,
+        t7,
         tx("0xt8", &b3, 1, Some("0xac"), "0x", "123456789012345678901234567890", 1, 21_000, 30),
+        tx("0xt9", &b4, 0, Some("0xad"), "0x", "2", 1, 21_000, 50),
+        no_receipt(tx("0xta", &b4, 1, Some("0xc3"), "0xdeadbeef00", "0", 1, 0, 0)),
     ];
     // Publication order (seq): 0xb3x, the reorg at 3, then 0xb3. The orphaned 0xb3x arrives
     // last: the follower's sequence, not arrival order, excludes it.
     let b3_orphan = BlockRecord { seq: 3, ..b3_orphan };
     let b3 = BlockRecord { seq: 5, ..b3 };
-    let blocks = [b1.clone(), b2.clone(), b2, b3, b3_orphan];
+    let b4 = BlockRecord { seq: 6, ..b4 };
+    let blocks = [b1.clone(), b2.clone(), b2, b3, b4, b3_orphan];
     let reorg = ChainEventRecord {
-        detected_at: 1,
+        detected_at: (DAY2 as i64) * 1000 + 5_000,
         seq: 4,
         ..fixtures::reorg("t", 3, vec!["0xb3x".into()], vec!["0xb3".into()])
     };
-    register(ctx, &blocks, &txs, &[reorg]);
+    register(ctx, &blocks, &txs, &logs, &[reorg]);
 }
 
-/// Registers Bronze tables holding `blocks`, `txs` and `events`, arriving in that order.
-fn register(ctx: &SessionContext, blocks: &[BlockRecord], txs: &[TxRecord], events: &[ChainEventRecord]) {
+/// Registers Bronze tables holding `blocks`, `txs`, `logs` and `events`, arriving in that order.
+fn register(
+    ctx: &SessionContext,
+    blocks: &[BlockRecord],
+    txs: &[TxRecord],
+    logs: &[LogRecord],
+    events: &[ChainEventRecord],
+) {
     let mut offset = 0;
     let mut push = |kind: TopicKind, rows: Vec<Vec<u8>>| {
         let mut buf = buffer_for(kind);
@@ -127,16 +239,39 @@ fn register(ctx: &SessionContext, blocks: &[BlockRecord], txs: &[TxRecord], even
         let rows = txs.iter().filter(|t| t.class == class).map(|t| serde_json::to_vec(t).unwrap()).collect();
         push(TopicKind::Txs(class), rows);
     }
-    push(TopicKind::Logs, Vec::new());
+    push(TopicKind::Logs, logs.iter().map(|l| serde_json::to_vec(l).unwrap()).collect());
     push(TopicKind::ChainEvents, events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect());
     push(TopicKind::Unverified, Vec::new());
+}
+
+/// The lines `assert_batches_eq!` expects for `text`: a header line, then one line per row,
+/// cells separated by `|` (an empty cell is NULL); values written by hand, as the engine
+/// prints them.
+fn table(text: &str) -> Vec<String> {
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('|').map(str::trim).collect())
+        .collect();
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let line = |cells: &[&str]| {
+        let cells: Vec<String> = cells.iter().zip(&widths).map(|(v, w)| format!(" {v:<w$} ")).collect();
+        format!("|{}|", cells.join("|"))
+    };
+    let border = format!("+{}+", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+"));
+    let mut out = vec![border.clone(), line(&rows[0]), border.clone()];
+    out.extend(rows[1..].iter().map(|r| line(r)));
+    out.push(border);
+    out
 }
 
 /// Runs every job (Silver, then Gold) over the golden Bronze, then `sql` on the result.
 async fn run(sql: &str) -> Vec<RecordBatch> {
     let ctx = new_session().unwrap();
     bronze(&ctx);
-    for job in load_jobs(&sql_dir()).unwrap() {
+    for job in load_jobs(None).unwrap() {
         execute(&ctx, &job).await.unwrap_or_else(|e| panic!("{}: {e}", job.name));
     }
     ctx.sql(sql).await.unwrap().collect().await.unwrap()
@@ -149,30 +284,84 @@ fn every_sql_file_has_a_golden_test() {
         .filter_map(|e| e.unwrap().path().file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
     assert_eq!(files, COVERED.iter().map(|s| s.to_string()).collect());
+    let built_in: BTreeSet<String> = chainlake_medallion::job::built_in_files()
+        .iter()
+        .map(|f| f.trim_end_matches(".sql").to_owned())
+        .collect();
+    assert_eq!(built_in, files, "every file of sql/ is compiled into the binary (job.rs BUILT_IN)");
 }
 
 #[tokio::test]
 async fn silver_blocks() {
     let b = run("SELECT number, hash, block_time, block_date, fee_recipient, base_fee_per_gas FROM silver.blocks ORDER BY number").await;
-    assert_batches_eq!(
-        [
-            "+--------+------+----------------------+------------+---------------+------------------+",
-            "| number | hash | block_time           | block_date | fee_recipient | base_fee_per_gas |",
-            "+--------+------+----------------------+------------+---------------+------------------+",
-            "| 1      | 0xb1 | 2023-11-14T22:13:20Z | 2023-11-14 | 0xm1          | 1000000000       |",
-            "| 2      | 0xb2 | 2023-11-14T22:13:32Z | 2023-11-14 | 0xm2          | 2000000000       |",
-            "| 3      | 0xb3 | 2023-11-15T22:13:20Z | 2023-11-15 | 0xm2          | 3000000000       |",
-            "+--------+------+----------------------+------------+---------------+------------------+",
-        ],
-        &b
+    let expected = table(
+        "
+        number | hash | block_time | block_date | fee_recipient | base_fee_per_gas
+        1 | 0xb1 | 2023-11-14T22:13:20Z | 2023-11-14 | 0xm1 | 1000000000
+        2 | 0xb2 | 2023-11-14T22:13:32Z | 2023-11-14 | 0xm2 | 2000000000
+        3 | 0xb3 | 2023-11-15T22:13:20Z | 2023-11-15 | 0xm2 | 3000000000
+        4 | 0xb4 | 2023-11-15T23:13:20Z | 2023-11-15 | 0xm1 |
+        ",
     );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
+}
+
+#[tokio::test]
+async fn silver_chain_reorgs() {
+    let b = run("SELECT detected_at, detected_date, first_height, depth, new_hash, orphaned_hashes, new_hashes, seq FROM silver.chain_reorgs").await;
+    let expected = table(
+        "
+        detected_at | detected_date | first_height | depth | new_hash | orphaned_hashes | new_hashes | seq
+        2023-11-15T22:13:25Z | 2023-11-15 | 3 | 1 | 0xb3 | [0xb3x] | [0xb3] | 4
+        ",
+    );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
+}
+
+#[tokio::test]
+async fn silver_logs() {
+    // The re-published ERC-20 log once; the log of the orphaned block 0xb3x not at all.
+    let b = run("SELECT block_number, tx_hash, log_index, address, topics_count FROM silver.logs ORDER BY block_number, log_index").await;
+    let expected = table(
+        "
+        block_number | tx_hash | log_index | address | topics_count
+        2 | 0xt4 | 0 | 0xc1 | 3
+        2 | 0xt5 | 1 | 0xc2 | 4
+        3 | 0xt7 | 0 | 0xe1 | 4
+        3 | 0xt7 | 1 | 0xe1 | 4
+        3 | 0xt7 | 2 | 0xc1 | 3
+        ",
+    );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
+}
+
+#[tokio::test]
+async fn silver_token_transfers() {
+    let b = run(
+        "SELECT block_number, log_index, batch_index, token, standard, from_address, to_address, operator, token_id, \
+         amount, amount_decimal FROM silver.token_transfers ORDER BY block_number, log_index, batch_index",
+    )
+    .await;
+    let (a, bb, c, d) = (addr(0xa), addr(0xb), addr(0xc), addr(0xd));
+    let expected = table(&format!(
+        "
+        block_number | log_index | batch_index | token | standard | from_address | to_address | operator | token_id | amount | amount_decimal
+        2 | 0 | 0 | 0xc1 | erc20 | {a} | {bb} |  |  | 1000000000000000000 | 1000000000000000000
+        2 | 1 | 0 | 0xc2 | erc721 | {bb} | {c} |  | 42 | 1 | 1
+        3 | 0 | 0 | 0xe1 | erc1155 | {a} | {bb} | {d} | 7 | 100 | 100
+        3 | 1 | 0 | 0xe1 | erc1155 | {a} | {c} | {d} | 1 | 10 | 10
+        3 | 1 | 1 | 0xe1 | erc1155 | {a} | {c} | {d} | 2 | 20 | 20
+        3 | 2 | 0 | 0xc1 | erc20 | {bb} | {c} |  |  | {HUGE} |
+        "
+    ));
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
 }
 
 /// Silver blocks of a Bronze holding `blocks` and reorg `events` (no transactions).
 async fn canonical(blocks: &[BlockRecord], events: &[ChainEventRecord]) -> Vec<(u64, String)> {
     let ctx = new_session().unwrap();
-    register(&ctx, blocks, &[], events);
-    let jobs = load_jobs(&sql_dir()).unwrap();
+    register(&ctx, blocks, &[], &[], events);
+    let jobs = load_jobs(None).unwrap();
     let job = jobs.iter().find(|j| j.name == "blocks").unwrap();
     execute(&ctx, job).await.unwrap();
     let rows = ctx.sql("SELECT number, hash FROM silver.blocks ORDER BY number").await.unwrap();
@@ -243,106 +432,157 @@ async fn silver_blocks_after_a_crash_between_ack_and_record() {
 #[tokio::test]
 async fn silver_transactions() {
     // 0xt4 was published twice, 0xt6 sits in the orphaned block 0xb3x: one row and none.
-    let b = run("SELECT hash, block_number, class, value_wei, status, effective_gas_price FROM silver.transactions ORDER BY hash").await;
-    assert_batches_eq!(
-        [
-            "+------+--------------+-----------------+--------------------------------+--------+---------------------+",
-            "| hash | block_number | class           | value_wei                      | status | effective_gas_price |",
-            "+------+--------------+-----------------+--------------------------------+--------+---------------------+",
-            "| 0xt1 | 1            | native_transfer | 1000000000000000000            | 1      | 1500000000          |",
-            "| 0xt2 | 1            | native_transfer | 5                              | 0      | 1000000000          |",
-            "| 0xt3 | 1            | contract_deploy | 0                              | 1      | 2000000000          |",
-            "| 0xt4 | 2            | contract_call   | 0                              | 1      | 2500000000          |",
-            "| 0xt5 | 2            | contract_call   | 0                              | 1      | 3000000000          |",
-            "| 0xt7 | 3            | contract_call   | 0                              | 1      | 4000000000          |",
-            "| 0xt8 | 3            | native_transfer | 123456789012345678901234567890 | 1      | 3000000000          |",
-            "+------+--------------+-----------------+--------------------------------+--------+---------------------+",
-        ],
-        &b
+    // Fees: gas used x effective gas price; priority: x (price - base fee), the whole price
+    // before London (0xt9); none without a receipt (0xta).
+    let b = run(
+        "SELECT hash, block_number, class, value_wei, status, effective_gas_price, has_receipt, fee_wei, \
+         priority_fee_wei, method_selector FROM silver.transactions ORDER BY hash",
+    )
+    .await;
+    let expected = table(
+        "
+        hash | block_number | class | value_wei | status | effective_gas_price | has_receipt | fee_wei | priority_fee_wei | method_selector
+        0xt1 | 1 | native_transfer | 1000000000000000000 | 1 | 1500000000 | true | 31500000000000 | 10500000000000 |
+        0xt2 | 1 | native_transfer | 5 | 0 | 1000000000 | true | 21000000000000 | 0 |
+        0xt3 | 1 | contract_deploy | 0 | 1 | 2000000000 | true | 100000000000000 | 50000000000000 |
+        0xt4 | 2 | contract_call | 0 | 1 | 2500000000 | true | 75000000000000 | 15000000000000 | 0xa9059cbb
+        0xt5 | 2 | contract_call | 0 | 1 | 3000000000 | true | 120000000000000 | 40000000000000 | 0x095ea7b3
+        0xt7 | 3 | contract_call | 0 | 1 | 4000000000 | true | 100000000000000 | 25000000000000 | 0xa9059cbb
+        0xt8 | 3 | native_transfer | 123456789012345678901234567890 | 1 | 3000000000 | true | 63000000000000 | 0 |
+        0xt9 | 4 | native_transfer | 2 | 1 | 5000000000 | true | 105000000000000 | 105000000000000 |
+        0xta | 4 | contract_call | 0 |  |  | false |  |  | 0xdeadbeef
+        ",
     );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
 }
 
 #[tokio::test]
 async fn gold_gas_daily() {
-    let b = run("SELECT * FROM gold.gas_daily").await;
-    assert_batches_eq!(
-        [
-            "+-------+------------+--------+-----+----------+----------------+------------------+------------------+------------------+-----------------------------+-----------------------------+-----------------------------+",
-            "| chain | day        | blocks | txs | gas_used | gas_used_ratio | avg_base_fee_wei | min_base_fee_wei | max_base_fee_wei | avg_effective_gas_price_wei | min_effective_gas_price_wei | max_effective_gas_price_wei |",
-            "+-------+------------+--------+-----+----------+----------------+------------------+------------------+------------------+-----------------------------+-----------------------------+-----------------------------+",
-            "| t     | 2023-11-14 | 2      | 5   | 300000   | 0.005          | 1500000000.0000  | 1000000000       | 2000000000       | 2000000000.0000             | 1000000000                  | 3000000000                  |",
-            "| t     | 2023-11-15 | 1      | 2   | 300000   | 0.01           | 3000000000.0000  | 3000000000       | 3000000000       | 3500000000.0000             | 3000000000                  | 4000000000                  |",
-            "+-------+------------+--------+-----+----------+----------------+------------------+------------------+------------------+-----------------------------+-----------------------------+-----------------------------+",
-        ],
-        &b
+    // Day 1: priority fees per gas 0, .5, .5, 1, 1 gwei; day 2: 0, 1 and 5 gwei (pre-London:
+    // the whole price), 0xta without a receipt, so the day's priority fee sum is NULL.
+    let b = run(
+        "SELECT day, blocks, txs, txs_without_receipt, gas_used, gas_used_ratio, avg_base_fee_wei, min_base_fee_wei, \
+         max_base_fee_wei, avg_effective_gas_price_wei, min_effective_gas_price_wei, max_effective_gas_price_wei, \
+         priority_fee_per_gas_p50_wei, priority_fee_per_gas_p90_wei, priority_fee_per_gas_p99_wei, burnt_fees_wei, \
+         priority_fees_wei, blob_gas_used FROM gold.gas_daily",
+    )
+    .await;
+    let expected = table(
+        "
+        day | blocks | txs | txs_without_receipt | gas_used | gas_used_ratio | avg_base_fee_wei | min_base_fee_wei | max_base_fee_wei | avg_effective_gas_price_wei | min_effective_gas_price_wei | max_effective_gas_price_wei | priority_fee_per_gas_p50_wei | priority_fee_per_gas_p90_wei | priority_fee_per_gas_p99_wei | burnt_fees_wei | priority_fees_wei | blob_gas_used
+        2023-11-14 | 2 | 5 | 0 | 300000 | 0.005 | 1500000000.0000 | 1000000000 | 2000000000 | 2000000000.0000 | 1000000000 | 3000000000 | 500000000.0 | 1000000000.0 | 1000000000.0 | 500000000000000 | 115500000000000 |
+        2023-11-15 | 2 | 4 | 1 | 700000 | 0.011666666666666667 | 3000000000.0000 | 3000000000 | 3000000000 | 4000000000.0000 | 3000000000 | 5000000000 | 1000000000.0 | 4200000000.0 | 4920000000.0 | 900000000000000 |  |
+        ",
     );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
+}
+
+#[tokio::test]
+async fn gold_gas_hourly() {
+    // Day 2 splits: block 3 at 22:13, block 4 (pre-London, 0xta without receipt) at 23:13.
+    let b =
+        run("SELECT day, hour, blocks, txs, txs_without_receipt, gas_used, priority_fee_per_gas_p50_wei, \
+         priority_fee_per_gas_p90_wei, burnt_fees_wei, priority_fees_wei FROM gold.gas_hourly")
+        .await;
+    let expected = table(
+        "
+        day | hour | blocks | txs | txs_without_receipt | gas_used | priority_fee_per_gas_p50_wei | priority_fee_per_gas_p90_wei | burnt_fees_wei | priority_fees_wei
+        2023-11-14 | 2023-11-14T22:00:00Z | 2 | 5 | 0 | 300000 | 500000000.0 | 1000000000.0 | 500000000000000 | 115500000000000
+        2023-11-15 | 2023-11-15T22:00:00Z | 1 | 2 | 0 | 300000 | 500000000.0 | 900000000.0 | 900000000000000 | 25000000000000
+        2023-11-15 | 2023-11-15T23:00:00Z | 1 | 2 | 1 | 400000 | 5000000000.0 | 5000000000.0 |  |
+        ",
+    );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
 }
 
 #[tokio::test]
 async fn gold_native_transfers_daily() {
-    let b = run("SELECT * FROM gold.native_transfers_daily").await;
-    assert_batches_eq!(
-        [
-            "+-------+------------+-----------+--------------------------------+---------+------------+",
-            "| chain | day        | transfers | wei                            | senders | recipients |",
-            "+-------+------------+-----------+--------------------------------+---------+------------+",
-            "| t     | 2023-11-14 | 1         | 1000000000000000000            | 1       | 1          |",
-            "| t     | 2023-11-15 | 1         | 123456789012345678901234567890 | 1       | 1          |",
-            "+-------+------------+-----------+--------------------------------+---------+------------+",
-        ],
-        &b
+    let b = run("SELECT day, transfers, wei, senders, recipients FROM gold.native_transfers_daily").await;
+    let expected = table(
+        "
+        day | transfers | wei | senders | recipients
+        2023-11-14 | 1 | 1000000000000000000 | 1 | 1
+        2023-11-15 | 2 | 123456789012345678901234567892 | 2 | 2
+        ",
     );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
 }
 
 #[tokio::test]
 async fn gold_tx_class_daily() {
-    let b = run("SELECT * FROM gold.tx_class_daily").await;
-    assert_batches_eq!(
-        [
-            "+-------+------------+-----------------+-----+--------+----------+",
-            "| chain | day        | class           | txs | failed | gas_used |",
-            "+-------+------------+-----------------+-----+--------+----------+",
-            "| t     | 2023-11-14 | contract_call   | 2   | 0      | 70000    |",
-            "| t     | 2023-11-14 | contract_deploy | 1   | 0      | 50000    |",
-            "| t     | 2023-11-14 | native_transfer | 2   | 1      | 42000    |",
-            "| t     | 2023-11-15 | contract_call   | 1   | 0      | 25000    |",
-            "| t     | 2023-11-15 | native_transfer | 1   | 0      | 21000    |",
-            "+-------+------------+-----------------+-----+--------+----------+",
-        ],
-        &b
+    let b = run("SELECT day, class, txs, failed, gas_used FROM gold.tx_class_daily").await;
+    let expected = table(
+        "
+        day | class | txs | failed | gas_used
+        2023-11-14 | contract_call | 2 | 0 | 70000
+        2023-11-14 | contract_deploy | 1 | 0 | 50000
+        2023-11-14 | native_transfer | 2 | 1 | 42000
+        2023-11-15 | contract_call | 2 | 0 | 25000
+        2023-11-15 | native_transfer | 2 | 0 | 42000
+        ",
     );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
 }
 
 #[tokio::test]
 async fn gold_contract_calls_daily() {
-    let b = run("SELECT * FROM gold.contract_calls_daily").await;
-    assert_batches_eq!(
-        [
-            "+-------+------------+----------+-------+--------+---------+----------+",
-            "| chain | day        | contract | calls | failed | callers | gas_used |",
-            "+-------+------------+----------+-------+--------+---------+----------+",
-            "| t     | 2023-11-14 | 0xc1     | 1     | 0      | 1       | 30000    |",
-            "| t     | 2023-11-14 | 0xc2     | 1     | 0      | 1       | 40000    |",
-            "| t     | 2023-11-15 | 0xc1     | 1     | 0      | 1       | 25000    |",
-            "+-------+------------+----------+-------+--------+---------+----------+",
-        ],
-        &b
+    let b = run("SELECT day, contract, method_selector, calls, failed, callers, gas_used FROM gold.contract_calls_daily").await;
+    let expected = table(
+        "
+        day | contract | method_selector | calls | failed | callers | gas_used
+        2023-11-14 | 0xc1 | 0xa9059cbb | 1 | 0 | 1 | 30000
+        2023-11-14 | 0xc2 | 0x095ea7b3 | 1 | 0 | 1 | 40000
+        2023-11-15 | 0xc1 | 0xa9059cbb | 1 | 0 | 1 | 25000
+        2023-11-15 | 0xc3 | 0xdeadbeef | 1 | 0 | 1 |
+        ",
     );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
 }
 
 #[tokio::test]
 async fn gold_fee_recipients_daily() {
-    let b = run("SELECT * FROM gold.fee_recipients_daily").await;
-    assert_batches_eq!(
-        [
-            "+-------+------------+---------------+--------+-----+-------------------+-----------------+",
-            "| chain | day        | fee_recipient | blocks | txs | priority_fees_wei | burnt_fees_wei  |",
-            "+-------+------------+---------------+--------+-----+-------------------+-----------------+",
-            "| t     | 2023-11-14 | 0xm1          | 1      | 3   | 60500000000000    | 92000000000000  |",
-            "| t     | 2023-11-14 | 0xm2          | 1      | 2   | 55000000000000    | 140000000000000 |",
-            "| t     | 2023-11-15 | 0xm2          | 1      | 2   | 25000000000000    | 138000000000000 |",
-            "+-------+------------+---------------+--------+-----+-------------------+-----------------+",
-        ],
-        &b
+    // Burnt: each block's gas used x base fee. 0xm1's block 4 has a transaction without its
+    // receipt: its priority fees are unknown (NULL), ranked last.
+    let b = run("SELECT day, fee_recipient, blocks, txs, txs_without_receipt, priority_fees_wei, burnt_fees_wei, rank FROM gold.fee_recipients_daily").await;
+    let expected = table(
+        "
+        day | fee_recipient | blocks | txs | txs_without_receipt | priority_fees_wei | burnt_fees_wei | rank
+        2023-11-14 | 0xm1 | 1 | 3 | 0 | 60500000000000 | 100000000000000 | 1
+        2023-11-14 | 0xm2 | 1 | 2 | 0 | 55000000000000 | 400000000000000 | 2
+        2023-11-15 | 0xm2 | 1 | 2 | 0 | 25000000000000 | 900000000000000 | 1
+        2023-11-15 | 0xm1 | 1 | 2 | 1 |  | 0 | 2
+        ",
     );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
+}
+
+#[tokio::test]
+async fn gold_fee_recipients_monthly() {
+    let b = run("SELECT month, fee_recipient, blocks, txs, txs_without_receipt, priority_fees_wei, burnt_fees_wei, rank FROM gold.fee_recipients_monthly").await;
+    let expected = table(
+        "
+        month | fee_recipient | blocks | txs | txs_without_receipt | priority_fees_wei | burnt_fees_wei | rank
+        2023-11-01 | 0xm2 | 2 | 4 | 0 | 80000000000000 | 1300000000000000 | 1
+        2023-11-01 | 0xm1 | 2 | 5 | 1 |  | 100000000000000 | 2
+        ",
+    );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
+}
+
+#[tokio::test]
+async fn gold_token_transfers_daily() {
+    let b = run(
+        "SELECT day, token, standard, transfers, amount, senders, receivers FROM gold.token_transfers_daily",
+    )
+    .await;
+    let expected = table(
+        "
+        day | token | standard | transfers | amount | senders | receivers
+        2023-11-14 | 0xc1 | erc20 | 1 | 1e18 | 1 | 1
+        2023-11-14 | 0xc2 | erc721 | 1 | 1.0 | 1 | 1
+        2023-11-15 | 0xe1 | erc1155 | 3 | 130.0 | 1 | 2
+        2023-11-15 | 0xc1 | erc20 | 1 | 1.6069380442589903e60 | 1 | 1
+        ",
+    );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
 }

@@ -131,6 +131,20 @@ impl BronzeSink {
         }
     }
 
+    /// Sinks only `partitions`, without a group, up to their high watermarks now; then
+    /// returns. For draining a backlog by hand, one partition at a time if need be (the
+    /// order in which a backlog lands never changes Silver: it orders by the follower's `seq`).
+    #[tracing::instrument(skip_all, fields(chain = %self.chain, sink = %self.cfg.sink_id, partitions = partitions.len()))]
+    pub async fn drain(
+        &self,
+        partitions: Vec<TopicPartition>,
+        cancel: &CancellationToken,
+    ) -> Result<SinkStats> {
+        let mut stats = SinkStats::default();
+        self.run_member(Until::CaughtUp, &Membership::Takeover(partitions), cancel, &mut stats).await?;
+        Ok(stats)
+    }
+
     /// Reads the stored offsets of partitions from the lake (fresh table state).
     fn loader(&self) -> Loader {
         let (lake, chain, sink_id) = (self.lake.clone(), self.chain.clone(), self.cfg.sink_id.clone());

@@ -1,0 +1,277 @@
+//! One run of one job, like a stage that executes from its checkpoint: open the inputs at
+//! their latest versions, decide the scope (scope.rs), let the SQL read only the days in
+//! scope, stream its rows into the table's partitions of those days (`replaceWhere`) with the
+//! inputs' versions as `txn` actions in the same commit. A run killed before its commit leaves
+//! the table as it was; the next run, from the same checkpoint, does the same work again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{Datelike, NaiveDate};
+use deltalake::datafusion::common::{Column, ScalarValue};
+use deltalake::datafusion::dataframe::DataFrame;
+use deltalake::datafusion::logical_expr::{cast, Expr};
+use deltalake::datafusion::prelude::{col, lit, SessionContext};
+use deltalake::kernel::Transaction;
+
+use super::scope::{app_id, scope, Input, Scope, DETECTED_DATE};
+use crate::bronze::{bronze_schema, REJECTED_TABLE};
+use crate::catalog::{bounded_session, register_provider};
+use crate::job::{Job, TableRef};
+use crate::lake::{delta_type, Lake, Layer, WritePlan};
+use crate::{Error, Result};
+
+/// Whether a run follows the checkpoints or rebuilds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// Rewrite what the inputs changed since the job's checkpoint (nothing if nothing did).
+    Incremental,
+    /// Rebuild every table from Bronze (`--full-refresh`).
+    Full,
+}
+
+/// What one run of a job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReport {
+    pub table: String,
+    /// `unchanged`, `full` or `days`.
+    pub scope: &'static str,
+    /// Partitions rewritten (`None` for a full rebuild or no change).
+    pub partitions: Option<usize>,
+    /// Rows written (0 when nothing was committed).
+    pub rows: usize,
+    /// The table version committed, if any.
+    pub version: Option<u64>,
+}
+
+/// Runs `job` of `chain` once. `memory` bounds the DataFusion session (bytes; larger
+/// sorts, aggregates and joins spill to disk).
+#[tracing::instrument(skip(lake, job), fields(table = %job.table()))]
+pub async fn run_job(
+    lake: &Lake,
+    chain: &str,
+    job: &Job,
+    refresh: Refresh,
+    memory: usize,
+) -> Result<JobReport> {
+    let started = Instant::now();
+    let table_name = job.table().to_string();
+    let url = lake.table_url(chain, job.layer, &job.name)?;
+    let out = lake.open(&url).await?;
+    lake.catch_up_checkpoint(&out).await?;
+    let ctx = bounded_session(memory)?;
+    let inputs = open_inputs(lake, chain, job, &ctx).await?;
+    let scope = match refresh {
+        Refresh::Full => Scope::Full("--full-refresh".into()),
+        Refresh::Incremental => scope(job, &out, &inputs, &ctx).await?,
+    };
+    let (label, written) = match &scope {
+        Scope::Unchanged => {
+            tracing::debug!("no input changed since the last run");
+            metrics::gauge!(crate::metrics::JOB_PARTITIONS, "table" => table_name.clone()).set(0.0);
+            return Ok(JobReport {
+                table: table_name,
+                scope: "unchanged",
+                partitions: None,
+                rows: 0,
+                version: None,
+            });
+        }
+        Scope::Full(why) => {
+            tracing::info!(why = %why, "rebuilding the whole table");
+            ("full", None)
+        }
+        Scope::Days(days) => ("days", Some(partitions_of(job, days))),
+    };
+    if let Some(values) = &written {
+        restrict_inputs(&ctx, &inputs, &window(job, values), job.partition == DETECTED_DATE)?;
+    }
+    let df = ctx.sql(&job.sql).await.map_err(Error::sql(job.path.display()))?;
+    let predicate = written.as_ref().map(|values| in_list(&job.partition, values));
+    let df = match &predicate {
+        Some(p) => df.filter(p.clone()).map_err(Error::sql(job.path.display()))?,
+        None => df,
+    };
+    let df = delta_compatible(df).map_err(Error::sql(job.path.display()))?;
+    let txns = inputs
+        .iter()
+        .filter_map(|(name, i)| i.version().map(|v| Transaction::new(app_id(name), v as i64)))
+        .collect();
+    let plan = WritePlan {
+        plan: df.into_unoptimized_plan(),
+        session: Arc::new(ctx.state()),
+        partition_by: vec![job.partition.clone()],
+        replace: predicate,
+        txns,
+    };
+    let table = lake.write_plan(out, plan).await?;
+    let rows = super::changes::added_rows(&table).await?;
+    let partitions = written.as_ref().map(BTreeSet::len);
+    metrics::gauge!(crate::metrics::JOB_ROWS, "table" => table_name.clone()).set(rows as f64);
+    let counted = partitions.unwrap_or_else(|| super::changes::partition_count(&table));
+    metrics::gauge!(crate::metrics::JOB_PARTITIONS, "table" => table_name.clone()).set(counted as f64);
+    metrics::histogram!(crate::metrics::JOB_SECONDS, "table" => table_name.clone())
+        .record(started.elapsed().as_secs_f64());
+    tracing::info!(scope = label, partitions, rows, version = table.version(), "job done");
+    Ok(JobReport { table: table_name, scope: label, partitions, rows, version: table.version() })
+}
+
+/// Opens every input of `job` and registers it whole in `ctx` (a Bronze table no record has
+/// reached is an empty table of its schema, so SQL never fails on a missing table).
+async fn open_inputs(
+    lake: &Lake,
+    chain: &str,
+    job: &Job,
+    ctx: &SessionContext,
+) -> Result<BTreeMap<TableRef, Input>> {
+    let mut inputs = BTreeMap::new();
+    for name in &job.inputs {
+        let url = lake.table_url(chain, name.layer, &name.name)?;
+        let table = lake.open(&url).await?;
+        let input = if table.version().is_some() {
+            table
+                .update_datafusion_session(&ctx.state())
+                .map_err(Error::delta("register object store", &url))?;
+            let provider =
+                table.table_provider().await.map_err(Error::sql(format!("table provider {url}")))?;
+            let partition = table
+                .snapshot()
+                .map_err(Error::delta("snapshot", &url))?
+                .metadata()
+                .partition_columns()
+                .first()
+                .cloned();
+            Input { table: Some(table), partition, provider }
+        } else if name.layer == Layer::Bronze {
+            Input { table: None, partition: None, provider: empty_bronze(&name.name)? }
+        } else {
+            return Err(Error::Config {
+                what: format!("job {}", job.table()),
+                reason: format!("reads {name}, which does not exist (its job runs first?)"),
+            });
+        };
+        register_provider(ctx, name.layer, &name.name, input.provider.clone())?;
+        inputs.insert(name.clone(), input);
+    }
+    Ok(inputs)
+}
+
+fn empty_bronze(name: &str) -> Result<Arc<dyn deltalake::datafusion::catalog::TableProvider>> {
+    let schema = chainlake_wire::TopicKind::ALL
+        .into_iter()
+        .find(|k| k.table_name() == name)
+        .map(bronze_schema)
+        .or_else(|| (name == REJECTED_TABLE).then(crate::bronze::rejected_schema))
+        .ok_or_else(|| Error::Config {
+            what: format!("bronze.{name}"),
+            reason: "no such Bronze table".into(),
+        })?;
+    let mem = deltalake::datafusion::catalog::MemTable::try_new(schema, vec![Vec::new()])
+        .map_err(Error::sql(format!("bronze.{name}")))?;
+    Ok(Arc::new(mem))
+}
+
+/// The values of the job's partition column that `days` touch: the days themselves, or the
+/// first days of their months for a `month` table.
+fn partitions_of(job: &Job, days: &BTreeSet<NaiveDate>) -> BTreeSet<NaiveDate> {
+    if job.partition == "month" {
+        days.iter().filter_map(|d| d.with_day(1)).collect()
+    } else {
+        days.clone()
+    }
+}
+
+/// The input days the SQL needs to compute `values`: the same days, or every day of the months.
+fn window(job: &Job, values: &BTreeSet<NaiveDate>) -> BTreeSet<NaiveDate> {
+    if job.partition != "month" {
+        return values.clone();
+    }
+    let mut days = BTreeSet::new();
+    for first in values {
+        let mut d = *first;
+        while d.month() == first.month() {
+            days.insert(d);
+            let Some(next) = d.succ_opt() else { break };
+            d = next;
+        }
+    }
+    days
+}
+
+/// Re-registers every partitioned input as a view of the days in `days` (a `month`-partitioned
+/// input: of their months). Partition pruning means only those days' files are read.
+fn restrict_inputs(
+    ctx: &SessionContext,
+    inputs: &BTreeMap<TableRef, Input>,
+    days: &BTreeSet<NaiveDate>,
+    by_detection: bool,
+) -> Result<()> {
+    for (name, input) in inputs {
+        let Some(partition) = &input.partition else {
+            if by_detection {
+                register_provider(ctx, name.layer, &name.name, detected_within(ctx, name, input, days)?)?;
+            }
+            continue;
+        };
+        let values = if partition == "month" {
+            days.iter().filter_map(|d| d.with_day(1)).collect()
+        } else {
+            days.clone()
+        };
+        let view = ctx
+            .read_table(input.provider.clone())
+            .and_then(|df| df.filter(in_list(partition, &values)))
+            .map_err(Error::sql(format!("restrict {name}")))?
+            .into_view();
+        register_provider(ctx, name.layer, &name.name, view)?;
+    }
+    Ok(())
+}
+
+/// An unpartitioned input (chain events) seen by a job dated by detection: its rows detected
+/// within the days' span (`detected_at`, Unix ms; file statistics prune the rest).
+fn detected_within(
+    ctx: &SessionContext,
+    name: &TableRef,
+    input: &Input,
+    days: &BTreeSet<NaiveDate>,
+) -> Result<Arc<dyn deltalake::datafusion::catalog::TableProvider>> {
+    let ms = |d: &NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis());
+    let (Some(first), Some(last)) = (days.first(), days.last()) else { return Ok(input.provider.clone()) };
+    let end = last.succ_opt().map_or(i64::MAX, |d| ms(&d));
+    let df = ctx
+        .read_table(input.provider.clone())
+        .and_then(|df| {
+            df.filter(col("detected_at").gt_eq(lit(ms(first))).and(col("detected_at").lt(lit(end))))
+        })
+        .map_err(Error::sql(format!("restrict {name}")))?;
+    Ok(df.into_view())
+}
+
+/// `column IN (DATE 'd1', …)`.
+fn in_list(column: &str, days: &BTreeSet<NaiveDate>) -> Expr {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let values =
+        days.iter().map(|d| lit(ScalarValue::Date32(i32::try_from((*d - epoch).num_days()).ok()))).collect();
+    col(Column::new_unqualified(column)).in_list(values, false)
+}
+
+/// Casts the columns Delta/Dremio cannot take as is (see [`delta_type`]).
+fn delta_compatible(df: DataFrame) -> deltalake::datafusion::error::Result<DataFrame> {
+    let schema = df.schema().clone();
+    if !schema.fields().iter().any(|f| delta_type(f.data_type()).is_some()) {
+        return Ok(df);
+    }
+    let exprs: Vec<Expr> = schema
+        .iter()
+        .map(|(q, f)| {
+            let c = Expr::Column(Column::from((q, f)));
+            match delta_type(f.data_type()) {
+                Some(t) => cast(c, t).alias(f.name()),
+                None => c,
+            }
+        })
+        .collect();
+    df.select(exprs)
+}
