@@ -167,6 +167,17 @@ enum BenchCommand {
         #[arg(long)]
         concurrency: Option<usize>,
     },
+    /// Silver and Gold over a generated Bronze: full refresh, incremental at 1× and 4× history,
+    /// nothing new, peak RSS, and the Gold SQL in DuckDB over the same Parquet files.
+    Medallion {
+        #[arg(long, default_value_t = 5_000_000)]
+        txs: u64,
+        #[arg(long, default_value_t = 150)]
+        txs_per_block: u64,
+        /// Days the 1× history spans.
+        #[arg(long, default_value_t = 30)]
+        days: u64,
+    },
     /// Sink throughput: the sink's own path and end to end from the broker, local lake and S3.
     Sink {
         #[arg(long, default_value_t = 300_000)]
@@ -462,6 +473,10 @@ async fn bench(mut cfg: Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
                 cfg.rpc.concurrency = c;
             }
             chainlake::bench::ingest::run(&mut cfg, blocks, txs_per_block).await?.table()
+        }
+        BenchCommand::Medallion { txs, txs_per_block, days } => {
+            let shape = chainlake::bench::medallion::Shape { txs, txs_per_block, days };
+            chainlake::bench::medallion::run(&cfg, shape).await?.table()
         }
         BenchCommand::Sink { rows, s3_root, no_broker } => {
             chainlake::bench::sink::run(&mut cfg, rows, s3_root.as_deref(), !no_broker).await?.table()

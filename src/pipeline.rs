@@ -53,6 +53,9 @@ pub enum PipelineError {
     /// A query returned something other than the shape its caller reads.
     #[error("query {query:?}: expected {expected}, found {found}")]
     QueryShape { query: String, expected: &'static str, found: String },
+    /// A benchmark could not run one of its steps.
+    #[error("bench: {0}")]
+    Bench(String),
     /// `--from` above `--to`.
     #[error("empty range: --from {from} is above --to {to}")]
     EmptyRange { from: u64, to: u64 },

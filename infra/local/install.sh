@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs (once, cached under $CHAINLAKE_HOME, pinned versions) the real services the
-# pipeline and its tests use: anvil, tansu (with storage engines), moto, nginx, Redis, and the
-# npm contract artifacts. A second run checks and returns in about a second.
+# pipeline and its tests use: anvil, tansu (with storage engines), moto, nginx, Redis, the
+# npm contract artifacts, and DuckDB for the medallion benchmark. A second run checks and returns in about a second.
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$CHAINLAKE_HOME" "$RUN_DIR"
 
@@ -38,6 +38,12 @@ if [[ ! -x "$MOTO_BIN" ]]; then
   "$CHAINLAKE_HOME/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION"
 fi
 
+# DuckDB (Python) for `chainlake bench medallion`'s comparison only.
+if ! "$CHAINLAKE_HOME/venv/bin/python3" -c "import duckdb" 2>/dev/null; then
+  log "installing duckdb $DUCKDB_VERSION (pip, venv; for bench medallion)"
+  "$CHAINLAKE_HOME/venv/bin/pip" install -q "duckdb==$DUCKDB_VERSION"
+fi
+
 if [[ ! -x "$TANSU_BIN" ]]; then
   # Only the storage features give a real engine; the plain build just discards (null://).
   log "building tansu $TANSU_VERSION with storage engines (cargo, ~10 min once)"
@@ -45,4 +51,4 @@ if [[ ! -x "$TANSU_BIN" ]]; then
     --features dynostore,libsql,postgres --root "$CHAINLAKE_HOME/tansu" >"$RUN_DIR/tansu-build.log" 2>&1 \
     || die "tansu build failed (see $RUN_DIR/tansu-build.log)"
 fi
-log "installed: anvil, tansu, moto, nginx, redis, contract artifacts"
+log "installed: anvil, tansu, moto, nginx, redis, contract artifacts, duckdb"

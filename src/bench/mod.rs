@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 pub mod ingest;
+pub mod medallion;
 pub mod sink;
 
 /// A markdown table of (metric, value) rows.

@@ -1,0 +1,282 @@
+//! `chainlake bench medallion`: the Silver and Gold jobs over a generated Bronze of `txs`
+//! transactions (half of them token calls with an ERC-20 `Transfer` log each) spread over
+//! `days` days, written by the sink's own path (no node, no broker: this measures the
+//! medallion). Printed in one run: the full refresh; an incremental run after adding 1 % more
+//! blocks at the tip, at 1× and again at 4× the history (the same number of new blocks both
+//! times: the time must stay flat); a run with nothing new; the peak RSS of the medallion
+//! phases; and the same Gold SQL in DuckDB over the same Silver Parquet files, with the ratio.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chainlake_medallion::bronze::bench::sink_path;
+use chainlake_medallion::jobs::{load_jobs, run_jobs, Job, Refresh};
+use chainlake_medallion::lake::{Lake, Layer};
+use chainlake_wire::{fixtures, BlockRecord, LogRecord, TopicKind, TxClass, TxRecord};
+
+use super::{own_cpu, peak_rss_kib, reset_peak_rss};
+use crate::config::Config;
+use crate::pipeline::{PipelineError, Result};
+
+/// The chain's shape.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub txs: u64,
+    pub txs_per_block: u64,
+    pub days: u64,
+}
+
+impl Shape {
+    fn blocks(&self) -> u64 {
+        (self.txs / self.txs_per_block.max(1)).max(1)
+    }
+    /// Seconds between blocks so that the 1× history spans `days`.
+    fn spacing(&self) -> u64 {
+        (self.days.max(1) * 86_400 / self.blocks()).max(1)
+    }
+}
+
+const T0: u64 = 1_700_006_400; // 2023-11-15T00:00:00Z
+const TRANSFER: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+
+fn block(shape: Shape, n: u64) -> BlockRecord {
+    BlockRecord {
+        tx_count: shape.txs_per_block,
+        gas_used: 21_000 * shape.txs_per_block,
+        base_fee_per_gas: Some((7_000_000_000 + n % 1_000).to_string()),
+        miner: fixtures::address(n % 17),
+        ..fixtures::block("bench", n, T0 + n * shape.spacing())
+    }
+}
+
+fn tx(b: &BlockRecord, i: u64) -> TxRecord {
+    let t = if i.is_multiple_of(2) {
+        fixtures::tx(b, i)
+    } else {
+        fixtures::call(b, i, Some(&fixtures::address(0x7000 + i % 50)), "0xa9059cbb0000")
+    };
+    TxRecord { effective_gas_price: Some((7_000_000_000 + (i % 100) * 10_000_000).to_string()), ..t }
+}
+
+fn log(t: &TxRecord) -> LogRecord {
+    let word = |n: u64| format!("0x{n:064x}");
+    LogRecord {
+        address: t.to.clone().unwrap_or_default(),
+        topic0: Some(TRANSFER.into()),
+        topic1: Some(word(t.tx_index)),
+        topic2: Some(word(t.block_number)),
+        topics_count: 3,
+        data: word(1_000_000 + t.tx_index),
+        ..fixtures::log(t, t.tx_index)
+    }
+}
+
+/// Writes blocks `from..to` with their transactions and logs into Bronze.
+async fn write_bronze(lake: &Lake, shape: Shape, from: u64, to: u64) -> Result<u64> {
+    let per = shape.txs_per_block.max(1);
+    let blocks = to - from;
+    let flush = 50_000;
+    let gen_blocks =
+        |first: u64, n: usize| (first..first + n as u64).map(|k| json(&block(shape, from + k))).collect();
+    sink_path(lake, "bench", TopicKind::Blocks, "bench.blocks", blocks, flush, gen_blocks, own_cpu).await?;
+    let tx_at = |k: u64| tx(&block(shape, from + k / per), k % per);
+    for class in [TxClass::NativeTransfer, TxClass::ContractCall] {
+        let half = blocks * per / 2;
+        let parity = u64::from(class == TxClass::ContractCall);
+        let gen =
+            |first: u64, n: usize| (first..first + n as u64).map(|k| json(&tx_at(2 * k + parity))).collect();
+        let topic = format!("bench.txs.{}", class.as_str());
+        sink_path(lake, "bench", TopicKind::Txs(class), &topic, half, flush, gen, own_cpu).await?;
+    }
+    let half = blocks * per / 2;
+    let gen_logs =
+        |first: u64, n: usize| (first..first + n as u64).map(|k| json(&log(&tx_at(2 * k + 1)))).collect();
+    sink_path(lake, "bench", TopicKind::Logs, "bench.logs", half, flush, gen_logs, own_cpu).await?;
+    Ok(blocks * per)
+}
+
+/// A wire record as the producer sends it (these records always serialise).
+fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+/// One timed phase.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: String,
+    pub wall: Duration,
+    pub detail: String,
+}
+
+/// What `chainlake bench medallion` measured.
+#[derive(Debug, Clone)]
+pub struct MedallionBench {
+    pub shape: Shape,
+    pub phases: Vec<Phase>,
+    pub peak_rss_kib: u64,
+    pub duckdb: Option<Duration>,
+    pub gold_full: Duration,
+}
+
+impl MedallionBench {
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "Bronze: {} transactions in {} blocks over {} days (1× history)\n\n| phase | wall | detail |\n|---|---|---|\n",
+            self.shape.txs,
+            self.shape.blocks(),
+            self.shape.days
+        );
+        for p in &self.phases {
+            out.push_str(&format!("| {} | {:.2} s | {} |\n", p.name, p.wall.as_secs_f64(), p.detail));
+        }
+        match self.duckdb {
+            Some(d) => out.push_str(&format!(
+                "\nGold SQL over the same Silver: chainlake {:.2} s, duckdb {:.2} s, ratio {:.2}\n",
+                self.gold_full.as_secs_f64(),
+                d.as_secs_f64(),
+                self.gold_full.as_secs_f64() / d.as_secs_f64().max(1e-9)
+            )),
+            None => out.push_str("\nduckdb: not measured (no python3 with the duckdb module; infra/local/install.sh installs it)\n"),
+        }
+        out.push_str(&format!(
+            "peak RSS of the medallion phases: {:.0} MiB\n",
+            self.peak_rss_kib as f64 / 1024.0
+        ));
+        out
+    }
+}
+
+async fn timed(
+    lake: &Lake,
+    jobs: &[Job],
+    layer: Option<Layer>,
+    refresh: Refresh,
+    memory: usize,
+    name: &str,
+) -> Result<Phase> {
+    let started = Instant::now();
+    let reports = run_jobs(lake, "bench", jobs, layer, refresh, memory).await?;
+    let wall = started.elapsed();
+    let rows: usize = reports.iter().map(|r| r.rows).sum();
+    let parts: usize = reports.iter().filter_map(|r| r.partitions).sum();
+    let committed = reports.iter().filter(|r| r.version.is_some()).count();
+    let detail = format!("{committed} tables committed, {parts} partitions replaced, {rows} rows written");
+    tracing::info!(phase = name, secs = wall.as_secs_f64(), %detail, "bench phase");
+    Ok(Phase { name: name.to_owned(), wall, detail })
+}
+
+/// Runs the benchmark on a fresh local lake under `cfg.lake.root`.
+pub async fn run(cfg: &Config, shape: Shape) -> Result<MedallionBench> {
+    let root = PathBuf::from(&cfg.lake.root).join(format!("bench-medallion-{}", crate::unix_secs()));
+    let lake = Lake::new(&chainlake_medallion::config::LakeConfig {
+        root: root.display().to_string(),
+        ..cfg.lake.clone()
+    })?;
+    let jobs = load_jobs(cfg.medallion.sql_dir.as_deref())?;
+    let memory = cfg.medallion.memory_limit.0;
+    let b = shape.blocks();
+    let step = (b / 100).max(1);
+    let mut phases = Vec::new();
+
+    let started = Instant::now();
+    let txs = write_bronze(&lake, shape, 0, b).await?;
+    phases.push(Phase {
+        name: "write Bronze (1×)".into(),
+        wall: started.elapsed(),
+        detail: format!("{txs} txs"),
+    });
+    reset_peak_rss();
+    phases
+        .push(timed(&lake, &jobs, Some(Layer::Silver), Refresh::Full, memory, "full refresh: Silver").await?);
+    let gold = timed(&lake, &jobs, Some(Layer::Gold), Refresh::Full, memory, "full refresh: Gold").await?;
+    let gold_full = gold.wall;
+    phases.push(gold);
+    let mut peak = peak_rss_kib();
+    let duckdb = duckdb_gold(&lake, &jobs, &root).await?;
+
+    write_bronze(&lake, shape, b, b + step).await?;
+    reset_peak_rss();
+    phases.push(
+        timed(&lake, &jobs, None, Refresh::Incremental, memory, "incremental, +1 % blocks at 1× history")
+            .await?,
+    );
+    phases.push(timed(&lake, &jobs, None, Refresh::Incremental, memory, "incremental, nothing new").await?);
+    peak = peak.max(peak_rss_kib());
+
+    let started = Instant::now();
+    write_bronze(&lake, shape, b + step, 4 * b).await?;
+    phases.push(Phase {
+        name: "write Bronze (to 4×)".into(),
+        wall: started.elapsed(),
+        detail: String::new(),
+    });
+    reset_peak_rss();
+    phases.push(
+        timed(&lake, &jobs, None, Refresh::Incremental, memory, "incremental catch-up to 4× history").await?,
+    );
+    write_bronze(&lake, shape, 4 * b, 4 * b + step).await?;
+    phases.push(
+        timed(&lake, &jobs, None, Refresh::Incremental, memory, "incremental, +1 % blocks at 4× history")
+            .await?,
+    );
+    peak = peak.max(peak_rss_kib());
+    Ok(MedallionBench { shape, phases, peak_rss_kib: peak, duckdb, gold_full })
+}
+
+/// Runs every Gold SQL file in DuckDB (python3 + duckdb) over the Silver tables' current
+/// Parquet files, each result written as Parquet like chainlake writes Delta; the time of
+/// the whole Gold layer. `None` when python3 has no duckdb module.
+async fn duckdb_gold(lake: &Lake, jobs: &[Job], root: &Path) -> Result<Option<Duration>> {
+    let python = std::env::var("CHAINLAKE_BENCH_PYTHON").unwrap_or_else(|_| default_python());
+    let has = std::process::Command::new(&python).args(["-c", "import duckdb"]).status();
+    if !has.is_ok_and(|s| s.success()) {
+        return Ok(None);
+    }
+    let mut silver = serde_json::Map::new();
+    for job in jobs.iter().filter(|j| j.layer == Layer::Silver) {
+        let table = lake.open(&lake.table_url("bench", Layer::Silver, &job.name)?).await?;
+        let files: Vec<String> = table
+            .get_file_uris()
+            .map_err(|e| PipelineError::Bench(format!("files of silver.{}: {e}", job.name)))?
+            .map(|u| u.strip_prefix("file://").unwrap_or(&u).to_owned())
+            .collect();
+        silver.insert(job.name.clone(), files.into());
+    }
+    let gold: Vec<serde_json::Value> = jobs
+        .iter()
+        .filter(|j| j.layer == Layer::Gold)
+        .map(|j| serde_json::json!({"name": j.name, "partition": j.partition, "sql": j.sql}))
+        .collect();
+    let spec = root.join("duckdb-spec.json");
+    let out = root.join("duckdb-gold");
+    let body = serde_json::json!({"silver": silver, "gold": gold, "out": out});
+    std::fs::write(&spec, body.to_string())
+        .map_err(|e| PipelineError::Bench(format!("write {}: {e}", spec.display())))?;
+    let res = std::process::Command::new(&python)
+        .args(["-c", DUCKDB_GOLD, &spec.display().to_string()])
+        .output()
+        .map_err(|e| PipelineError::Bench(format!("run {python}: {e}")))?;
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    if !res.status.success() {
+        return Err(PipelineError::Bench(format!("duckdb: {}", String::from_utf8_lossy(&res.stderr))));
+    }
+    let secs: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("gold_seconds "))
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| PipelineError::Bench(format!("duckdb printed no time: {stdout}")))?;
+    Ok(Some(Duration::from_secs_f64(secs)))
+}
+
+/// infra/bench/duckdb_gold.py, compiled in so the benchmark runs outside the checkout.
+const DUCKDB_GOLD: &str = include_str!("../../infra/bench/duckdb_gold.py");
+
+fn default_python() -> String {
+    let venv =
+        std::env::var("HOME").map(|h| format!("{h}/.cache/chainlake/venv/bin/python3")).unwrap_or_default();
+    if Path::new(&venv).exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
