@@ -35,13 +35,22 @@ async fn tables(cfg: &Config) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// Follows the node from `from` up to `tip`, sinks what was published into Bronze, and
+/// returns the height the follower resumes at.
+async fn to_bronze(cfg: &Config, crawler: &chainlake_ingest::crawler::Crawler, from: u64, tip: u64) -> u64 {
+    let cancel = CancellationToken::new();
+    let (_stop, stop_rx) = tokio::sync::watch::channel(Some(tip));
+    crawler.follow(from, stop_rx, Duration::from_millis(20), 4, &cancel).await.unwrap();
+    pipeline::sink(cfg, Until::CaughtUp, &cancel).await.unwrap();
+    crawler.resume_height().await.unwrap().unwrap()
+}
+
 async fn incremental_equals_full(cfg: Config, name: &str) {
     let mut cfg = cfg;
     let anvil = common::anvil(&cfg, &[]).await;
     cfg.rpc.url = anvil.url();
     let node = client(&anvil.url());
     let crawler = pipeline::connect(&cfg).await.unwrap();
-    let cancel = CancellationToken::new();
     let mut rng = common::Rng::new(name);
     let mut from: u64 = 0;
     let mut full_runs = 0;
@@ -60,10 +69,7 @@ async fn incremental_equals_full(cfg: Config, name: &str) {
             send(&node, DEV0, 1 + step).await;
         }
         let tip = head(&node).await;
-        let (_stop, stop_rx) = tokio::sync::watch::channel(Some(tip));
-        crawler.follow(from, stop_rx, Duration::from_millis(20), 4, &cancel).await.unwrap();
-        from = crawler.resume_height().await.unwrap().unwrap();
-        pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();
+        from = to_bronze(&cfg, &crawler, from, tip).await;
         let reports = pipeline::medallion(&cfg).await.unwrap();
         let scopes: Vec<String> = reports.iter().map(|r| format!("{} {}", r.table, r.scope)).collect();
         println!("step {step}: action {action}, head {tip}: {scopes:?}");
@@ -146,7 +152,6 @@ async fn medallion_run_killed_eleven_times() {
     cfg.rpc.url = anvil.url();
     let node = client(&anvil.url());
     let crawler = pipeline::connect(&cfg).await.unwrap();
-    let cancel = CancellationToken::new();
     let mut rng = common::Rng::new("medallion_run_killed_eleven_times");
     let mut from = 0;
     let mut killed = 0;
@@ -160,10 +165,7 @@ async fn medallion_run_killed_eleven_times() {
         if round % 4 == 3 {
             reorg(&node, 2, round).await;
         }
-        let (_stop, stop_rx) = tokio::sync::watch::channel(Some(head(&node).await));
-        crawler.follow(from, stop_rx, Duration::from_millis(20), 4, &cancel).await.unwrap();
-        from = crawler.resume_height().await.unwrap().unwrap();
-        pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();
+        from = to_bronze(&cfg, &crawler, from, head(&node).await).await;
         let mut child = medallion_process(&cfg);
         tokio::time::sleep(Duration::from_millis(10 + rng.below(250))).await;
         killed += u64::from(child.try_wait().unwrap().is_none());
@@ -206,9 +208,7 @@ async fn two_schedulers_run_each_tick_once() {
     }
     let crawler = pipeline::connect(&cfg).await.unwrap();
     let cancel = CancellationToken::new();
-    let (_stop, stop_rx) = tokio::sync::watch::channel(Some(head(&node).await));
-    crawler.follow(0, stop_rx, Duration::from_millis(20), 4, &cancel).await.unwrap();
-    pipeline::sink(&cfg, Until::CaughtUp, &cancel).await.unwrap();
+    to_bronze(&cfg, &crawler, 0, head(&node).await).await;
 
     let lake = Lake::new(&cfg.lake).unwrap();
     let jobs = load_jobs(None).unwrap();

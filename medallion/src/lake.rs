@@ -126,9 +126,15 @@ impl Lake {
                     .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
             }
         }
-        DeltaTable::try_from_url_with_storage_options(url.clone(), self.options.clone())
-            .await
-            .map_err(Error::delta("open", url))
+        let mut table = deltalake::DeltaTableBuilder::from_url(url.clone())
+            .and_then(|b| b.with_storage_options(self.options.clone()).build())
+            .map_err(Error::delta("open", url))?;
+        // Only a table that exists is loaded (loading an absent one logs an error in delta's
+        // kernel, and absent Bronze tables are normal before their first record).
+        if table.log_store().is_delta_table_location().await.map_err(Error::delta("open", url))? {
+            table.load().await.map_err(Error::delta("open", url))?;
+        }
+        Ok(table)
     }
 
     /// Writes the checkpoint a crash skipped. delta-rs checkpoints right after every

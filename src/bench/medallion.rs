@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chainlake_medallion::bronze::bench::sink_path;
-use chainlake_medallion::jobs::{load_jobs, run_jobs, Job, Refresh};
+use chainlake_medallion::jobs::{load_jobs, Job};
 use chainlake_medallion::lake::{Lake, Layer};
 use chainlake_wire::{fixtures, BlockRecord, LogRecord, TopicKind, TxClass, TxRecord};
 
-use super::{own_cpu, peak_rss_kib, reset_peak_rss};
+use super::own_cpu;
 use crate::config::Config;
 use crate::pipeline::{PipelineError, Result};
 
@@ -139,30 +139,63 @@ impl MedallionBench {
             None => out.push_str("\nduckdb: not measured (no python3 with the duckdb module; infra/local/install.sh installs it)\n"),
         }
         out.push_str(&format!(
-            "peak RSS of the medallion phases: {:.0} MiB\n",
+            "peak RSS of a medallion run (its own process): {:.0} MiB\n",
             self.peak_rss_kib as f64 / 1024.0
         ));
         out
     }
 }
 
-async fn timed(
-    lake: &Lake,
-    jobs: &[Job],
-    layer: Option<Layer>,
-    refresh: Refresh,
-    memory: usize,
-    name: &str,
-) -> Result<Phase> {
+/// Runs `chainlake medallion run ARGS` on the bench lake as its own process (so its peak RSS
+/// is the run's alone), timed; returns the phase and the child's peak RSS (KiB).
+fn timed(root: &Path, memory: usize, args: &[&str], name: &str) -> Result<(Phase, u64)> {
+    let exe = std::env::current_exe().map_err(|e| PipelineError::Bench(format!("own executable: {e}")))?;
     let started = Instant::now();
-    let reports = run_jobs(lake, "bench", jobs, layer, refresh, memory).await?;
+    let mut child = std::process::Command::new(exe)
+        .args(["medallion", "run"])
+        .args(args)
+        .env("CHAINLAKE__LAKE__ROOT", root)
+        .env("CHAINLAKE__CHAIN__NAME", "bench")
+        .env("CHAINLAKE__MEDALLION__MEMORY_LIMIT", memory.to_string())
+        .env("CHAINLAKE__METRICS__LISTEN", "")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .map_err(|e| PipelineError::Bench(format!("start medallion run: {e}")))?;
+    // VmHWM only grows: the last reading before the exit is the run's peak.
+    let mut peak = 0;
+    while child.try_wait().ok().flatten().is_none() {
+        peak = peak.max(super::peak_rss_of(child.id()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().map_err(|e| PipelineError::Bench(format!("medallion run: {e}")))?;
     let wall = started.elapsed();
-    let rows: usize = reports.iter().map(|r| r.rows).sum();
-    let parts: usize = reports.iter().filter_map(|r| r.partitions).sum();
-    let committed = reports.iter().filter(|r| r.version.is_some()).count();
-    let detail = format!("{committed} tables committed, {parts} partitions replaced, {rows} rows written");
+    if !out.status.success() {
+        return Err(PipelineError::Bench(format!("{name}: medallion run exited {}", out.status)));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (mut committed, mut parts, mut rows) = (0, 0u64, 0u64);
+    for line in stdout.lines() {
+        // `silver.blocks: days (3 partitions), 120 rows`
+        let num = |before: &str| {
+            line.split(before)
+                .next()
+                .and_then(|s| s.rsplit(' ').next())
+                .and_then(|n| n.trim_start_matches('(').parse::<u64>().ok())
+        };
+        if !line.contains(": unchanged") {
+            committed += 1;
+        }
+        parts += num(" partitions)").unwrap_or(0);
+        rows += num(" rows").unwrap_or(0);
+    }
+    let detail = format!(
+        "{committed} tables committed, {parts} partitions replaced, {rows} rows written, peak RSS {} MiB",
+        peak / 1024
+    );
     tracing::info!(phase = name, secs = wall.as_secs_f64(), %detail, "bench phase");
-    Ok(Phase { name: name.to_owned(), wall, detail })
+    Ok((Phase { name: name.to_owned(), wall, detail }, peak))
 }
 
 /// Runs the benchmark on a fresh local lake under `cfg.lake.root`.
@@ -177,6 +210,13 @@ pub async fn run(cfg: &Config, shape: Shape) -> Result<MedallionBench> {
     let b = shape.blocks();
     let step = (b / 100).max(1);
     let mut phases = Vec::new();
+    let mut peak = 0;
+    let mut phase = |(p, rss): (Phase, u64), phases: &mut Vec<Phase>| {
+        peak = peak.max(rss);
+        let wall = p.wall;
+        phases.push(p);
+        wall
+    };
 
     let started = Instant::now();
     let txs = write_bronze(&lake, shape, 0, b).await?;
@@ -185,23 +225,19 @@ pub async fn run(cfg: &Config, shape: Shape) -> Result<MedallionBench> {
         wall: started.elapsed(),
         detail: format!("{txs} txs"),
     });
-    reset_peak_rss();
-    phases
-        .push(timed(&lake, &jobs, Some(Layer::Silver), Refresh::Full, memory, "full refresh: Silver").await?);
-    let gold = timed(&lake, &jobs, Some(Layer::Gold), Refresh::Full, memory, "full refresh: Gold").await?;
-    let gold_full = gold.wall;
-    phases.push(gold);
-    let mut peak = peak_rss_kib();
+    phase(
+        timed(&root, memory, &["--layer", "silver", "--full-refresh"], "full refresh: Silver")?,
+        &mut phases,
+    );
+    let gold_full = phase(
+        timed(&root, memory, &["--layer", "gold", "--full-refresh"], "full refresh: Gold")?,
+        &mut phases,
+    );
     let duckdb = duckdb_gold(&lake, &jobs, &root).await?;
 
     write_bronze(&lake, shape, b, b + step).await?;
-    reset_peak_rss();
-    phases.push(
-        timed(&lake, &jobs, None, Refresh::Incremental, memory, "incremental, +1 % blocks at 1× history")
-            .await?,
-    );
-    phases.push(timed(&lake, &jobs, None, Refresh::Incremental, memory, "incremental, nothing new").await?);
-    peak = peak.max(peak_rss_kib());
+    phase(timed(&root, memory, &[], "incremental, +1 % blocks at 1× history")?, &mut phases);
+    phase(timed(&root, memory, &[], "incremental, nothing new")?, &mut phases);
 
     let started = Instant::now();
     write_bronze(&lake, shape, b + step, 4 * b).await?;
@@ -210,16 +246,10 @@ pub async fn run(cfg: &Config, shape: Shape) -> Result<MedallionBench> {
         wall: started.elapsed(),
         detail: String::new(),
     });
-    reset_peak_rss();
-    phases.push(
-        timed(&lake, &jobs, None, Refresh::Incremental, memory, "incremental catch-up to 4× history").await?,
-    );
+    phase(timed(&root, memory, &[], "incremental catch-up to 4× history")?, &mut phases);
     write_bronze(&lake, shape, 4 * b, 4 * b + step).await?;
-    phases.push(
-        timed(&lake, &jobs, None, Refresh::Incremental, memory, "incremental, +1 % blocks at 4× history")
-            .await?,
-    );
-    peak = peak.max(peak_rss_kib());
+    phase(timed(&root, memory, &[], "incremental, +1 % blocks at 4× history")?, &mut phases);
+    drop(phase);
     Ok(MedallionBench { shape, phases, peak_rss_kib: peak, duckdb, gold_full })
 }
 

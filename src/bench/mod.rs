@@ -27,7 +27,12 @@ pub fn percentile(samples: &[Duration], q: f64) -> Duration {
 
 /// Peak resident set of this process (VmHWM), KiB.
 pub fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    peak_rss_of(std::process::id())
+}
+
+/// Peak resident set of process `pid` (VmHWM), KiB; 0 once it is gone.
+pub fn peak_rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
