@@ -95,6 +95,9 @@ fn number(sql: &str, text: &str) -> Result<u128> {
 const NATIVE: &str = "SELECT CAST(coalesce(sum(transfers), 0) AS VARCHAR), \
     CAST(coalesce(sum(wei), 0) AS VARCHAR) FROM gold.native_transfers_daily";
 const CLASSES: &str = "SELECT class, CAST(sum(txs) AS VARCHAR) FROM gold.tx_class_daily GROUP BY class";
+const TOKENS: &str =
+    "SELECT CAST(coalesce(sum(transfers), 0) AS VARCHAR) FROM gold.token_transfers_daily WHERE standard = 'erc20'";
+const HOURLY: &str = "SELECT CAST(coalesce(sum(txs), 0) AS VARCHAR) FROM gold.gas_hourly";
 const CALLS: &str =
     "SELECT contract, CAST(sum(calls) AS VARCHAR) FROM gold.contract_calls_daily GROUP BY contract";
 const LAST: &str = "SELECT CAST(coalesce(max(block_number), 0) AS VARCHAR) FROM silver.transactions";
@@ -113,15 +116,22 @@ pub async fn gold_totals(cfg: &Config) -> Result<Ledger> {
         last_block: cell(&last, 0, LAST)? as u64,
         ..Ledger::default()
     };
+    // Transactions counted twice: per class and day, and per hour; the ledger's count must
+    // come out of both (a disagreement shows as a mismatch of `txs`).
+    let hourly = one_row(&ctx, HOURLY).await?;
+    let mut by_class = 0;
     for row in rows_of(&ctx, CLASSES).await? {
         let n = cell(&row, 1, CLASSES)? as u64;
-        l.txs += n;
+        by_class += n;
         match row[0].as_str() {
             "contract_deploy" => l.deploys = n,
             "contract_call" => l.calls = n,
             _ => {}
         }
     }
+    let per_hour = cell(&hourly, 0, HOURLY)? as u64;
+    l.erc20_transfers = cell(&one_row(&ctx, TOKENS).await?, 0, TOKENS)? as u64;
+    l.txs = if per_hour == by_class { by_class } else { u64::MAX };
     for row in rows_of(&ctx, CALLS).await? {
         l.calls_by_contract.insert(row[0].to_lowercase(), cell(&row, 1, CALLS)? as u64);
     }

@@ -22,8 +22,10 @@ async fn gold_equals_the_traffic_ledger() {
     assert!(l.deploys >= 5 + 4, "tokens, WETH, factory, router and traffic deploys: {l:?}");
     assert!(l.calls_by_contract.len() >= 4, "tokens, router and more: {l:?}");
     assert_eq!(l.txs, 9 + 10 * 16);
+    assert!(l.erc20_transfers >= 40, "token transfers, swaps, mints: {l:?}");
 
-    // Exact equality: counts, wei sum, deploys, calls per contract, last block.
+    // Exact equality: counts (transactions per class and per hour), wei sum, deploys, calls
+    // per contract, ERC-20 Transfer events (token transfers), last block.
     assert_eq!(report.gold, report.ledger);
     assert_eq!(report.sink.rejected, 0);
     assert_eq!(report.crawl.blocks, l.last_block + 1, "every height from genesis to head");

@@ -21,6 +21,10 @@ pub struct Ledger {
     pub calls_by_contract: BTreeMap<String, u64>,
     /// Highest block that holds one of the transactions.
     pub last_block: u64,
+    /// ERC-20 `Transfer` events the transactions emit (token mints, transfers, the transfers
+    /// inside swaps and liquidity adds, WETH and pool shares included), by the contracts' code.
+    #[serde(default)]
+    pub erc20_transfers: u64,
 }
 
 impl Ledger {

@@ -191,6 +191,7 @@ async fn deploy(s: &mut Sender, a: &Artifacts, owner: Address) -> Result<Contrac
     let weth = s.send(owner, None, 0, a.weth.deploy_data(&[])?, 2_000_000, OWNER_FEES).await?;
     let factory =
         s.send(owner, None, 0, a.factory.deploy_data(&[addr(owner)])?, 6_000_000, OWNER_FEES).await?;
+    s.ledger.erc20_transfers += 2; // the two tokens' supply minted to the owner
     s.mine().await?;
     let router = s
         .send(owner, None, 0, a.router.deploy_data(&[addr(factory), addr(weth)])?, 7_000_000, OWNER_FEES)
@@ -206,10 +207,14 @@ async fn deploy(s: &mut Sender, a: &Artifacts, owner: Address) -> Result<Contrac
         &[addr(tka), addr(tkb), liq.clone(), liq.clone(), uint(0), uint(0), addr(owner), deadline()],
     )?;
     s.send(owner, Some(router), 0, add, 6_000_000, OWNER_FEES).await?;
+    // Two tokens into the new pair, its first shares minted to 0 (the minimum) and the owner.
+    s.ledger.erc20_transfers += 4;
     let add_eth = a
         .router
         .call_data("addLiquidityETH", &[addr(tka), liq.clone(), uint(0), uint(0), addr(owner), deadline()])?;
     s.send(owner, Some(router), 100 * ETHER, add_eth, 6_000_000, OWNER_FEES).await?;
+    // TKA and the deposited WETH into the new pair, its first shares minted twice.
+    s.ledger.erc20_transfers += 4;
     s.mine().await?;
     Ok(Contracts { tka, tkb, weth, router })
 }
@@ -240,6 +245,7 @@ async fn send_one(
             let t = if i % 8 == 3 { c.tka } else { c.tkb };
             let data = a.erc20.call_data("transfer", &[addr(to), uint((n % 100 + 1) * ETHER)])?;
             s.send(owner, Some(t), 0, data, 100_000, OWNER_FEES).await?;
+            s.ledger.erc20_transfers += 1;
         }
         5 => {
             let path = DynSolValue::Array(vec![addr(c.tka), addr(c.tkb)]);
@@ -248,11 +254,13 @@ async fn send_one(
                 &[uint(ETHER), uint(0), path, addr(owner), deadline()],
             )?;
             s.send(owner, Some(c.router), 0, data, 300_000, OWNER_FEES).await?;
+            s.ledger.erc20_transfers += 2; // TKA into the pool, TKB out
         }
         6 => {
             let path = DynSolValue::Array(vec![addr(c.weth), addr(c.tka)]);
             let data = a.router.call_data("swapExactETHForTokens", &[uint(0), path, addr(to), deadline()])?;
             s.send(owner, Some(c.router), ETHER / 10, data, 300_000, OWNER_FEES).await?;
+            s.ledger.erc20_transfers += 2; // WETH into the pool (the deposit itself is no Transfer), TKA out
         }
         2 => {
             let data = a.weth.call_data("deposit", &[])?;
@@ -266,6 +274,7 @@ async fn send_one(
                 addr(from),
             ])?;
             s.send(accounts[9], None, 0, data, 3_000_000, fees_of(9)).await?;
+            s.ledger.erc20_transfers += 1; // the supply minted
         }
         _ => {
             let value = (n % 1000 + 1) * 1_000_000_000_000_000;
