@@ -447,7 +447,14 @@ async fn medallion(
     };
     let Some(every) = every else {
         for r in pipeline::medallion_run(cfg, layer, refresh).await? {
-            println!("{}: {} ({} partitions), {} rows", r.table, r.scope, r.partitions.unwrap_or(0), r.rows);
+            println!(
+                "{}: {} ({} partitions), {} rows read, {} rows",
+                r.table,
+                r.scope,
+                r.partitions.unwrap_or(0),
+                r.rows_read,
+                r.rows
+            );
         }
         return Ok(ExitCode::SUCCESS);
     };

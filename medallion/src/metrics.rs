@@ -34,6 +34,8 @@ metrics! {
     MAINTENANCE_SECONDS = "chainlake_maintenance_seconds", Histogram, ["op"],
         "`lake optimize / vacuum / checkpoint` durations";
     JOB_ROWS = "chainlake_job_rows", Gauge, ["table"], "rows a Silver/Gold job wrote";
+    JOB_ROWS_READ = "chainlake_job_rows_read", Gauge, ["table"],
+        "rows in the input partitions the last run of a job read (from their file statistics)";
     JOB_SECONDS = "chainlake_job_seconds", Histogram, ["table"], "Silver/Gold job duration";
     JOB_PARTITIONS = "chainlake_job_partitions", Gauge, ["table"],
         "partitions the last run of a job rewrote (0: nothing changed; a full rebuild counts every one)";

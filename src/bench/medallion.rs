@@ -175,9 +175,9 @@ fn timed(root: &Path, memory: usize, args: &[&str], name: &str) -> Result<(Phase
         return Err(PipelineError::Bench(format!("{name}: medallion run exited {}", out.status)));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let (mut committed, mut parts, mut rows) = (0, 0u64, 0u64);
+    let (mut committed, mut parts, mut read, mut rows) = (0, 0u64, 0u64, 0u64);
     for line in stdout.lines() {
-        // `silver.blocks: days (3 partitions), 120 rows`
+        // `silver.blocks: days (3 partitions), 1200 rows read, 120 rows`
         let num = |before: &str| {
             line.split(before)
                 .next()
@@ -188,10 +188,15 @@ fn timed(root: &Path, memory: usize, args: &[&str], name: &str) -> Result<(Phase
             committed += 1;
         }
         parts += num(" partitions)").unwrap_or(0);
-        rows += num(" rows").unwrap_or(0);
+        read += num(" rows read").unwrap_or(0);
+        rows += line
+            .strip_suffix(" rows")
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
     }
     let detail = format!(
-        "{committed} tables committed, {parts} partitions replaced, {rows} rows written, peak RSS {} MiB",
+        "{committed} tables committed, {parts} partitions replaced, {read} rows read, {rows} written, peak RSS {} MiB",
         peak / 1024
     );
     tracing::info!(phase = name, secs = wall.as_secs_f64(), %detail, "bench phase");
@@ -249,7 +254,6 @@ pub async fn run(cfg: &Config, shape: Shape) -> Result<MedallionBench> {
     phase(timed(&root, memory, &[], "incremental catch-up to 4× history")?, &mut phases);
     write_bronze(&lake, shape, 4 * b, 4 * b + step).await?;
     phase(timed(&root, memory, &[], "incremental, +1 % blocks at 4× history")?, &mut phases);
-    drop(phase);
     Ok(MedallionBench { shape, phases, peak_rss_kib: peak, duckdb, gold_full })
 }
 

@@ -116,8 +116,38 @@ pub async fn added_rows(table: &DeltaTable) -> Result<usize> {
 /// The partitions a table has now (from its snapshot's file list).
 pub fn partition_count(table: &DeltaTable) -> usize {
     table.snapshot().map_or(0, |s| {
-        s.log_data().into_iter().map(|f| format!("{:?}", f.partition_values())).collect::<BTreeSet<_>>().len()
+        s.log_data()
+            .into_iter()
+            .map(|f| format!("{:?}", f.partition_values_map()))
+            .collect::<BTreeSet<_>>()
+            .len()
     })
+}
+
+/// Rows in the files of `table` a run reads: all of them (`days` is `None`, or the table is
+/// unpartitioned), else those of the partitions whose value is one of `days` (from the files'
+/// statistics; no data is read).
+pub fn rows_in(
+    table: &DeltaTable,
+    partition: Option<&str>,
+    days: Option<&BTreeSet<chrono::NaiveDate>>,
+) -> u64 {
+    let Ok(snapshot) = table.snapshot() else { return 0 };
+    snapshot
+        .log_data()
+        .into_iter()
+        .filter(|f| match (partition, days) {
+            (Some(p), Some(days)) => f
+                .partition_values_map()
+                .get(p)
+                .cloned()
+                .flatten()
+                .and_then(|v| chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
+                .is_some_and(|d| days.contains(&d)),
+            _ => true,
+        })
+        .map(|f| f.num_records().unwrap_or(0) as u64)
+        .sum()
 }
 
 /// Adds one commit file's data changes to `out`.

@@ -39,6 +39,8 @@ pub struct JobReport {
     pub scope: &'static str,
     /// Partitions rewritten (`None` for a full rebuild or no change).
     pub partitions: Option<usize>,
+    /// Rows in the input partitions the run read (from their file statistics).
+    pub rows_read: u64,
     /// Rows written (0 when nothing was committed).
     pub rows: usize,
     /// The table version committed, if any.
@@ -74,6 +76,7 @@ pub async fn run_job(
                 table: table_name,
                 scope: "unchanged",
                 partitions: None,
+                rows_read: 0,
                 rows: 0,
                 version: None,
             });
@@ -84,9 +87,11 @@ pub async fn run_job(
         }
         Scope::Days(days) => ("days", Some(partitions_of(job, days))),
     };
-    if let Some(values) = &written {
-        restrict_inputs(&ctx, &inputs, &window(job, values), job.partition == DETECTED_DATE)?;
+    let read_days = written.as_ref().map(|values| window(job, values));
+    if let Some(days) = &read_days {
+        restrict_inputs(&ctx, &inputs, days, job.partition == DETECTED_DATE)?;
     }
+    let rows_read: u64 = inputs.values().map(|i| rows_read(i, read_days.as_ref())).sum();
     let df = ctx.sql(&job.sql).await.map_err(Error::sql(job.path.display()))?;
     let predicate = written.as_ref().map(|values| in_list(&job.partition, values));
     let df = match &predicate {
@@ -109,12 +114,13 @@ pub async fn run_job(
     let rows = super::changes::added_rows(&table).await?;
     let partitions = written.as_ref().map(BTreeSet::len);
     metrics::gauge!(crate::metrics::JOB_ROWS, "table" => table_name.clone()).set(rows as f64);
+    metrics::gauge!(crate::metrics::JOB_ROWS_READ, "table" => table_name.clone()).set(rows_read as f64);
     let counted = partitions.unwrap_or_else(|| super::changes::partition_count(&table));
     metrics::gauge!(crate::metrics::JOB_PARTITIONS, "table" => table_name.clone()).set(counted as f64);
     metrics::histogram!(crate::metrics::JOB_SECONDS, "table" => table_name.clone())
         .record(started.elapsed().as_secs_f64());
-    tracing::info!(scope = label, partitions, rows, version = table.version(), "job done");
-    Ok(JobReport { table: table_name, scope: label, partitions, rows, version: table.version() })
+    tracing::info!(scope = label, partitions, rows_read, rows, version = table.version(), "job done");
+    Ok(JobReport { table: table_name, scope: label, partitions, rows_read, rows, version: table.version() })
 }
 
 /// Opens every input of `job` and registers it whole in `ctx` (a Bronze table no record has
@@ -170,6 +176,17 @@ fn empty_bronze(name: &str) -> Result<Arc<dyn deltalake::datafusion::catalog::Ta
     let mem = deltalake::datafusion::catalog::MemTable::try_new(schema, vec![Vec::new()])
         .map_err(Error::sql(format!("bronze.{name}")))?;
     Ok(Arc::new(mem))
+}
+
+/// Rows of `input` a run reads: its partitions of `days` (a `month`-partitioned input: of
+/// their months), or all of it for a full run or an unpartitioned input.
+fn rows_read(input: &Input, days: Option<&BTreeSet<NaiveDate>>) -> u64 {
+    let Some(table) = &input.table else { return 0 };
+    let months: Option<BTreeSet<NaiveDate>> = match (input.partition.as_deref(), days) {
+        (Some("month"), Some(d)) => Some(d.iter().filter_map(|d| d.with_day(1)).collect()),
+        _ => None,
+    };
+    super::changes::rows_in(table, input.partition.as_deref(), months.as_ref().or(days))
 }
 
 /// The values of the job's partition column that `days` touch: the days themselves, or the
