@@ -68,7 +68,7 @@ pub async fn run_job(
         Refresh::Full => Scope::Full("--full-refresh".into()),
         Refresh::Incremental => scope(job, &out, &inputs, &ctx).await?,
     };
-    let (label, written) = match &scope {
+    let label = match &scope {
         Scope::Unchanged => {
             tracing::debug!("no input changed since the last run");
             metrics::gauge!(crate::metrics::JOB_PARTITIONS, "table" => table_name.clone()).set(0.0);
@@ -83,36 +83,20 @@ pub async fn run_job(
         }
         Scope::Full(why) => {
             tracing::info!(why = %why, "rebuilding the whole table");
-            ("full", None)
+            "full"
         }
-        Scope::Days(days) => ("days", Some(partitions_of(job, days))),
+        Scope::Days(_) => "days",
     };
-    let read_days = written.as_ref().map(|values| window(job, values));
-    if let Some(days) = &read_days {
-        restrict_inputs(&ctx, &inputs, days, job.partition == DETECTED_DATE)?;
+    let slices = slices(job, &scope, &inputs);
+    let (mut table, mut rows, mut rows_read) = (out, 0, 0);
+    for slice in &slices {
+        let (t, written, read) = write_slice(lake, &ctx, job, &inputs, table, slice).await?;
+        (table, rows, rows_read) = (t, rows + written, rows_read + read);
     }
-    let rows_read: u64 = inputs.values().map(|i| rows_read(i, read_days.as_ref())).sum();
-    let df = ctx.sql(&job.sql).await.map_err(Error::sql(job.path.display()))?;
-    let predicate = written.as_ref().map(|values| in_list(&job.partition, values));
-    let df = match &predicate {
-        Some(p) => df.filter(p.clone()).map_err(Error::sql(job.path.display()))?,
-        None => df,
+    let partitions = match &scope {
+        Scope::Days(_) => slices.first().and_then(|s| s.values.as_ref()).map(BTreeSet::len),
+        _ => None,
     };
-    let df = delta_compatible(df).map_err(Error::sql(job.path.display()))?;
-    let txns = inputs
-        .iter()
-        .filter_map(|(name, i)| i.version().map(|v| Transaction::new(app_id(name), v as i64)))
-        .collect();
-    let plan = WritePlan {
-        plan: df.into_unoptimized_plan(),
-        session: Arc::new(ctx.state()),
-        partition_by: vec![job.partition.clone()],
-        replace: predicate,
-        txns,
-    };
-    let table = lake.write_plan(out, plan).await?;
-    let rows = super::changes::added_rows(&table).await?;
-    let partitions = written.as_ref().map(BTreeSet::len);
     metrics::gauge!(crate::metrics::JOB_ROWS, "table" => table_name.clone()).set(rows as f64);
     metrics::gauge!(crate::metrics::JOB_ROWS_READ, "table" => table_name.clone()).set(rows_read as f64);
     let counted = partitions.unwrap_or_else(|| super::changes::partition_count(&table));
@@ -121,6 +105,103 @@ pub async fn run_job(
         .record(started.elapsed().as_secs_f64());
     tracing::info!(scope = label, partitions, rows_read, rows, version = table.version(), "job done");
     Ok(JobReport { table: table_name, scope: label, partitions, rows_read, rows, version: table.version() })
+}
+
+/// Days a full rebuild writes per commit: its memory and each commit are bounded by a
+/// week of the chain, not by its history.
+pub const FULL_REFRESH_DAYS: usize = 7;
+
+/// One commit of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Slice {
+    /// The partitions written (`None`: the whole table, for a rebuild of a table with no data).
+    values: Option<BTreeSet<NaiveDate>>,
+    /// The input days read (`None`: every row).
+    read: Option<BTreeSet<NaiveDate>>,
+    /// The commit replaces the whole table (the first of a rebuild: schema and partitioning too).
+    replace_all: bool,
+    /// The last commit of the run carries the checkpoint (the inputs' versions).
+    last: bool,
+}
+
+/// The commits of a run: one for the days in scope; a rebuild writes every day its inputs
+/// hold, [`FULL_REFRESH_DAYS`] at a time, each reading a day more on either side (blocks of one
+/// height on both sides of midnight are decided together; only the slice's days are written).
+fn slices(job: &Job, scope: &Scope, inputs: &BTreeMap<TableRef, Input>) -> Vec<Slice> {
+    let whole = Slice { values: None, read: None, replace_all: true, last: true };
+    let days: Vec<NaiveDate> = match scope {
+        Scope::Unchanged => return Vec::new(),
+        Scope::Days(days) => {
+            let values = partitions_of(job, days);
+            let read = window(job, &values);
+            return vec![Slice { values: Some(values), read: Some(read), replace_all: false, last: true }];
+        }
+        Scope::Full(_) => {
+            inputs.values().flat_map(Input::days).collect::<BTreeSet<_>>().into_iter().collect()
+        }
+    };
+    if days.is_empty() {
+        return vec![whole];
+    }
+    let chunks: Vec<&[NaiveDate]> = days.chunks(FULL_REFRESH_DAYS).collect();
+    let n = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let values = partitions_of(job, &chunk.iter().copied().collect());
+            let mut read = window(job, &values);
+            let edges: Vec<NaiveDate> =
+                read.iter().flat_map(|d| [d.pred_opt(), d.succ_opt()]).flatten().collect();
+            read.extend(edges);
+            Slice { values: Some(values), read: Some(read), replace_all: i == 0, last: i + 1 == n }
+        })
+        .collect()
+}
+
+/// Writes one slice: the SQL over the inputs restricted to the slice's days, its rows of the
+/// slice's partitions. Returns the table, the rows written and the rows read.
+async fn write_slice(
+    lake: &Lake,
+    ctx: &SessionContext,
+    job: &Job,
+    inputs: &BTreeMap<TableRef, Input>,
+    out: deltalake::DeltaTable,
+    slice: &Slice,
+) -> Result<(deltalake::DeltaTable, usize, u64)> {
+    match &slice.read {
+        Some(days) => restrict_inputs(ctx, inputs, days, job.partition == DETECTED_DATE)?,
+        None => {
+            for (name, input) in inputs {
+                register_provider(ctx, name.layer, &name.name, input.provider.clone())?;
+            }
+        }
+    }
+    let rows_read: u64 = inputs.values().map(|i| rows_read(i, slice.read.as_ref())).sum();
+    let df = ctx.sql(&job.sql).await.map_err(Error::sql(job.path.display()))?;
+    let predicate = slice.values.as_ref().map(|values| in_list(&job.partition, values));
+    let df = match &predicate {
+        Some(p) => df.filter(p.clone()).map_err(Error::sql(job.path.display()))?,
+        None => df,
+    };
+    let df = delta_compatible(df).map_err(Error::sql(job.path.display()))?;
+    let txns = match slice.last {
+        true => inputs
+            .iter()
+            .filter_map(|(name, i)| i.version().map(|v| Transaction::new(app_id(name), v as i64)))
+            .collect(),
+        false => Vec::new(),
+    };
+    let plan = WritePlan {
+        plan: df.into_unoptimized_plan(),
+        session: Arc::new(ctx.state()),
+        partition_by: vec![job.partition.clone()],
+        replace: if slice.replace_all { None } else { predicate },
+        txns,
+    };
+    let table = lake.write_plan(out, plan).await?;
+    let rows = super::changes::added_rows(&table).await?;
+    Ok((table, rows, rows_read))
 }
 
 /// Opens every input of `job` and registers it whole in `ctx` (a Bronze table no record has

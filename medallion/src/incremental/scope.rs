@@ -50,6 +50,20 @@ impl Input {
     pub fn version(&self) -> Option<u64> {
         self.table.as_ref().and_then(DeltaTable::version)
     }
+
+    /// The days (values of its date partition column) the input holds rows of, from its
+    /// snapshot's file list; none for an unpartitioned input.
+    pub fn days(&self) -> Vec<NaiveDate> {
+        let (Some(table), Some(p)) = (&self.table, &self.partition) else { return Vec::new() };
+        let Ok(snapshot) = table.snapshot() else { return Vec::new() };
+        let days: BTreeSet<NaiveDate> = snapshot
+            .log_data()
+            .into_iter()
+            .filter_map(|f| f.partition_values_map().get(p).cloned().flatten())
+            .filter_map(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
+            .collect();
+        days.into_iter().collect()
+    }
 }
 
 /// The `txn` app id of a job's checkpoint of `input`.
