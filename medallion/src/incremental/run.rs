@@ -94,7 +94,7 @@ pub async fn run_job(
         (table, rows, rows_read) = (t, rows + written, rows_read + read);
     }
     let partitions = match &scope {
-        Scope::Days(_) => slices.first().and_then(|s| s.values.as_ref()).map(BTreeSet::len),
+        Scope::Days(_) => Some(slices.iter().filter_map(|s| s.values.as_ref()).map(BTreeSet::len).sum()),
         _ => None,
     };
     metrics::gauge!(crate::metrics::JOB_ROWS, "table" => table_name.clone()).set(rows as f64);
@@ -107,9 +107,9 @@ pub async fn run_job(
     Ok(JobReport { table: table_name, scope: label, partitions, rows_read, rows, version: table.version() })
 }
 
-/// Days a full rebuild writes per commit: its memory and each commit are bounded by a
-/// week of the chain, not by its history.
-pub const FULL_REFRESH_DAYS: usize = 7;
+/// Days one commit writes: a run's memory and each commit are bounded by a week of the chain,
+/// whatever the history or the backlog (a rebuild, a backfill of old days).
+pub const DAYS_PER_COMMIT: usize = 7;
 
 /// One commit of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,26 +124,22 @@ struct Slice {
     last: bool,
 }
 
-/// The commits of a run: one for the days in scope; a rebuild writes every day its inputs
-/// hold, [`FULL_REFRESH_DAYS`] at a time, each reading a day more on either side (blocks of one
-/// height on both sides of midnight are decided together; only the slice's days are written).
+/// The commits of a run, [`DAYS_PER_COMMIT`] days each: the days in scope, or for a rebuild
+/// every day its inputs hold. When the days are split, each slice reads a day more on either
+/// side (blocks of one height on both sides of midnight are decided together; only the
+/// slice's own days are written). The first slice of a rebuild replaces the whole table.
 fn slices(job: &Job, scope: &Scope, inputs: &BTreeMap<TableRef, Input>) -> Vec<Slice> {
-    let whole = Slice { values: None, read: None, replace_all: true, last: true };
-    let days: Vec<NaiveDate> = match scope {
+    let (days, rebuild): (Vec<NaiveDate>, bool) = match scope {
         Scope::Unchanged => return Vec::new(),
-        Scope::Days(days) => {
-            let values = partitions_of(job, days);
-            let read = window(job, &values);
-            return vec![Slice { values: Some(values), read: Some(read), replace_all: false, last: true }];
-        }
+        Scope::Days(days) => (days.iter().copied().collect(), false),
         Scope::Full(_) => {
-            inputs.values().flat_map(Input::days).collect::<BTreeSet<_>>().into_iter().collect()
+            (inputs.values().flat_map(Input::days).collect::<BTreeSet<_>>().into_iter().collect(), true)
         }
     };
     if days.is_empty() {
-        return vec![whole];
+        return vec![Slice { values: None, read: None, replace_all: true, last: true }];
     }
-    let chunks: Vec<&[NaiveDate]> = days.chunks(FULL_REFRESH_DAYS).collect();
+    let chunks: Vec<&[NaiveDate]> = days.chunks(DAYS_PER_COMMIT).collect();
     let n = chunks.len();
     chunks
         .into_iter()
@@ -151,10 +147,12 @@ fn slices(job: &Job, scope: &Scope, inputs: &BTreeMap<TableRef, Input>) -> Vec<S
         .map(|(i, chunk)| {
             let values = partitions_of(job, &chunk.iter().copied().collect());
             let mut read = window(job, &values);
-            let edges: Vec<NaiveDate> =
-                read.iter().flat_map(|d| [d.pred_opt(), d.succ_opt()]).flatten().collect();
-            read.extend(edges);
-            Slice { values: Some(values), read: Some(read), replace_all: i == 0, last: i + 1 == n }
+            if n > 1 || rebuild {
+                let edges: Vec<NaiveDate> =
+                    read.iter().flat_map(|d| [d.pred_opt(), d.succ_opt()]).flatten().collect();
+                read.extend(edges);
+            }
+            Slice { values: Some(values), read: Some(read), replace_all: rebuild && i == 0, last: i + 1 == n }
         })
         .collect()
 }
@@ -372,4 +370,54 @@ fn delta_compatible(df: DataFrame) -> deltalake::datafusion::error::Result<DataF
         })
         .collect();
     df.select(exprs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(partition: &str) -> Job {
+        let sql = format!("-- partition: {partition}\nSELECT * FROM bronze.blocks");
+        Job::parse("silver_t.sql", "t".into(), sql).unwrap().unwrap()
+    }
+
+    fn days(from: u32, n: u32) -> BTreeSet<NaiveDate> {
+        (from..from + n).filter_map(|d| NaiveDate::from_ymd_opt(2024, 1, d)).collect()
+    }
+
+    #[test]
+    fn a_few_days_are_one_commit_read_exactly() {
+        let s = slices(&job("block_date"), &Scope::Days(days(3, 2)), &BTreeMap::new());
+        assert_eq!(
+            s,
+            vec![Slice { values: Some(days(3, 2)), read: Some(days(3, 2)), replace_all: false, last: true }]
+        );
+    }
+
+    #[test]
+    fn many_days_are_split_a_week_a_commit_each_read_with_its_neighbours() {
+        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new());
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].values, Some(days(1, 7)));
+        let mut first = days(1, 8);
+        first.extend(NaiveDate::from_ymd_opt(2023, 12, 31));
+        assert_eq!(s[0].read, Some(first), "a day more on either side");
+        assert_eq!(s[1].values, Some(days(8, 3)));
+        assert_eq!(s[1].read, Some(days(7, 5)));
+        assert!(!s[0].last && s[1].last, "only the last commit carries the checkpoint");
+        assert!(s.iter().all(|s| !s.replace_all));
+    }
+
+    #[test]
+    fn a_month_table_rewrites_whole_months() {
+        let s = slices(&job("month"), &Scope::Days(days(30, 1)), &BTreeMap::new());
+        assert_eq!(s[0].values, NaiveDate::from_ymd_opt(2024, 1, 1).map(|d| BTreeSet::from([d])));
+        assert_eq!(s[0].read.as_ref().map(BTreeSet::len), Some(31), "every day of January");
+    }
+
+    #[test]
+    fn a_rebuild_without_data_replaces_the_table_once() {
+        let s = slices(&job("day"), &Scope::Full("test".into()), &BTreeMap::new());
+        assert_eq!(s, vec![Slice { values: None, read: None, replace_all: true, last: true }]);
+    }
 }
