@@ -125,9 +125,10 @@ struct Slice {
 }
 
 /// The commits of a run, [`DAYS_PER_COMMIT`] days each: the days in scope, or for a rebuild
-/// every day its inputs hold. When the days are split, each slice reads a day more on either
-/// side (blocks of one height on both sides of midnight are decided together; only the
-/// slice's own days are written). The first slice of a rebuild replaces the whole table.
+/// every day its inputs hold. When the days of the blocks job are split, each slice reads a
+/// day more on either side (blocks of one height on both sides of midnight are decided
+/// together; only the slice's own days are written); every other job's day depends on the
+/// same days of its inputs only. The first slice of a rebuild replaces the whole table.
 fn slices(job: &Job, scope: &Scope, inputs: &BTreeMap<TableRef, Input>) -> Vec<Slice> {
     let (days, rebuild): (Vec<NaiveDate>, bool) = match scope {
         Scope::Unchanged => return Vec::new(),
@@ -147,7 +148,7 @@ fn slices(job: &Job, scope: &Scope, inputs: &BTreeMap<TableRef, Input>) -> Vec<S
         .map(|(i, chunk)| {
             let values = partitions_of(job, &chunk.iter().copied().collect());
             let mut read = window(job, &values);
-            if n > 1 || rebuild {
+            if (n > 1 || rebuild) && job.inputs.contains(&super::scope::bronze_blocks()) {
                 let edges: Vec<NaiveDate> =
                     read.iter().flat_map(|d| [d.pred_opt(), d.succ_opt()]).flatten().collect();
                 read.extend(edges);

@@ -71,7 +71,8 @@ pub fn app_id(input: &TableRef) -> String {
     format!("chainlake-medallion:{input}")
 }
 
-fn blocks() -> TableRef {
+/// `bronze.blocks`: a job that reads it decides heights (see the module doc).
+pub fn bronze_blocks() -> TableRef {
     TableRef { layer: Layer::Bronze, name: "blocks".into() }
 }
 
@@ -130,7 +131,7 @@ pub async fn scope(
     if job.partition == DETECTED_DATE {
         days.extend(detected);
     }
-    if job.inputs.contains(&blocks()) {
+    if job.inputs.contains(&bronze_blocks()) {
         if let Some(n) = lowest {
             days.extend(
                 day_list(ctx, &format!("SELECT DISTINCT block_date FROM bronze.blocks WHERE number >= {n}"))
