@@ -43,7 +43,7 @@ pub fn register_batches(
     batches: Vec<RecordBatch>,
 ) -> Result<()> {
     let mem = MemTable::try_new(schema, vec![batches]).map_err(Error::sql(format!("{layer}.{name}")))?;
-    register(ctx, layer, name, Arc::new(mem))
+    register_provider(ctx, layer, name, Arc::new(mem))
 }
 
 /// A session whose memory is bounded by `memory` bytes: sorts, aggregates and joins beyond it
@@ -75,10 +75,6 @@ pub fn register_provider(
     name: &str,
     provider: Arc<dyn TableProvider>,
 ) -> Result<()> {
-    register(ctx, layer, name, provider)
-}
-
-fn register(ctx: &SessionContext, layer: Layer, name: &str, provider: Arc<dyn TableProvider>) -> Result<()> {
     let full = format!("{layer}.{name}");
     ctx.deregister_table(full.as_str()).map_err(Error::sql(&full))?;
     ctx.register_table(full.as_str(), provider).map_err(Error::sql(&full))?;
@@ -100,7 +96,7 @@ async fn register_delta(
     }
     table.update_datafusion_session(&ctx.state()).map_err(Error::delta("register object store", &url))?;
     let provider = table.table_provider().await.map_err(Error::sql(format!("table provider {url}")))?;
-    register(ctx, layer, name, provider)?;
+    register_provider(ctx, layer, name, provider)?;
     Ok(true)
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::NaiveDate;
 use deltalake::DeltaTable;
 use serde::Deserialize;
 
@@ -113,40 +114,42 @@ pub async fn added_rows(table: &DeltaTable) -> Result<usize> {
         .map_or(0, |n| n as usize))
 }
 
-/// The partitions a table has now (from its snapshot's file list).
-pub fn partition_count(table: &DeltaTable) -> usize {
-    table.snapshot().map_or(0, |s| {
-        s.log_data()
-            .into_iter()
-            .map(|f| format!("{:?}", f.partition_values_map()))
-            .collect::<BTreeSet<_>>()
-            .len()
-    })
+/// The date a partition value names (`2024-01-02`), if it is one.
+pub fn partition_date(value: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()
 }
 
-/// Rows in the files of `table` a run reads: all of them (`days` is `None`, or the table is
-/// unpartitioned), else those of the partitions whose value is one of `days` (from the files'
-/// statistics; no data is read).
-pub fn rows_in(
-    table: &DeltaTable,
-    partition: Option<&str>,
-    days: Option<&BTreeSet<chrono::NaiveDate>>,
-) -> u64 {
-    let Ok(snapshot) = table.snapshot() else { return 0 };
+/// Each file of the table's snapshot: the date its `partition` column names (`None` for an
+/// unpartitioned table) and its row count (from the file list alone; no data is read).
+pub fn files(table: &DeltaTable, partition: Option<&str>) -> Vec<(Option<NaiveDate>, u64)> {
+    let Ok(snapshot) = table.snapshot() else { return Vec::new() };
     snapshot
         .log_data()
         .into_iter()
-        .filter(|f| match (partition, days) {
-            (Some(p), Some(days)) => f
-                .partition_values_map()
-                .get(p)
-                .cloned()
-                .flatten()
-                .and_then(|v| chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
-                .is_some_and(|d| days.contains(&d)),
+        .map(|f| {
+            let date = partition
+                .and_then(|p| f.partition_values_map().get(p).cloned().flatten())
+                .and_then(|v| partition_date(&v));
+            (date, f.num_records().unwrap_or(0) as u64)
+        })
+        .collect()
+}
+
+/// The partitions (dates of `partition`) the table has now.
+pub fn partition_count(table: &DeltaTable, partition: &str) -> usize {
+    files(table, Some(partition)).into_iter().filter_map(|(d, _)| d).collect::<BTreeSet<_>>().len()
+}
+
+/// Rows in the files of `table` a run reads: all of them (`days` is `None`, or the table is
+/// unpartitioned), else those of the partitions whose value is one of `days`.
+pub fn rows_in(table: &DeltaTable, partition: Option<&str>, days: Option<&BTreeSet<NaiveDate>>) -> u64 {
+    files(table, partition)
+        .into_iter()
+        .filter(|(date, _)| match (partition, days) {
+            (Some(_), Some(days)) => date.is_some_and(|d| days.contains(&d)),
             _ => true,
         })
-        .map(|f| f.num_records().unwrap_or(0) as u64)
+        .map(|(_, rows)| rows)
         .sum()
 }
 

@@ -99,7 +99,7 @@ pub async fn run_job(
     };
     metrics::gauge!(crate::metrics::JOB_ROWS, "table" => table_name.clone()).set(rows as f64);
     metrics::gauge!(crate::metrics::JOB_ROWS_READ, "table" => table_name.clone()).set(rows_read as f64);
-    let counted = partitions.unwrap_or_else(|| super::changes::partition_count(&table));
+    let counted = partitions.unwrap_or_else(|| super::changes::partition_count(&table, &job.partition));
     metrics::gauge!(crate::metrics::JOB_PARTITIONS, "table" => table_name.clone()).set(counted as f64);
     metrics::histogram!(crate::metrics::JOB_SECONDS, "table" => table_name.clone())
         .record(started.elapsed().as_secs_f64());
@@ -168,13 +168,10 @@ async fn write_slice(
     out: deltalake::DeltaTable,
     slice: &Slice,
 ) -> Result<(deltalake::DeltaTable, usize, u64)> {
-    match &slice.read {
-        Some(days) => restrict_inputs(ctx, inputs, days, job.partition == DETECTED_DATE)?,
-        None => {
-            for (name, input) in inputs {
-                register_provider(ctx, name.layer, &name.name, input.provider.clone())?;
-            }
-        }
+    // Without days to read (a single whole-table slice) the inputs stay as open_inputs
+    // registered them.
+    if let Some(days) = &slice.read {
+        restrict_inputs(ctx, inputs, days, job.partition == DETECTED_DATE)?;
     }
     let rows_read: u64 = inputs.values().map(|i| rows_read(i, slice.read.as_ref())).sum();
     let df = ctx.sql(&job.sql).await.map_err(Error::sql(job.path.display()))?;
@@ -262,21 +259,24 @@ fn empty_bronze(name: &str) -> Result<Arc<dyn deltalake::datafusion::catalog::Ta
 /// their months), or all of it for a full run or an unpartitioned input.
 fn rows_read(input: &Input, days: Option<&BTreeSet<NaiveDate>>) -> u64 {
     let Some(table) = &input.table else { return 0 };
-    let months: Option<BTreeSet<NaiveDate>> = match (input.partition.as_deref(), days) {
-        (Some("month"), Some(d)) => Some(d.iter().filter_map(|d| d.with_day(1)).collect()),
-        _ => None,
-    };
-    super::changes::rows_in(table, input.partition.as_deref(), months.as_ref().or(days))
+    let partition = input.partition.as_deref();
+    let values = partition.zip(days).map(|(p, d)| values_in(p, d));
+    super::changes::rows_in(table, partition, values.as_ref())
 }
 
-/// The values of the job's partition column that `days` touch: the days themselves, or the
-/// first days of their months for a `month` table.
-fn partitions_of(job: &Job, days: &BTreeSet<NaiveDate>) -> BTreeSet<NaiveDate> {
-    if job.partition == "month" {
+/// The values of a date partition column that `days` touch: the days themselves, or the first
+/// days of their months for a `month` column.
+fn values_in(partition: &str, days: &BTreeSet<NaiveDate>) -> BTreeSet<NaiveDate> {
+    if partition == "month" {
         days.iter().filter_map(|d| d.with_day(1)).collect()
     } else {
         days.clone()
     }
+}
+
+/// The values of the job's partition column that `days` touch.
+fn partitions_of(job: &Job, days: &BTreeSet<NaiveDate>) -> BTreeSet<NaiveDate> {
+    values_in(&job.partition, days)
 }
 
 /// The input days the SQL needs to compute `values`: the same days, or every day of the months.
@@ -311,14 +311,9 @@ fn restrict_inputs(
             }
             continue;
         };
-        let values = if partition == "month" {
-            days.iter().filter_map(|d| d.with_day(1)).collect()
-        } else {
-            days.clone()
-        };
         let view = ctx
             .read_table(input.provider.clone())
-            .and_then(|df| df.filter(in_list(partition, &values)))
+            .and_then(|df| df.filter(in_list(partition, &values_in(partition, days))))
             .map_err(Error::sql(format!("restrict {name}")))?
             .into_view();
         register_provider(ctx, name.layer, &name.name, view)?;

@@ -19,7 +19,7 @@ use deltalake::datafusion::catalog::TableProvider;
 use deltalake::datafusion::prelude::{col, lit, ParquetReadOptions, SessionContext};
 use deltalake::DeltaTable;
 
-use super::changes::{changes, Gap};
+use super::changes::{changes, files, partition_date, Gap};
 use crate::bronze::txn_version;
 use crate::job::{Job, TableRef};
 use crate::lake::Layer;
@@ -53,16 +53,9 @@ impl Input {
 
     /// The days (values of its date partition column) the input holds rows of, from its
     /// snapshot's file list; none for an unpartitioned input.
-    pub fn days(&self) -> Vec<NaiveDate> {
-        let (Some(table), Some(p)) = (&self.table, &self.partition) else { return Vec::new() };
-        let Ok(snapshot) = table.snapshot() else { return Vec::new() };
-        let days: BTreeSet<NaiveDate> = snapshot
-            .log_data()
-            .into_iter()
-            .filter_map(|f| f.partition_values_map().get(p).cloned().flatten())
-            .filter_map(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
-            .collect();
-        days.into_iter().collect()
+    pub fn days(&self) -> BTreeSet<NaiveDate> {
+        let (Some(table), Some(p)) = (&self.table, &self.partition) else { return BTreeSet::new() };
+        files(table, Some(p)).into_iter().filter_map(|(d, _)| d).collect()
     }
 }
 
@@ -144,9 +137,9 @@ pub async fn scope(
 }
 
 fn parse_day(v: &str, input: &TableRef) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|e| Error::Config {
+    partition_date(v).ok_or_else(|| Error::Config {
         what: format!("partition value {v:?} of {input}"),
-        reason: e.to_string(),
+        reason: "not a date (YYYY-MM-DD)".into(),
     })
 }
 
