@@ -1,16 +1,20 @@
 -- gold.contract_calls_daily: calls per contract address and 4-byte method selector per chain
--- and UTC day. Reads silver.transactions (class contract_call; `failed` counts status 0).
+-- and UTC day, with the method's name and signature where the call decodes. Reads
+-- silver.transactions (class contract_call; `failed` counts status 0) and silver.decoded_calls.
 -- partition: day
 SELECT
-  chain,
-  block_date AS day,
-  to_address AS contract,
-  method_selector,
+  t.chain,
+  t.block_date AS day,
+  t.to_address AS contract,
+  t.method_selector,
+  max(CASE WHEN d.decode_status = 'decoded' THEN d.method END) AS method,
+  max(CASE WHEN d.decode_status = 'decoded' THEN d.signature END) AS signature,
   count(*) AS calls,
-  sum(CASE WHEN status = 0 THEN 1 ELSE 0 END) AS failed,
-  count(DISTINCT from_address) AS callers,
-  sum(gas_used) AS gas_used
-FROM silver.transactions
-WHERE class = 'contract_call'
-GROUP BY chain, block_date, to_address, method_selector
-ORDER BY chain, day, calls DESC, contract, method_selector
+  sum(CASE WHEN t.status = 0 THEN 1 ELSE 0 END) AS failed,
+  count(DISTINCT t.from_address) AS callers,
+  sum(t.gas_used) AS gas_used
+FROM silver.transactions AS t
+LEFT JOIN silver.decoded_calls AS d ON d.chain = t.chain AND d.block_hash = t.block_hash AND d.tx_index = t.tx_index
+WHERE t.class = 'contract_call'
+GROUP BY t.chain, t.block_date, t.to_address, t.method_selector
+ORDER BY t.chain, day, calls DESC, contract, t.method_selector

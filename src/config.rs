@@ -3,8 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use chainlake_decode::AbiConfig;
 use chainlake_ingest::config::{BackfillConfig, ChainConfig, InvalidConfig, RpcConfig};
 use chainlake_ingest::devnet::TrafficConfig;
+use chainlake_ingest::keys::config::KeysConfig;
+use chainlake_ingest::keys::scylla::ScyllaConfig;
 use chainlake_medallion::config::{LakeConfig, MedallionConfig, SinkConfig};
 use chainlake_wire::KafkaConfig;
 use figment::providers::{Env, Format, Toml};
@@ -26,6 +29,15 @@ pub struct Config {
     pub sink: SinkConfig,
     pub medallion: MedallionConfig,
     pub redis: RedisConfig,
+    /// The API-key pool (none by default: `[rpc]` is used as configured).
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// The usage ledger in ScyllaDB instead of Redis (`uri` set).
+    #[serde(default)]
+    pub scylla: ScyllaConfig,
+    /// ABIs and bindings the decoders use (the built-in ABIs always).
+    #[serde(default)]
+    pub abi: AbiConfig,
     pub metrics: MetricsConfig,
     pub devnet: DevnetConfig,
 }
@@ -102,6 +114,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         self.rpc.validate()?;
         self.backfill.validate()?;
+        if self.keys.enabled() {
+            self.keys.validate().map_err(|e| InvalidConfig { key: "keys", reason: e.to_string() })?;
+        }
         let durations = [
             ("sink.flush-interval", self.sink.flush_interval),
             ("sink.session-timeout", self.sink.session_timeout),
@@ -117,6 +132,12 @@ impl Config {
             return Err(InvalidConfig {
                 key: "medallion.memory-limit",
                 reason: "must be at least 16MiB".into(),
+            });
+        }
+        if self.medallion.days_per_commit < 1 {
+            return Err(InvalidConfig {
+                key: "medallion.days-per-commit",
+                reason: "must be at least 1".into(),
             });
         }
         if self.kafka.partitions < 1 {

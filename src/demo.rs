@@ -101,6 +101,15 @@ const HOURLY: &str = "SELECT CAST(coalesce(sum(txs), 0) AS VARCHAR) FROM gold.ga
 const CALLS: &str =
     "SELECT contract, CAST(sum(calls) AS VARCHAR) FROM gold.contract_calls_daily GROUP BY contract";
 const LAST: &str = "SELECT CAST(coalesce(max(block_number), 0) AS VARCHAR) FROM silver.transactions";
+const METHODS: &str =
+    "SELECT method, CAST(sum(calls) AS VARCHAR) FROM gold.top_methods_daily GROUP BY method";
+const TRANSFER_ARGS: &str =
+    "SELECT CAST(coalesce(sum(TRY_CAST(arg_values[2] AS DECIMAL(38, 0))), 0) AS VARCHAR) \
+    FROM silver.decoded_calls WHERE signature = 'transfer(address,uint256)'";
+const SWAPS: &str = "SELECT CAST(count(*) AS VARCHAR), \
+    CAST(coalesce(sum(amount0_in_decimal + amount1_in_decimal), 0) AS VARCHAR) FROM silver.dex_swaps";
+const DEPOSITS: &str =
+    "SELECT CAST(count(*) AS VARCHAR) FROM silver.decoded_events WHERE signature = 'Deposit(address,uint256)'";
 
 /// The Gold figures that the traffic ledger predicts, read back from the lake.
 pub async fn gold_totals(cfg: &Config) -> Result<Ledger> {
@@ -135,6 +144,14 @@ pub async fn gold_totals(cfg: &Config) -> Result<Ledger> {
     for row in rows_of(&ctx, CALLS).await? {
         l.calls_by_contract.insert(row[0].to_lowercase(), cell(&row, 1, CALLS)? as u64);
     }
+    // What the decoders made of the calls and logs: methods, arguments, swaps, deposits.
+    for row in rows_of(&ctx, METHODS).await? {
+        l.methods.insert(row[0].clone(), cell(&row, 1, METHODS)? as u64);
+    }
+    l.erc20_transfer_call_units = cell(&one_row(&ctx, TRANSFER_ARGS).await?, 0, TRANSFER_ARGS)?;
+    let swaps = one_row(&ctx, SWAPS).await?;
+    (l.v2_swaps, l.swap_in_units) = (cell(&swaps, 0, SWAPS)? as u64, cell(&swaps, 1, SWAPS)?);
+    l.weth_deposits = cell(&one_row(&ctx, DEPOSITS).await?, 0, DEPOSITS)? as u64;
     Ok(l)
 }
 

@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod keys;
 pub mod pipeline;
 pub mod ticks;
 pub mod verify_lake;

@@ -10,225 +10,11 @@ use chainlake::pipeline;
 use chainlake_ingest::devnet::{self, Artifacts, TrafficConfig};
 use chainlake_medallion::bronze::Until;
 use chainlake_medallion::jobs::Refresh;
-use chainlake_medallion::lake::Layer;
-use chainlake_medallion::maintenance::Maintenance;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use cli::*;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Parser)]
-#[command(name = "chainlake", version, about = "EVM chain → Kafka → Delta Lake (Bronze, Silver, Gold)")]
-struct Cli {
-    /// TOML config file layered over the built-in defaults (default: ./chainlake.toml if present).
-    #[arg(long, global = true, env = "CHAINLAKE_CONFIG")]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Local services, fresh anvil, traffic, ingest → Kafka → Bronze → Silver → Gold; prints Gold.
-    Demo {
-        #[arg(long, default_value_t = 30)]
-        blocks: u32,
-        #[arg(long, default_value_t = 24)]
-        txs_per_block: u32,
-        /// Do not run infra/local/up.sh (services already running).
-        #[arg(long)]
-        no_services: bool,
-        /// Write the traffic ledger here.
-        #[arg(long)]
-        ledger: Option<PathBuf>,
-    },
-    /// Read blocks from the node and publish them to Kafka.
-    #[command(subcommand)]
-    Ingest(IngestCommand),
-    /// Consume the chain's topics into Bronze Delta tables.
-    Sink {
-        /// Stop once every partition is written up to its current end.
-        #[arg(long)]
-        until_caught_up: bool,
-    },
-    /// Silver and Gold: the SQL jobs, incremental from each table's checkpoint.
-    #[command(subcommand)]
-    Medallion(MedallionCommand),
-    /// Table maintenance, safe while the sink writes.
-    #[command(subcommand)]
-    Lake(LakeCommand),
-    /// Run SQL over bronze.*, silver.* and gold.* tables and print the result.
-    Query {
-        sql: String,
-        #[arg(long, value_enum, default_value_t)]
-        format: pipeline::Format,
-    },
-    /// Re-check Bronze for a range of heights from the lake alone (no node): header hashes,
-    /// completeness of transactions, receipts and logs; exits 1 on any problem.
-    Verify {
-        #[arg(long)]
-        from: u64,
-        #[arg(long)]
-        to: u64,
-    },
-    /// Local devnet tools.
-    #[command(subcommand)]
-    Devnet(DevnetCommand),
-    /// Benchmarks that print a table.
-    #[command(subcommand)]
-    Bench(BenchCommand),
-}
-
-#[derive(Subcommand)]
-enum MedallionCommand {
-    /// Run the jobs once; exits 1 if one fails.
-    Run {
-        /// Only this layer's jobs.
-        #[arg(long, value_parser = parse_layer)]
-        layer: Option<Layer>,
-        /// Rebuild every table from Bronze instead of from its checkpoint.
-        #[arg(long)]
-        full_refresh: bool,
-    },
-    /// Run the jobs every interval (e.g. `60s`) until interrupted.
-    Schedule {
-        #[arg(long, value_parser = humantime_serde::re::humantime::parse_duration)]
-        every: std::time::Duration,
-        #[arg(long, value_parser = parse_layer)]
-        layer: Option<Layer>,
-    },
-}
-
-fn parse_layer(s: &str) -> Result<Layer, String> {
-    match s {
-        "silver" => Ok(Layer::Silver),
-        "gold" => Ok(Layer::Gold),
-        _ => Err(format!("{s:?}: expected silver or gold")),
-    }
-}
-
-#[derive(Subcommand)]
-enum LakeCommand {
-    /// Compact small files of every table.
-    Optimize {
-        /// Target file size in bytes.
-        #[arg(long, default_value_t = 128 * 1024 * 1024)]
-        target_bytes: u64,
-    },
-    /// Delete files no version within the retention references.
-    Vacuum {
-        #[arg(long, default_value = "7days", value_parser = humantime_serde::re::humantime::parse_duration)]
-        retention: std::time::Duration,
-    },
-    /// Write a checkpoint of every table at its current version.
-    Checkpoint,
-    /// Print each table's Delta protocol (what Dremio needs: reader ≤ 2, no DVs, no timestampNtz).
-    Check,
-}
-
-impl LakeCommand {
-    /// The maintenance operation, or `None` for the read-only check.
-    fn maintenance(self) -> Option<Maintenance> {
-        match self {
-            LakeCommand::Optimize { target_bytes } => Some(Maintenance::Optimize { target_bytes }),
-            LakeCommand::Vacuum { retention } => Some(Maintenance::Vacuum { retention }),
-            LakeCommand::Checkpoint => Some(Maintenance::Checkpoint),
-            LakeCommand::Check => None,
-        }
-    }
-}
-
-/// `chainlake lake check`: exits 1 when a table is not readable by Dremio.
-async fn lake_check(cfg: &Config) -> anyhow::Result<ExitCode> {
-    let mut ok = true;
-    for c in pipeline::check_tables(cfg).await? {
-        ok &= c.dremio_readable();
-        println!(
-            "{}: v{} reader {} writer {} partitioned by {:?}, checkpoint {}, dremio-readable {}",
-            c.table,
-            c.version,
-            c.min_reader,
-            c.min_writer,
-            c.partition_columns,
-            c.checkpoint_version.map_or_else(|| "none".to_owned(), |v| format!("v{v}")),
-            c.dremio_readable()
-        );
-    }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Mine a bulk chain on a fresh anvil, backfill it into Kafka, report throughput.
-    Ingest {
-        #[arg(long, default_value_t = 5_000)]
-        blocks: u64,
-        #[arg(long, default_value_t = 50)]
-        txs_per_block: u64,
-        /// Blocks fetched at once (default: rpc.concurrency).
-        #[arg(long)]
-        concurrency: Option<usize>,
-    },
-    /// Silver and Gold over a generated Bronze: full refresh, incremental at 1× and 4× history,
-    /// nothing new, peak RSS, and the Gold SQL in DuckDB over the same Parquet files.
-    Medallion {
-        #[arg(long, default_value_t = 5_000_000)]
-        txs: u64,
-        #[arg(long, default_value_t = 150)]
-        txs_per_block: u64,
-        /// Days the 1× history spans.
-        #[arg(long, default_value_t = 30)]
-        days: u64,
-    },
-    /// Sink throughput: the sink's own path and end to end from the broker, local lake and S3.
-    Sink {
-        #[arg(long, default_value_t = 300_000)]
-        rows: u64,
-        /// Also measure on this S3 root (credentials and endpoint from AWS_* env or lake options).
-        #[arg(long)]
-        s3_root: Option<String>,
-        /// Measure only the sink's own path (records already fetched), not through the broker.
-        #[arg(long)]
-        no_broker: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum IngestCommand {
-    /// Publish the blocks FROM..=TO. Processes started with the same range share it through
-    /// Redis (leased chunks); a stopped run resumes from its checkpoints.
-    Backfill {
-        #[arg(long)]
-        from: u64,
-        #[arg(long)]
-        to: u64,
-        /// Blocks per leased chunk (default: backfill.chunk-size).
-        #[arg(long)]
-        chunk_size: Option<u64>,
-        /// Forget the range's checkpoints and completed chunks first.
-        #[arg(long)]
-        restart: bool,
-        /// Log progress lines instead of drawing a bar.
-        #[arg(long)]
-        no_progress: bool,
-    },
-    /// Follow the head from a height (default: where the last run stopped, else the head).
-    Follow {
-        #[arg(long)]
-        from: Option<u64>,
-    },
-}
-
-#[derive(Subcommand)]
-enum DevnetCommand {
-    /// Deploy contracts and send traffic to the node of `rpc.url`; writes a ledger.
-    Traffic {
-        #[arg(long, default_value_t = 30)]
-        blocks: u32,
-        #[arg(long, default_value_t = 24)]
-        txs_per_block: u32,
-        #[arg(long, default_value = "ledger.json")]
-        ledger: PathBuf,
-    },
-}
+mod cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -325,6 +111,14 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(cmd) => bench(cfg, cmd).await,
         Command::Verify { from, to } => verify(&cfg, from, to).await,
+        Command::Abi(cmd) => abi(&cfg, cmd),
+        Command::Keys(KeysCommand::Status) => {
+            print!("{}", chainlake::keys::render(&chainlake::keys::status(&cfg).await?));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(KeysCommand::Monitor { until_caught_up }) => {
+            keys_monitor(&cfg, until_caught_up, &cancel).await
+        }
         Command::Devnet(DevnetCommand::Traffic { blocks, txs_per_block, ledger }) => {
             let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir())?;
             let l =
@@ -384,6 +178,26 @@ async fn demo(
     }
 }
 
+/// `chainlake keys monitor`: prints what it counted when it stops.
+async fn keys_monitor(cfg: &Config, caught_up: bool, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    use chainlake_ingest::keys::monitor::MonitorUntil;
+    let until = if caught_up { MonitorUntil::CaughtUp } else { MonitorUntil::Cancelled };
+    let r = chainlake::keys::monitor(cfg, until, cancel).await?;
+    println!("keys monitor: {} usage records, {} malformed", r.records, r.malformed);
+    for (key, n) in &r.per_key {
+        println!("  {key}: {n} requests, {} throttled (429)", r.throttled.get(key).copied().unwrap_or(0));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every RPC request of this process goes to `{chain}.ops.rpc_usage` (the usage ledger's feed).
+fn usage_feed(cfg: &Config) -> anyhow::Result<()> {
+    let replica = chainlake::keys::replica_name();
+    let feed = chainlake_ingest::usage::KafkaUsage::start(&cfg.kafka, &cfg.chain.name, &replica)?;
+    chainlake_ingest::usage::install(feed);
+    Ok(())
+}
+
 /// `chainlake ingest backfill`: exits 1 unless the whole range is done.
 async fn backfill(
     mut cfg: Config,
@@ -397,7 +211,10 @@ async fn backfill(
         cfg.backfill.chunk_size = c;
     }
     let (from, to) = (*range.start(), *range.end());
-    let report = pipeline::backfill_shared(&cfg, from, to, restart, bar, cancel).await?;
+    usage_feed(&cfg)?;
+    let report = pipeline::backfill_shared(&cfg, from, to, restart, bar, cancel).await;
+    chainlake_ingest::usage::finish().await;
+    let report = report?;
     println!(
         "backfill {from}..={to}: this process published {} blocks, {} txs, {} logs in {} chunks; \
          complete: {}",
@@ -421,6 +238,7 @@ async fn verify(cfg: &Config, from: u64, to: u64) -> anyhow::Result<ExitCode> {
 
 /// `chainlake ingest follow`: from `--from`, else where the last run stopped, else the head.
 async fn follow(cfg: &Config, from: Option<u64>, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    usage_feed(cfg)?;
     let crawler = pipeline::connect_until(cfg, cancel).await?;
     let from = match (from, crawler.resume_height().await?) {
         (Some(f), _) => f,
@@ -428,8 +246,10 @@ async fn follow(cfg: &Config, from: Option<u64>, cancel: &CancellationToken) -> 
         (None, None) => crawler.rpc().head().await?,
     };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(None);
-    let stats = crawler.follow(from, stop_rx, cfg.rpc.poll_interval, cfg.rpc.concurrency, cancel).await?;
-    println!("{stats:?}");
+    let stats = crawler.follow(from, stop_rx, cfg.rpc.poll_interval, cfg.rpc.concurrency, cancel).await;
+    crawler.rpc().release_key().await;
+    chainlake_ingest::usage::finish().await;
+    println!("{:?}", stats?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -443,17 +263,18 @@ async fn medallion(
         MedallionCommand::Run { layer, full_refresh } => {
             (layer, if full_refresh { Refresh::Full } else { Refresh::Incremental }, None)
         }
-        MedallionCommand::Schedule { every, layer } => (layer, Refresh::Incremental, Some(every)),
+        MedallionCommand::Schedule { every, cron, layer } => (layer, Refresh::Incremental, every.or(cron)),
     };
     let Some(every) = every else {
         for r in pipeline::medallion_run(cfg, layer, refresh).await? {
             println!(
-                "{}: {} ({} partitions), {} rows read, {} rows",
+                "{}: {} ({} partitions), {} rows read, {} rows in {:.3} s",
                 r.table,
                 r.scope,
                 r.partitions.unwrap_or(0),
                 r.rows_read,
-                r.rows
+                r.rows,
+                r.millis as f64 / 1000.0
             );
         }
         return Ok(ExitCode::SUCCESS);
@@ -472,6 +293,50 @@ async fn lake(cfg: &Config, cmd: LakeCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `chainlake lake check`: exits 1 when a table is not readable by Dremio.
+async fn lake_check(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let mut ok = true;
+    for c in pipeline::check_tables(cfg).await? {
+        ok &= c.dremio_readable();
+        println!(
+            "{}: v{} reader {} writer {} partitioned by {:?}, checkpoint {}, dremio-readable {}",
+            c.table,
+            c.version,
+            c.min_reader,
+            c.min_writer,
+            c.partition_columns,
+            c.checkpoint_version.map_or_else(|| "none".to_owned(), |v| format!("v{v}")),
+            c.dremio_readable()
+        );
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `chainlake abi lookup | check`.
+fn abi(cfg: &Config, cmd: AbiCommand) -> anyhow::Result<ExitCode> {
+    let registry = pipeline::registry(cfg)?;
+    match cmd {
+        AbiCommand::Lookup { selector_or_topic } => {
+            let Some(candidates) = registry.lookup(&selector_or_topic) else {
+                eprintln!("{selector_or_topic}: neither a 4-byte selector nor a 32-byte topic (hex)");
+                return Ok(ExitCode::from(2));
+            };
+            for c in &candidates {
+                println!("{}\t{}\t{}", c.kind, c.signature, c.origin.label());
+            }
+            Ok(if candidates.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        AbiCommand::Check => {
+            println!("ABIs: {}", registry.abi_names().collect::<Vec<_>>().join(", "));
+            for (address, abi) in registry.bindings() {
+                println!("bound: {address} -> {abi}");
+            }
+            println!("fingerprint: {}", registry.fingerprint());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 /// `chainlake bench …`: prints the benchmark's table.
 async fn bench(mut cfg: Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     let table = match cmd {
@@ -484,6 +349,13 @@ async fn bench(mut cfg: Config, cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Medallion { txs, txs_per_block, days } => {
             let shape = chainlake::bench::medallion::Shape { txs, txs_per_block, days };
             chainlake::bench::medallion::run(&cfg, shape).await?.table()
+        }
+        BenchCommand::Keys { front, keys, blocks_per_key, rate } => {
+            chainlake::bench::keys::run(&cfg, &front, &keys, blocks_per_key, rate).await?.table()
+        }
+        BenchCommand::Decode { fixtures, logs } => {
+            let registry = pipeline::registry(&cfg)?;
+            chainlake::bench::decode::run(&fixtures, registry, logs).await?.table()
         }
         BenchCommand::Sink { rows, s3_root, no_broker } => {
             chainlake::bench::sink::run(&mut cfg, rows, s3_root.as_deref(), !no_broker).await?.table()

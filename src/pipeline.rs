@@ -1,24 +1,25 @@
 //! Wiring of the pipeline stages for the CLI: ingest, sink, medallion jobs, query, demo.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chainlake_ingest::backfill::{BackfillPlan, Leases, SharedBackfill, SharedReport};
 use chainlake_ingest::crawler::Crawler;
 use chainlake_ingest::progress::Progress;
-use chainlake_ingest::providers::Providers;
 use chainlake_ingest::publish::{ensure_topics, Publisher};
 use chainlake_ingest::window_store::WindowStore;
 
+use chainlake_decode::Registry;
 use chainlake_medallion::bronze::{BronzeSink, SinkStats, Until, REJECTED_TABLE};
 use chainlake_medallion::deltalake::arrow::array::RecordBatch;
 use chainlake_medallion::deltalake::arrow::error::ArrowError;
 use chainlake_medallion::deltalake::arrow::util::display::array_value_to_string;
 use chainlake_medallion::deltalake::arrow::util::pretty::pretty_format_batches;
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
-use chainlake_medallion::jobs::{self, JobReport, Refresh};
+use chainlake_medallion::jobs::{self, JobReport, Refresh, RunLimits};
 use chainlake_medallion::lake::{Lake, Layer};
 use chainlake_medallion::maintenance::{self, Maintenance, MaintenanceReport, TableCheck};
-use chainlake_medallion::schedule::Schedule;
+use chainlake_medallion::schedule::{Cadence, Schedule};
 use chainlake_wire::{TopicKind, Topics};
 use tokio_util::sync::CancellationToken;
 
@@ -59,6 +60,11 @@ pub enum PipelineError {
     /// `--from` above `--to`.
     #[error("empty range: --from {from} is above --to {to}")]
     EmptyRange { from: u64, to: u64 },
+    #[error(transparent)]
+    Keys(#[from] chainlake_ingest::keys::KeyError),
+    /// `[abi]`: a file, ABI or binding that does not load.
+    #[error(transparent)]
+    Abi(#[from] chainlake_decode::AbiError),
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
@@ -80,7 +86,7 @@ pub async fn connect_until(cfg: &Config, cancel: &CancellationToken) -> Result<C
     cfg.rpc.validate().map_err(chainlake_ingest::Error::from)?;
     cfg.backfill.validate().map_err(chainlake_ingest::Error::from)?;
     let rpc =
-        Providers::new(&cfg.chain.name, &cfg.rpc)?.with_verify(cfg.chain.verify).with_cancel(cancel.clone());
+        crate::keys::providers(cfg, cancel).await?.with_verify(cfg.chain.verify).with_cancel(cancel.clone());
     let mut reachable = 0;
     let mut last_err = None;
     for (provider, id) in rpc.chain_ids().await {
@@ -100,7 +106,10 @@ pub async fn connect_until(cfg: &Config, cancel: &CancellationToken) -> Result<C
         return Err(e.into());
     }
     ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, &cfg.chain.name)).await?;
-    let publisher = Publisher::new(&cfg.kafka, &cfg.chain.name)?;
+    let mut publisher = Publisher::new(&cfg.kafka, &cfg.chain.name)?;
+    if cfg.abi.publish {
+        publisher = publisher.with_decoder(registry(cfg)?);
+    }
     let store = WindowStore::connect(&cfg.redis.url, &cfg.kafka.topic_prefix, &cfg.chain.name).await?;
     Ok(Crawler::new(rpc, publisher, cfg.chain.confirmations, cfg.chain.reorg_window).with_store(store))
 }
@@ -147,7 +156,9 @@ pub async fn backfill_shared(
         concurrency: cfg.rpc.concurrency,
         progress: &progress,
     };
-    let report = job.run(cancel).await?;
+    let report = job.run(cancel).await;
+    crawler.rpc().release_key().await;
+    let report = report?;
     progress.finish();
     Ok(report)
 }
@@ -195,7 +206,17 @@ pub async fn medallion(cfg: &Config) -> Result<Vec<JobReport>> {
 pub async fn medallion_run(cfg: &Config, layer: Option<Layer>, refresh: Refresh) -> Result<Vec<JobReport>> {
     let lake = Lake::new(&cfg.lake)?;
     let jobs = jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
-    Ok(jobs::run_jobs(&lake, &cfg.chain.name, &jobs, layer, refresh, cfg.medallion.memory_limit.0).await?)
+    Ok(jobs::run_jobs(&lake, &cfg.chain.name, &jobs, layer, refresh, limits(cfg)?).await?)
+}
+
+/// The ABI registry of `[abi]` for the configured chain (built-in ABIs, `abi.dir`, bindings).
+pub fn registry(cfg: &Config) -> Result<Arc<Registry>> {
+    Ok(Arc::new(Registry::load(&cfg.abi, &cfg.chain.name)?))
+}
+
+/// `[medallion]`'s limits, decoding with `[abi]`'s registry.
+pub fn limits(cfg: &Config) -> Result<RunLimits> {
+    Ok(RunLimits { registry: registry(cfg)?, ..cfg.medallion.limits() })
 }
 
 /// Runs the jobs every `every` until `cancel`, each tick once across every scheduler of the
@@ -203,7 +224,7 @@ pub async fn medallion_run(cfg: &Config, layer: Option<Layer>, refresh: Refresh)
 pub async fn medallion_schedule(
     cfg: &Config,
     layer: Option<Layer>,
-    every: Duration,
+    cadence: Cadence,
     cancel: &CancellationToken,
 ) -> Result<u64> {
     let lake = Lake::new(&cfg.lake)?;
@@ -215,8 +236,8 @@ pub async fn medallion_schedule(
         chain: &cfg.chain.name,
         jobs: &jobs,
         layer,
-        every,
-        memory: cfg.medallion.memory_limit.0,
+        cadence,
+        limits: limits(cfg)?,
         holder: format!("{host}:{}", std::process::id()),
     };
     Ok(schedule.run(&mut leases, cancel).await?)
@@ -226,7 +247,7 @@ pub async fn medallion_schedule(
 pub async fn session(cfg: &Config) -> Result<SessionContext> {
     let lake = Lake::new(&cfg.lake)?;
     let jobs = jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
-    Ok(jobs::session(&lake, &cfg.chain.name, &jobs).await?)
+    Ok(jobs::session(&lake, &cfg.chain.name, &jobs, &registry(cfg)?).await?)
 }
 
 /// Runs one SQL statement over the chain's tables.

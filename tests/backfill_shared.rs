@@ -60,16 +60,7 @@ async fn chain(cfg: &mut Config, empty_blocks: u64) -> (Anvil, u64) {
 /// Heights in bronze.blocks with how often each was written, and the tx count.
 async fn bronze(cfg: &Config) -> (BTreeMap<u64, u64>, u64) {
     pipeline::sink(cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
-    let rows = pipeline::rows(
-        &pipeline::query(
-            cfg,
-            "SELECT CAST(number AS VARCHAR), CAST(count(*) AS VARCHAR) FROM bronze.blocks GROUP BY number",
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
-    let heights = rows.iter().map(|r| (r[0].parse().unwrap(), r[1].parse().unwrap())).collect();
+    let heights = common::bronze_heights(cfg).await;
     let txs = pipeline::rows(&pipeline::query(cfg, "SELECT CAST((SELECT count(*) FROM bronze.txs_native_transfer) + (SELECT count(*) FROM bronze.txs_contract_call) + (SELECT count(*) FROM bronze.txs_contract_deploy) AS VARCHAR)").await.unwrap())
         .unwrap()[0][0]
         .parse()

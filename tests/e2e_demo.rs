@@ -30,6 +30,27 @@ async fn gold_equals_the_traffic_ledger() {
     assert_eq!(report.sink.rejected, 0);
     assert_eq!(report.crawl.blocks, l.last_block + 1, "every height from genesis to head");
 
+    // Decoding: the generator's calls by method, its transfer arguments, swaps and deposits
+    // are all in `report.gold == report.ledger` above; they must mean something.
+    assert!(l.methods.len() >= 6 && l.v2_swaps >= 10 && l.weth_deposits >= 10, "{l:?}");
+    assert!(l.methods.keys().all(|m| m.contains('(')), "every call encoded from a known ABI: {l:?}");
+    // Real time: every call and log also went out decoded, keyed like its source record.
+    let count = |sql: &str| {
+        let sql = sql.to_owned();
+        let cfg = cfg.clone();
+        async move {
+            chainlake::pipeline::rows(&chainlake::pipeline::query(&cfg, &sql).await.unwrap()).unwrap()[0][0]
+                .clone()
+        }
+    };
+    let published_calls = count("SELECT count(DISTINCT _kafka_key) FROM bronze.decoded_calls").await;
+    assert_eq!(published_calls, l.calls.to_string());
+    let logs = count("SELECT count(*) FROM silver.logs").await;
+    assert_eq!(count("SELECT count(DISTINCT _kafka_key) FROM bronze.decoded_events").await, logs);
+    let undecoded =
+        count("SELECT count(*) FROM bronze.decoded_events WHERE decode_status <> 'decoded'").await;
+    assert_eq!(undecoded, "0", "every log of the traffic is of a built-in ABI");
+
     // RPC economy: 2 requests per block plus head polls and the chain id check.
     let per_block = report.rpc_requests as f64 / report.crawl.blocks as f64;
     assert!(per_block < 3.0, "requests per block {per_block}");

@@ -36,6 +36,7 @@ async fn backfill_through_a_limiting_flaky_provider_loses_nothing() {
 
     let crawler = pipeline::connect(&cfg).await.unwrap();
     let to = 40;
+    common::node::reach(to).await;
     let cancel = CancellationToken::new();
     let stats = crawler.backfill(0, to, cfg.rpc.concurrency, &cancel).await.unwrap();
     assert_eq!(stats.blocks, to + 1);

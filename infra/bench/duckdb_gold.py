@@ -4,7 +4,8 @@
 The spec names each Silver table's current Parquet files (from its Delta snapshot) and the Gold
 jobs in the order chainlake runs them. Each Gold result is written as Parquet partitioned like
 chainlake's table, and later jobs read it back (gold.fee_recipients_monthly reads the daily
-table). Prints `gold_seconds <wall time of the Gold layer>`.
+table). Prints `job_seconds <table> <seconds>` per job and `gold_seconds <wall time of the Gold
+layer>`.
 """
 import json
 import os
@@ -28,10 +29,12 @@ for name, files in spec["silver"].items():
 os.makedirs(spec["out"], exist_ok=True)
 started = time.monotonic()
 for job in spec["gold"]:
+    job_started = time.monotonic()
     out = os.path.join(spec["out"], job["name"])
     sql = job["sql"].rstrip().rstrip(";")
     con.execute(f"COPY ({sql}) TO '{out}' (FORMAT PARQUET, PARTITION_BY ({job['partition']}), OVERWRITE_OR_IGNORE)")
     con.execute(
         f"CREATE VIEW gold.{job['name']} AS SELECT * FROM read_parquet('{out}/**/*.parquet', hive_partitioning = true)"
     )
+    print(f"job_seconds {job['name']} {time.monotonic() - job_started:.3f}")
 print(f"gold_seconds {time.monotonic() - started:.3f}")

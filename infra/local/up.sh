@@ -70,6 +70,7 @@ error_log $NG/error.log warn;
 events { worker_connections 256; }
 http {
   log_format keyed '\$status \$request_uri';
+  log_format leased '\$msec \$status \$request_uri \$http_x_chainlake_lease';
   access_log $NG/access.log keyed;
   client_body_temp_path $NG/body; proxy_temp_path $NG/proxy;
   fastcgi_temp_path $NG/fcgi; uwsgi_temp_path $NG/uwsgi; scgi_temp_path $NG/scgi;
@@ -86,6 +87,12 @@ http {
     location ~ ^/v3/key_flaky\$ {
       if (\$flaky) { return 503; }
       limit_req zone=perkey burst=5 nodelay;
+      rewrite ^ / break; proxy_pass http://127.0.0.1:$ANVIL_PORT;
+    }
+    # The key pool's keys (tests/key_pool.rs): 10 r/s each, as a free hosted key.
+    location ~ ^/v3/pool_[0-9]+\$ {
+      access_log $NG/pool.log leased;
+      limit_req zone=perkey burst=10 nodelay;
       rewrite ^ / break; proxy_pass http://127.0.0.1:$ANVIL_PORT;
     }
     location / { return 401; }

@@ -75,6 +75,10 @@ pub enum Error {
     /// `[rpc]` names no provider at all.
     #[error("no rpc provider configured (chain {chain})")]
     NoProvider { chain: String },
+    /// With a key pool, this replica holds no key lease now (`why`: which keys are held,
+    /// cooling or parked, or why the store cannot say): it waits, it never shares a key.
+    #[error("no API key leased (chain {chain}): {why}")]
+    NoKey { chain: String, why: String },
     /// A block's hash or parent hash is not a 32-byte hash.
     #[error("block {block} (chain {chain}) has a malformed {field}: {value}")]
     BadHash { chain: String, block: u64, field: &'static str, value: String },
@@ -87,6 +91,9 @@ pub enum Error {
     /// A configuration value that cannot work.
     #[error(transparent)]
     Config(#[from] crate::config::InvalidConfig),
+    /// The key store (leases, ledger) failed.
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
     /// The local devnet (anvil, artifacts, traffic) failed.
     #[cfg(feature = "devnet")]
     #[error("devnet: {what}: {reason}")]
@@ -120,7 +127,7 @@ impl Error {
             | Error::Io { .. } => false,
             #[cfg(feature = "devnet")]
             Error::Devnet { .. } => false,
-            Error::LeaseLost { .. } => true,
+            Error::LeaseLost { .. } | Error::NoKey { .. } | Error::Keys(_) => true,
         }
     }
 

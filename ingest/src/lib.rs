@@ -14,6 +14,7 @@
 //!   head (reorg healing against the [`canonical`] window, persisted by [`window_store`]);
 //! - [`backfill`] shares a backfill range among processes (Redis leases, checkpoints), with
 //!   [`progress`] reporting;
+//! - [`usage`] feeds every request to `{chain}.ops.rpc_usage` (the usage ledger's audit);
 //! - [`metrics`] lists every metric the crate exports;
 //! - `devnet` (feature `devnet`) runs a local anvil chain and generates traffic with a ledger.
 
@@ -21,6 +22,7 @@ pub mod backfill;
 pub mod canonical;
 pub mod config;
 pub mod crawler;
+pub mod decoded;
 #[cfg(feature = "devnet")]
 pub mod devnet;
 pub mod error;
@@ -28,6 +30,7 @@ mod fetch;
 pub mod follow;
 pub mod heads;
 pub mod health;
+pub mod keys;
 pub mod metrics;
 pub mod progress;
 pub mod providers;
@@ -39,6 +42,7 @@ pub mod source;
 mod testing;
 pub mod transform;
 pub mod transport;
+pub mod usage;
 pub mod verify;
 pub mod window_store;
 

@@ -54,6 +54,27 @@ metrics! {
         "blocks proven against their header before publishing";
     BLOCKS_UNVERIFIED = "chainlake_blocks_unverified_total", Counter, ["chain", "reason"],
         "blocks that failed every attempt (strict: to `{chain}.unverified`; warn: published flagged)";
+    KEY_LEASED = "chainlake_key_leased", Gauge, ["chain", "key"], "1 while this replica holds the key's lease";
+    KEY_WAITS = "chainlake_key_waits_total", Counter, ["chain"],
+        "attempts to lease a key that found none free (held, cooling or parked)";
+    KEY_THROTTLED = "chainlake_key_throttled_total", Counter, ["chain", "key"],
+        "429 or quota answers on a key (it cools down for every replica)";
+    KEY_PARKS = "chainlake_key_parks_total", Counter, ["chain", "key"], "keys given up at their daily quota";
+    KEY_REMAINING = "chainlake_key_remaining_requests", Gauge, ["chain", "key"],
+        "requests left in the key's 24-hour window (from the ledger)";
+    KEY_PARKED = "chainlake_key_parked", Gauge, ["chain", "key"], "1 while the key is at its daily quota";
+    KEY_REQUESTS = "chainlake_key_requests_total", Counter, ["chain", "key", "status"],
+        "requests sent on each key by this replica, by HTTP status class";
+    KEY_OBSERVED = "chainlake_key_observed_requests_total", Counter, ["chain", "key", "provider", "outcome"],
+        "requests on each key read from `ops.rpc_usage` by `keys monitor` (every replica's)";
+    KEY_LATENCY = "chainlake_key_latency_seconds", Histogram, ["chain", "key"],
+        "request latency per key, from `ops.rpc_usage` (`keys monitor`)";
+    USAGE_MALFORMED = "chainlake_usage_malformed_total", Counter, ["chain"],
+        "`ops.rpc_usage` records `keys monitor` could not parse (skipped, logged with coordinates)";
+    USAGE_DROPPED = "chainlake_usage_dropped_total", Counter, ["chain"],
+        "usage records (`ops.rpc_usage`) not delivered: queue full or broker refused";
+    DECODED_PUBLISHED = "chainlake_decoded_published_total", Counter, ["chain", "kind", "status"],
+        "decoded calls and events published (`decoded.calls` / `decoded.events`) by decode status";
     KAFKA_RECORDS = "chainlake_kafka_records_total", Counter, ["topic"], "records published";
     KAFKA_BYTES = "chainlake_kafka_bytes_total", Counter, ["topic"], "payload bytes published";
 }

@@ -15,11 +15,15 @@ use std::time::{Duration, Instant};
 use alloy::primitives::B256;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{RpcConfig, VerifyMode};
+use crate::config::{ProviderConfig, RpcConfig, VerifyMode};
 use crate::heads::{HeadCursor, WsHeads};
 use crate::health::{Changes, HealthTable, Policy};
+use crate::keys::lease::KeyLeases;
+use crate::keys::ledger::UsageLedger;
+use crate::keys::pool::KeyPool;
 use crate::rpc::{RawBlock, RpcSource};
 use crate::source::BlockSource;
+use crate::transport::RequestGate;
 use crate::{Error, Result};
 
 pub use crate::health::Demotion;
@@ -36,7 +40,18 @@ pub struct Providers {
     pub(crate) verify: VerifyMode,
     pub(crate) verify_attempts: u32,
     cancel: CancellationToken,
+    /// With a key pool: one source per key, and only the key this replica leases is used.
+    gate: Option<Arc<dyn RequestGate>>,
+    /// Why no key is leased, asked of the pool when a round finds none.
+    waiting: Option<Waiting>,
+    /// The pool's task holding the lease, stopped (and the lease released) by [`Self::release_key`].
+    holder: Option<Arc<tokio::sync::Mutex<Option<Holder>>>>,
 }
+
+/// The pool's lease-holding task and what stops it.
+type Holder = (CancellationToken, tokio::task::JoinHandle<()>);
+
+type Waiting = Arc<dyn Fn() -> futures::future::BoxFuture<'static, String> + Send + Sync>;
 
 /// How long to wait between rounds over every provider, and when to stop waiting.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +65,59 @@ impl Providers {
     pub fn new(chain: &str, cfg: &RpcConfig) -> Result<Self> {
         let sources =
             cfg.providers().iter().map(|p| RpcSource::new(chain, p, cfg)).collect::<Result<Vec<_>>>()?;
+        Self::from_sources(chain, cfg, sources)
+    }
+
+    /// One source per key of `pool`, each request gated by it; only the key the replica
+    /// leases is called. A task holds the lease ([`KeyPool::run`]) until `cancel` or
+    /// [`Self::release_key`].
+    pub fn pooled<L: KeyLeases, U: UsageLedger>(
+        chain: &str,
+        cfg: &RpcConfig,
+        pool: Arc<KeyPool<L, U>>,
+        cancel: &CancellationToken,
+    ) -> Result<Self> {
+        let stop = cancel.child_token();
+        let task = {
+            let (pool, stop) = (pool.clone(), stop.clone());
+            tokio::spawn(async move { pool.run(&stop).await })
+        };
+        let asked = pool.clone();
+        let waiting: Waiting = Arc::new(move || {
+            let p = asked.clone();
+            Box::pin(async move { p.waiting().await })
+        });
+        let keys = pool.keys().to_vec();
+        let gate: Arc<dyn RequestGate> = pool;
+        let sources = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let p = ProviderConfig {
+                    url: k.url.clone(),
+                    pseudonym: k.pseudonym.clone(),
+                    ws_url: k.ws_url.clone(),
+                };
+                RpcSource::gated(chain, &p, cfg, gate.clone(), i)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut p = Self::from_sources(chain, cfg, sources)?;
+        p.gate = Some(gate);
+        p.waiting = Some(waiting);
+        p.holder = Some(Arc::new(tokio::sync::Mutex::new(Some((stop, task)))));
+        Ok(p)
+    }
+
+    /// Gives the key lease back now (at the end of a run), rather than at its TTL.
+    pub async fn release_key(&self) {
+        let Some(holder) = &self.holder else { return };
+        if let Some((stop, task)) = holder.lock().await.take() {
+            stop.cancel();
+            let _ = task.await;
+        }
+    }
+
+    fn from_sources(chain: &str, cfg: &RpcConfig, sources: Vec<RpcSource>) -> Result<Self> {
         if sources.is_empty() {
             return Err(Error::NoProvider { chain: chain.to_owned() });
         }
@@ -74,6 +142,9 @@ impl Providers {
             verify: VerifyMode::Strict,
             verify_attempts: cfg.verify_attempts.max(1),
             cancel: CancellationToken::new(),
+            gate: None,
+            waiting: None,
+            holder: None,
         };
         p.export_state(&p.lock());
         Ok(p)
@@ -115,8 +186,14 @@ impl Providers {
         self.sources.iter().map(RpcSource::requests).sum()
     }
 
-    /// Starts `newHeads` subscriptions for the providers that have a WebSocket endpoint.
+    /// Starts `newHeads` subscriptions for the providers that have a WebSocket endpoint. With a
+    /// key pool there are none: a subscription would hold every key's socket open whoever leases
+    /// it, so heads are polled through the leased key like every other call.
     pub fn subscribe_heads(&self, cancel: &CancellationToken) {
+        if self.gate.is_some() {
+            tracing::info!(chain = %self.chain, "key pool: heads are polled through the leased key (no WebSocket)");
+            return;
+        }
         let mut ws = self.ws.lock().unwrap_or_else(|e| e.into_inner());
         for (slot, source) in ws.iter_mut().zip(self.sources.iter()) {
             if slot.is_none() {
@@ -198,7 +275,13 @@ impl Providers {
         Fut: std::future::Future<Output = Result<T>>,
     {
         let mut last = None;
-        for i in self.order() {
+        let order = self.order();
+        if order.is_empty() {
+            if let Some(waiting) = &self.waiting {
+                return Err(Error::NoKey { chain: self.chain.clone(), why: waiting().await });
+            }
+        }
+        for i in order {
             match f(self.sources[i].clone()).await {
                 Ok(v) => {
                     self.lock().succeeded(i);
@@ -219,8 +302,12 @@ impl Providers {
         Err(last.unwrap_or_else(|| Error::NoProvider { chain: self.chain.clone() }))
     }
 
+    /// The providers to try in turn; with a key pool, the leased key alone (or none).
     fn order(&self) -> Vec<usize> {
-        self.lock().order(Instant::now())
+        match &self.gate {
+            Some(gate) => gate.current().into_iter().collect(),
+            None => self.lock().order(Instant::now()),
+        }
     }
 
     pub(crate) fn failed(&self, i: usize) {
@@ -294,6 +381,9 @@ impl Providers {
 
     /// Every `head-check-interval`: reads every provider's head and demotes the laggards.
     pub async fn check_health(&self) {
+        if self.gate.is_some() {
+            return; // the keys of a pool are one provider's: their heads are one head
+        }
         if !self.lock().check_due(Instant::now()) {
             return;
         }
@@ -340,6 +430,11 @@ impl Providers {
 
     /// `eth_chainId` of every provider (each must serve the configured chain).
     pub async fn chain_ids(&self) -> Vec<(String, Result<u64>)> {
+        if self.gate.is_some() {
+            // Keys of a pool are asked through the one this replica leases (waiting for it).
+            let id = self.call("eth_chainId", |s| async move { s.chain_id().await }).await;
+            return vec![("key pool".to_owned(), id)];
+        }
         let ids = futures::future::join_all(self.sources.iter().map(RpcSource::chain_id)).await;
         self.sources.iter().map(|s| s.provider().to_owned()).zip(ids).collect()
     }

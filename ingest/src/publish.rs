@@ -1,7 +1,9 @@
 //! Publish: wire records → Kafka (idempotent producer, keyed, compressed).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use chainlake_decode::Registry;
 use futures::future::try_join_all;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -57,24 +59,38 @@ pub struct Publisher {
     producer: FutureProducer,
     topics: Topics,
     chain: String,
+    /// Decodes each bundle's calls and logs onto the `decoded.*` topics (`None`: off).
+    decoder: Option<Arc<Registry>>,
+}
+
+/// An idempotent producer (`acks=all`, compressed) that waits up to `linger_ms` to batch.
+pub(crate) fn producer(cfg: &KafkaConfig, linger_ms: u32, action: &'static str) -> Result<FutureProducer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &cfg.brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", &cfg.compression)
+        .set("linger.ms", linger_ms.to_string())
+        .set("message.timeout.ms", cfg.message_timeout.as_millis().to_string())
+        .create()
+        .map_err(|e| Error::Kafka { action, brokers: cfg.brokers.clone(), source: Box::new(e) })
 }
 
 impl Publisher {
     pub fn new(cfg: &KafkaConfig, chain: &str) -> Result<Self> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &cfg.brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("compression.type", &cfg.compression)
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", cfg.message_timeout.as_millis().to_string())
-            .create()
-            .map_err(|e| Error::Kafka {
-                action: "create producer",
-                brokers: cfg.brokers.clone(),
-                source: Box::new(e),
-            })?;
-        Ok(Publisher { producer, topics: Topics::new(&cfg.topic_prefix, chain), chain: chain.to_owned() })
+        let producer = producer(cfg, 5, "create producer")?;
+        Ok(Publisher {
+            producer,
+            topics: Topics::new(&cfg.topic_prefix, chain),
+            chain: chain.to_owned(),
+            decoder: None,
+        })
+    }
+
+    /// Also publishes each bundle's calls and logs decoded with `registry`
+    /// (`{chain}.decoded.calls` / `{chain}.decoded.events`, see [`crate::decoded`]).
+    pub fn with_decoder(self, registry: Arc<Registry>) -> Self {
+        Publisher { decoder: Some(registry), ..self }
     }
 
     pub fn topics(&self) -> &Topics {
@@ -98,6 +114,15 @@ impl Publisher {
         }
         for log in &bundle.logs {
             msgs.push((self.topics.name(TopicKind::Logs), log.key(), encode(log, "log")?));
+        }
+        if let Some(registry) = &self.decoder {
+            let decoded = crate::decoded::decode_bundle(registry, bundle);
+            for c in &decoded.calls {
+                msgs.push((self.topics.name(TopicKind::DecodedCalls), c.key(), encode(c, "decoded call")?));
+            }
+            for e in &decoded.events {
+                msgs.push((self.topics.name(TopicKind::DecodedEvents), e.key(), encode(e, "decoded event")?));
+            }
         }
         self.send_all(&msgs).await
     }

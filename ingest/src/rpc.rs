@@ -69,6 +69,26 @@ type RawResult<R> = std::result::Result<R, RpcError<TransportErrorKind>>;
 
 impl RpcSource {
     pub fn new(chain: &str, provider: &ProviderConfig, rpc: &RpcConfig) -> Result<Self> {
+        Self::build(chain, provider, rpc, None)
+    }
+
+    /// A source whose every request first passes `gate` as key `index` of a pool.
+    pub fn gated(
+        chain: &str,
+        provider: &ProviderConfig,
+        rpc: &RpcConfig,
+        gate: Arc<dyn crate::transport::RequestGate>,
+        index: usize,
+    ) -> Result<Self> {
+        Self::build(chain, provider, rpc, Some((gate, index)))
+    }
+
+    fn build(
+        chain: &str,
+        provider: &ProviderConfig,
+        rpc: &RpcConfig,
+        gate: Option<(Arc<dyn crate::transport::RequestGate>, usize)>,
+    ) -> Result<Self> {
         let url: url::Url = provider.url.parse().map_err(|e: url::ParseError| Error::ProviderUrl {
             chain: chain.to_owned(),
             provider: provider.pseudonym.clone(),
@@ -90,6 +110,10 @@ impl RpcSource {
                 reason: e.without_url().to_string(),
             }
         })?;
+        let http = match gate {
+            Some((gate, index)) => http.with_gate(gate, index),
+            None => http,
+        };
         let client = ClientBuilder::default().layer(retry).transport(http, is_local);
         Ok(RpcSource {
             client,

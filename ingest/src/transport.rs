@@ -7,13 +7,42 @@
 //! It also classifies what went wrong (timeout, refused, TLS, DNS, HTTP status, truncated or
 //! non-JSON body) so the retry policy and the operator see the cause.
 
+use std::sync::Arc;
 use std::task;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::rpc::json_rpc::{RequestPacket, ResponsePacket};
 use alloy::transports::{TransportError, TransportErrorKind, TransportFut};
 use tower::Service;
 use tracing::Instrument;
+
+/// What stands before every request of a key-pool endpoint (the replica's key lease, its rate
+/// limit and the ledger: [`crate::keys::pool::KeyPool`]) and hears every answer.
+pub trait RequestGate: Send + Sync {
+    /// Waits until one call of `method` may go out on key `index`; the lease's fencing token,
+    /// or why not.
+    fn admit<'a>(
+        &'a self,
+        index: usize,
+        method: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + 'a>>;
+    /// This replica's name (sent with each request, with the lease token: an audit trail of
+    /// who used a key when, on the provider's side).
+    fn replica(&self) -> &str;
+    /// The answer to a request of `methods` on key `index` (`status` 0: no HTTP answer).
+    fn answered(
+        &self,
+        index: usize,
+        methods: &[String],
+        status: u16,
+        latency: Duration,
+        retry_after: Option<Duration>,
+    );
+    /// The key this replica may send on now, if any.
+    fn current(&self) -> Option<usize>;
+    /// The name of the provider key `index` belongs to.
+    fn provider(&self, index: usize) -> &str;
+}
 
 /// One provider's HTTP endpoint; clones share the connection pool.
 #[derive(Clone)]
@@ -21,25 +50,64 @@ pub struct RedactedHttp {
     client: reqwest::Client,
     url: url::Url,
     provider: String,
+    gate: Option<(Arc<dyn RequestGate>, usize)>,
 }
 
 impl RedactedHttp {
     /// `timeout` bounds each request from connect to the last body byte.
     pub fn new(url: url::Url, provider: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout).build()?;
-        Ok(RedactedHttp { client, url, provider: provider.to_owned() })
+        Ok(RedactedHttp { client, url, provider: provider.to_owned(), gate: None })
+    }
+
+    /// Every request first passes `gate` as key `index` of its pool.
+    pub fn with_gate(mut self, gate: Arc<dyn RequestGate>, index: usize) -> Self {
+        self.gate = Some((gate, index));
+        self
     }
 
     async fn send(self, req: RequestPacket) -> Result<ResponsePacket, TransportError> {
+        let methods: Vec<String> = req.method_names().map(str::to_owned).collect();
+        let mut post = self.client.post(self.url.clone());
+        let mut token = 0;
+        if let Some((gate, index)) = &self.gate {
+            for m in &methods {
+                token = gate.admit(*index, m).await.map_err(|why| TransportErrorKind::custom_str(&why))?;
+            }
+            post = post.header("x-chainlake-lease", format!("{}|{token}", gate.replica()));
+        }
         let body = serde_json::to_vec(&req).map_err(TransportError::ser_err)?;
-        let resp = self
-            .client
-            .post(self.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| TransportErrorKind::custom_str(&describe(&e)))?;
+        let started = Instant::now();
+        let sent_at = crate::usage::now_ms();
+        let sent = post.header(reqwest::header::CONTENT_TYPE, "application/json").body(body).send().await;
+        let heard = |status: u16, retry_after: Option<Duration>| {
+            let latency = started.elapsed();
+            let provider = match &self.gate {
+                Some((gate, index)) => {
+                    gate.answered(*index, &methods, status, latency, retry_after);
+                    gate.provider(*index)
+                }
+                None => self.provider.as_str(),
+            };
+            for method in &methods {
+                crate::usage::record(crate::usage::Usage {
+                    key: self.provider.clone(),
+                    provider: provider.to_owned(),
+                    method: method.clone(),
+                    http_status: status,
+                    latency,
+                    lease_token: token,
+                    sent_at,
+                });
+            }
+        };
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                heard(0, None);
+                return Err(TransportErrorKind::custom_str(&describe(&e)));
+            }
+        };
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -47,6 +115,7 @@ impl RedactedHttp {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok())
             .map(Duration::from_secs);
+        heard(status.as_u16(), retry_after);
         let body = match resp.bytes().await {
             Ok(b) => b,
             Err(e) => {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use chainlake_decode::Registry;
 use chainlake_wire::TopicKind;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
@@ -13,15 +14,22 @@ use crate::job::Job;
 use crate::lake::{Lake, Layer};
 use crate::{Error, Result};
 
-/// A session with the three layer schemas and `information_schema` (for `SHOW TABLES`).
+/// A session with the three layer schemas and `information_schema` (for `SHOW TABLES`),
+/// decoding with the built-in ABIs.
 pub fn new_session() -> Result<SessionContext> {
+    new_session_with(&crate::decode_udf::builtin_registry())
+}
+
+/// A session like [`new_session`]'s, decoding with `registry`.
+pub fn new_session_with(registry: &Arc<Registry>) -> Result<SessionContext> {
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
-    add_layer_schemas(&ctx)?;
+    add_layer_schemas(&ctx, registry)?;
     Ok(ctx)
 }
 
-fn add_layer_schemas(ctx: &SessionContext) -> Result<()> {
+fn add_layer_schemas(ctx: &SessionContext, registry: &Arc<Registry>) -> Result<()> {
     crate::udf::register(ctx);
+    crate::decode_udf::register(ctx, registry);
     let catalog = ctx.catalog("datafusion").ok_or_else(|| Error::Config {
         what: "datafusion session".into(),
         reason: "no default catalog".into(),
@@ -48,7 +56,7 @@ pub fn register_batches(
 
 /// A session whose memory is bounded by `memory` bytes: sorts, aggregates and joins beyond it
 /// spill to the OS temp directory (or fail, for what cannot spill) instead of growing the process.
-pub fn bounded_session(memory: usize) -> Result<SessionContext> {
+pub fn bounded_session(memory: usize, registry: &Arc<Registry>) -> Result<SessionContext> {
     use deltalake::datafusion::execution::memory_pool::FairSpillPool;
     use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
     use deltalake::datafusion::execution::SessionStateBuilder;
@@ -64,7 +72,7 @@ pub fn bounded_session(memory: usize) -> Result<SessionContext> {
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
     let ctx = SessionContext::new_with_state(state);
-    add_layer_schemas(&ctx)?;
+    add_layer_schemas(&ctx, registry)?;
     Ok(ctx)
 }
 

@@ -81,6 +81,24 @@ pub struct MedallionConfig {
     /// Memory one job may use before DataFusion spills sorts and aggregates to disk.
     #[serde(default = "default_memory")]
     pub memory_limit: ByteSize,
+    /// Days one commit of a job writes at most (a rebuild or a backlog is split).
+    #[serde(default = "default_days_per_commit")]
+    pub days_per_commit: usize,
+}
+
+impl MedallionConfig {
+    /// What bounds one run of a job.
+    pub fn limits(&self) -> crate::jobs::RunLimits {
+        crate::jobs::RunLimits {
+            memory: self.memory_limit.0,
+            days_per_commit: self.days_per_commit,
+            ..crate::jobs::RunLimits::default()
+        }
+    }
+}
+
+fn default_days_per_commit() -> usize {
+    crate::incremental::run::DAYS_PER_COMMIT
 }
 
 /// A size in bytes, written `512MiB`, `1GiB`, `1048576`.

@@ -17,17 +17,24 @@ use crate::{Error, Result};
 /// The SQL files compiled into the binary (the `sql/` directory of the repository).
 const BUILT_IN: &[(&str, &str)] = &[
     ("silver_blocks.sql", include_str!("../../sql/silver_blocks.sql")),
+    ("silver_approvals.sql", include_str!("../../sql/silver_approvals.sql")),
     ("silver_chain_reorgs.sql", include_str!("../../sql/silver_chain_reorgs.sql")),
+    ("silver_decoded_calls.sql", include_str!("../../sql/silver_decoded_calls.sql")),
+    ("silver_decoded_events.sql", include_str!("../../sql/silver_decoded_events.sql")),
+    ("silver_dex_swaps.sql", include_str!("../../sql/silver_dex_swaps.sql")),
     ("silver_logs.sql", include_str!("../../sql/silver_logs.sql")),
     ("silver_token_transfers.sql", include_str!("../../sql/silver_token_transfers.sql")),
     ("silver_transactions.sql", include_str!("../../sql/silver_transactions.sql")),
+    ("gold_api_key_usage_daily.sql", include_str!("../../sql/gold_api_key_usage_daily.sql")),
     ("gold_contract_calls_daily.sql", include_str!("../../sql/gold_contract_calls_daily.sql")),
+    ("gold_dex_volume_daily.sql", include_str!("../../sql/gold_dex_volume_daily.sql")),
     ("gold_fee_recipients_daily.sql", include_str!("../../sql/gold_fee_recipients_daily.sql")),
     ("gold_fee_recipients_monthly.sql", include_str!("../../sql/gold_fee_recipients_monthly.sql")),
     ("gold_gas_daily.sql", include_str!("../../sql/gold_gas_daily.sql")),
     ("gold_gas_hourly.sql", include_str!("../../sql/gold_gas_hourly.sql")),
     ("gold_native_transfers_daily.sql", include_str!("../../sql/gold_native_transfers_daily.sql")),
     ("gold_token_transfers_daily.sql", include_str!("../../sql/gold_token_transfers_daily.sql")),
+    ("gold_top_methods_daily.sql", include_str!("../../sql/gold_top_methods_daily.sql")),
     ("gold_tx_class_daily.sql", include_str!("../../sql/gold_tx_class_daily.sql")),
 ];
 
@@ -74,6 +81,13 @@ impl Job {
         let me = TableRef { layer, name: name.to_owned() };
         let inputs = table_refs(&sql).into_iter().filter(|t| *t != me).collect();
         Ok(Some(Job { layer, name: name.to_owned(), path, sql, partition, inputs }))
+    }
+
+    /// Whether the SQL decodes (calls `decode_call` or `decode_event`): its rows depend on the
+    /// ABI registry too, not only on its input tables.
+    pub fn decodes(&self) -> bool {
+        let sql = self.sql.to_ascii_lowercase();
+        sql.contains("decode_call(") || sql.contains("decode_event(")
     }
 
     /// `layer.name`.

@@ -8,8 +8,12 @@ use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
 use deltalake::datafusion::prelude::SessionContext;
 
-use crate::catalog::{new_session, register_batches, register_chain};
-pub use crate::incremental::{run_job, JobReport, Refresh};
+use std::sync::Arc;
+
+use chainlake_decode::Registry;
+
+use crate::catalog::{new_session_with, register_batches, register_chain};
+pub use crate::incremental::{run_job, JobReport, Refresh, RunLimits};
 pub use crate::job::{load_jobs, Job};
 use crate::lake::{normalize_for_delta, Lake, Layer};
 use crate::{Error, Result};
@@ -38,18 +42,23 @@ pub async fn run_jobs(
     jobs: &[Job],
     layer: Option<Layer>,
     refresh: Refresh,
-    memory: usize,
+    limits: RunLimits,
 ) -> Result<Vec<JobReport>> {
     let mut reports = Vec::with_capacity(jobs.len());
     for job in jobs.iter().filter(|j| layer.is_none_or(|l| l == j.layer)) {
-        reports.push(run_job(lake, chain, job, refresh, memory).await?);
+        reports.push(run_job(lake, chain, job, refresh, &limits).await?);
     }
     Ok(reports)
 }
 
 /// A session with every table of `chain` registered (see catalog.rs), for ad-hoc queries.
-pub async fn session(lake: &Lake, chain: &str, jobs: &[Job]) -> Result<SessionContext> {
-    let ctx = new_session()?;
+pub async fn session(
+    lake: &Lake,
+    chain: &str,
+    jobs: &[Job],
+    registry: &Arc<Registry>,
+) -> Result<SessionContext> {
+    let ctx = new_session_with(registry)?;
     register_chain(&ctx, lake, chain, jobs).await?;
     Ok(ctx)
 }

@@ -43,4 +43,6 @@ metrics! {
         "Unix time of a job's last successful scheduled run";
     JOB_CONSECUTIVE_FAILURES = "chainlake_job_consecutive_failures", Gauge, [],
         "scheduled medallion runs that failed in a row (0 after a success)";
+    DECODE_RESULTS = "chainlake_decode_results_total", Counter, ["kind", "status"],
+        "calls and logs `decode_call` / `decode_event` did not fully decode (`kind` call or event; `status` named, ambiguous, unknown or failed)";
 }

@@ -7,241 +7,43 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use chainlake_medallion::bronze::{buffer_for, Envelope};
-use chainlake_medallion::catalog::{new_session, register_batches};
+use chainlake_medallion::catalog::new_session;
 use chainlake_medallion::deltalake::arrow::array::RecordBatch;
 use chainlake_medallion::deltalake::datafusion::assert_batches_eq;
-use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
 use chainlake_medallion::jobs::{execute, load_jobs};
-use chainlake_medallion::lake::Layer;
-use chainlake_wire::{fixtures, BlockRecord, ChainEventRecord, LogRecord, TopicKind, TxClass, TxRecord};
+use chainlake_wire::{fixtures, BlockRecord, ChainEventRecord};
 
-const COVERED: [&str; 13] = [
+#[path = "golden/bronze.rs"]
+mod bronze;
+use bronze::*;
+#[path = "golden/decoded.rs"]
+mod decoded;
+
+const COVERED: [&str; 20] = [
+    "silver_approvals",
     "silver_blocks",
     "silver_chain_reorgs",
+    "silver_decoded_calls",
+    "silver_decoded_events",
+    "silver_dex_swaps",
     "silver_logs",
     "silver_token_transfers",
     "silver_transactions",
+    "gold_api_key_usage_daily",
     "gold_contract_calls_daily",
+    "gold_dex_volume_daily",
     "gold_fee_recipients_daily",
     "gold_fee_recipients_monthly",
     "gold_gas_daily",
     "gold_gas_hourly",
     "gold_native_transfers_daily",
     "gold_token_transfers_daily",
+    "gold_top_methods_daily",
     "gold_tx_class_daily",
 ];
 
 fn sql_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql")
-}
-
-const DAY1: u64 = 1_700_000_000; // 2023-11-14T22:13:20Z
-const DAY2: u64 = DAY1 + 86_400;
-
-fn block(number: u64, hash: &str, ts: u64, miner: &str, base_gwei: u64) -> BlockRecord {
-    BlockRecord {
-        hash: hash.into(),
-        parent_hash: format!("0xparent{number}"),
-        miner: miner.into(),
-        gas_used: 100_000 * number,
-        base_fee_per_gas: Some((base_gwei * 1_000_000_000).to_string()),
-        ..fixtures::block("t", number, ts)
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn tx(
-    hash: &str,
-    b: &BlockRecord,
-    index: u64,
-    to: Option<&str>,
-    input: &str,
-    value: &str,
-    status: u64,
-    gas_used: u64,
-    egp_gwei_tenths: u64,
-) -> TxRecord {
-    TxRecord {
-        hash: hash.into(),
-        from: format!("0xfrom{}", index % 2),
-        value: value.into(),
-        gas: 100_000,
-        max_fee_per_gas: Some("9000000000".into()),
-        max_priority_fee_per_gas: Some("1000000000".into()),
-        status: Some(status),
-        gas_used: Some(gas_used),
-        cumulative_gas_used: Some(gas_used),
-        effective_gas_price: Some((egp_gwei_tenths * 100_000_000).to_string()),
-        contract_address: to.is_none().then(|| "0xc1".to_owned()),
-        ..fixtures::call(b, index, to, input)
-    }
-}
-
-fn no_receipt(t: TxRecord) -> TxRecord {
-    TxRecord {
-        has_receipt: false,
-        status: None,
-        gas_used: None,
-        cumulative_gas_used: None,
-        effective_gas_price: None,
-        contract_address: None,
-        ..t
-    }
-}
-
-/// A 32-byte word holding `n` (a topic or a data word), and the address in such a topic.
-fn word(n: u128) -> String {
-    format!("{n:064x}")
-}
-fn topic(n: u128) -> Option<String> {
-    Some(format!("0x{}", word(n)))
-}
-fn addr(n: u128) -> String {
-    format!("0x{n:040x}")
-}
-
-const TRANSFER: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
-const TRANSFER_SINGLE: &str = "0xc3d58168c5ae7397731d063d5bbf3d657854427343f4c083240f7aacaa2d0f62";
-const TRANSFER_BATCH: &str = "0x4a39dc06d4c0dbc64b70af90fd698a233a518aa5d07e595d983b8c0526c8f7fb";
-/// 2^200: an amount wider than DECIMAL(38,0).
-const HUGE: &str = "1606938044258990275541962092341162602522202993782792835301376";
-
-fn log(t: &TxRecord, index: u64, token: &str, topics: [Option<String>; 4], data: String) -> LogRecord {
-    let topics_count = topics.iter().filter(|t| t.is_some()).count() as u64;
-    let [topic0, topic1, topic2, topic3] = topics;
-    LogRecord {
-        address: token.into(),
-        topic0,
-        topic1,
-        topic2,
-        topic3,
-        topics_count,
-        data,
-        ..fixtures::log(t, index)
-    }
-}
-
-/// The token logs: ERC-20 (re-published once, and a 2^200 amount), ERC-721, ERC-1155 single
-/// and batch, and an ERC-20 transfer in the orphaned block.
-fn logs(t4: &TxRecord, t5: &TxRecord, t6: &TxRecord, t7: &TxRecord) -> Vec<LogRecord> {
-    let t = || Some(TRANSFER.to_owned());
-    let erc20 = log(
-        t4,
-        0,
-        "0xc1",
-        [t(), topic(0xa), topic(0xb), None],
-        format!("0x{}", word(1_000_000_000_000_000_000)),
-    );
-    let huge = format!("1{}", "0".repeat(50)); // 2^200
-    vec![
-        erc20.clone(),
-        erc20,
-        log(t5, 1, "0xc2", [t(), topic(0xb), topic(0xc), topic(42)], "0x".into()),
-        log(t6, 0, "0xc1", [t(), topic(0xa), topic(0xb), None], format!("0x{}", word(5))), // orphaned
-        log(
-            t7,
-            0,
-            "0xe1",
-            [Some(TRANSFER_SINGLE.into()), topic(0xd), topic(0xa), topic(0xb)],
-            format!("0x{}{}", word(7), word(100)),
-        ),
-        log(
-            t7,
-            1,
-            "0xe1",
-            [Some(TRANSFER_BATCH.into()), topic(0xd), topic(0xa), topic(0xc)],
-            format!(
-                "0x{}{}{}{}{}{}{}{}",
-                word(0x40),
-                word(0xa0),
-                word(2),
-                word(1),
-                word(2),
-                word(2),
-                word(10),
-                word(20)
-            ),
-        ),
-        log(t7, 2, "0xc1", [t(), topic(0xb), topic(0xc), None], format!("0x{huge:0>64}")),
-    ]
-}
-
-/// Bronze as the sink would write it; offsets and arrival times make the order explicit.
-/// Day 1 (2023-11-14): blocks 1 and 2. Day 2 (2023-11-15): block 3 (reorged: 0xb3x orphaned),
-/// and block 4 an hour later, pre-London (no base fee), with a transaction lacking its receipt.
-fn bronze(ctx: &SessionContext) {
-    let b1 = block(1, "0xb1", DAY1, "0xm1", 1);
-    let b2 = block(2, "0xb2", DAY1 + 12, "0xm2", 2);
-    let b3_orphan = block(3, "0xb3x", DAY2, "0xm1", 3);
-    let b3 = block(3, "0xb3", DAY2, "0xm2", 3);
-    let b4 = BlockRecord { base_fee_per_gas: None, ..block(4, "0xb4", DAY2 + 3600, "0xm1", 0) };
-    let t4 = tx("0xt4", &b2, 0, Some("0xc1"), "0xa9059cbb", "0", 1, 30_000, 25);
-    let t5 = tx("0xt5", &b2, 1, Some("0xc2"), "0x095ea7b3", "0", 1, 40_000, 30);
-    let t6 = tx("0xt6", &b3_orphan, 0, Some("0xaa"), "0x", "7", 1, 21_000, 35); // orphaned block
-    let t7 = tx("0xt7", &b3, 0, Some("0xc1"), "0xa9059cbb", "0", 1, 25_000, 40);
-    let logs = logs(&t4, &t5, &t6, &t7);
-    let txs = vec![
-        tx("0xt1", &b1, 0, Some("0xaa"), "0x", "1000000000000000000", 1, 21_000, 15),
-        tx("0xt2", &b1, 1, Some("0xab"), "0x", "5", 0, 21_000, 10),
-        tx("0xt3", &b1, 2, None, "0x6080", "0", 1, 50_000, 20),
-        t4.clone(),
-        t4, // re-published
-        t5,
-        t6,
-        t7,
-        tx("0xt8", &b3, 1, Some("0xac"), "0x", "123456789012345678901234567890", 1, 21_000, 30),
-        tx("0xt9", &b4, 0, Some("0xad"), "0x", "2", 1, 21_000, 50),
-        no_receipt(tx("0xta", &b4, 1, Some("0xc3"), "0xdeadbeef00", "0", 1, 0, 0)),
-    ];
-    // Publication order (seq): 0xb3x, the reorg at 3, then 0xb3. The orphaned 0xb3x arrives
-    // last: the follower's sequence, not arrival order, excludes it.
-    let b3_orphan = BlockRecord { seq: 3, ..b3_orphan };
-    let b3 = BlockRecord { seq: 5, ..b3 };
-    let b4 = BlockRecord { seq: 6, ..b4 };
-    let blocks = [b1.clone(), b2.clone(), b2, b3, b4, b3_orphan];
-    let reorg = ChainEventRecord {
-        detected_at: (DAY2 as i64) * 1000 + 5_000,
-        seq: 4,
-        ..fixtures::reorg("t", 3, vec!["0xb3x".into()], vec!["0xb3".into()])
-    };
-    register(ctx, &blocks, &txs, &logs, &[reorg]);
-}
-
-/// Registers Bronze tables holding `blocks`, `txs`, `logs` and `events`, arriving in that order.
-fn register(
-    ctx: &SessionContext,
-    blocks: &[BlockRecord],
-    txs: &[TxRecord],
-    logs: &[LogRecord],
-    events: &[ChainEventRecord],
-) {
-    let mut offset = 0;
-    let mut push = |kind: TopicKind, rows: Vec<Vec<u8>>| {
-        let mut buf = buffer_for(kind);
-        for payload in rows {
-            offset += 1;
-            let env = Envelope {
-                topic: kind.suffix().into(),
-                partition: 0,
-                offset,
-                key: None,
-                ingested_at: offset * 1_000_000,
-            };
-            buf.push(&payload, env).unwrap();
-        }
-        let (batch, late): (RecordBatch, _) = buf.take_batch().unwrap();
-        assert!(late.is_empty());
-        register_batches(ctx, Layer::Bronze, kind.table_name(), buf.schema(), vec![batch]).unwrap();
-    };
-    push(TopicKind::Blocks, blocks.iter().map(|b| serde_json::to_vec(b).unwrap()).collect());
-    for class in TxClass::ALL {
-        let rows = txs.iter().filter(|t| t.class == class).map(|t| serde_json::to_vec(t).unwrap()).collect();
-        push(TopicKind::Txs(class), rows);
-    }
-    push(TopicKind::Logs, logs.iter().map(|l| serde_json::to_vec(l).unwrap()).collect());
-    push(TopicKind::ChainEvents, events.iter().map(|e| serde_json::to_vec(e).unwrap()).collect());
-    push(TopicKind::Unverified, Vec::new());
 }
 
 /// The lines `assert_batches_eq!` expects for `text`: a header line, then one line per row,
@@ -327,9 +129,16 @@ async fn silver_logs() {
         block_number | tx_hash | log_index | address | topics_count
         2 | 0xt4 | 0 | 0xc1 | 3
         2 | 0xt5 | 1 | 0xc2 | 4
+        2 | 0xt5 | 2 | 0xc1 | 3
+        2 | 0xt5 | 3 | 0xc2 | 3
+        2 | 0xt5 | 4 | 0xc2 | 4
         3 | 0xt7 | 0 | 0xe1 | 4
         3 | 0xt7 | 1 | 0xe1 | 4
         3 | 0xt7 | 2 | 0xc1 | 3
+        3 | 0xt7 | 3 | 0xf1 | 3
+        3 | 0xt7 | 4 | 0xf2 | 3
+        3 | 0xt7 | 5 | 0xf3 | 1
+        3 | 0xt7 | 6 | 0xc1 | 3
         ",
     );
     assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
@@ -525,15 +334,32 @@ async fn gold_tx_class_daily() {
 }
 
 #[tokio::test]
-async fn gold_contract_calls_daily() {
-    let b = run("SELECT day, contract, method_selector, calls, failed, callers, gas_used FROM gold.contract_calls_daily").await;
+async fn gold_api_key_usage_daily() {
+    let b = run("SELECT day, key, provider, requests, errors, throttled, unanswered, replicas, methods, \
+                 avg_latency_ms, max_latency_ms FROM gold.api_key_usage_daily")
+    .await;
     let expected = table(
         "
-        day | contract | method_selector | calls | failed | callers | gas_used
-        2023-11-14 | 0xc1 | 0xa9059cbb | 1 | 0 | 1 | 30000
-        2023-11-14 | 0xc2 | 0x095ea7b3 | 1 | 0 | 1 | 40000
-        2023-11-15 | 0xc1 | 0xa9059cbb | 1 | 0 | 1 | 25000
-        2023-11-15 | 0xc3 | 0xdeadbeef | 1 | 0 | 1 |
+        day | key | provider | requests | errors | throttled | unanswered | replicas | methods | avg_latency_ms | max_latency_ms
+        2023-11-14 | alchemy_1 | alchemy | 1 | 0 | 0 | 0 | 1 | 1 | 20.0 | 20
+        2023-11-14 | infura_1 | infura | 3 | 2 | 1 | 1 | 2 | 2 | 15.0 | 30
+        2023-11-15 | infura_1 | infura | 1 | 1 | 0 | 0 | 1 | 1 | 40.0 | 40
+        ",
+    );
+    assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);
+}
+
+#[tokio::test]
+async fn gold_contract_calls_daily() {
+    // The method where the call decodes: not day 2's selector-only call nor 0xdeadbeef.
+    let b = run("SELECT day, contract, method_selector, method, signature, calls, failed, callers, gas_used FROM gold.contract_calls_daily").await;
+    let expected = table(
+        "
+        day | contract | method_selector | method | signature | calls | failed | callers | gas_used
+        2023-11-14 | 0xc1 | 0xa9059cbb | transfer | transfer(address,uint256) | 1 | 0 | 1 | 30000
+        2023-11-14 | 0xc2 | 0x095ea7b3 | approve | approve(address,uint256) | 1 | 0 | 1 | 40000
+        2023-11-15 | 0xc1 | 0xa9059cbb |  |  | 1 | 0 | 1 | 25000
+        2023-11-15 | 0xc3 | 0xdeadbeef |  |  | 1 | 0 | 1 |
         ",
     );
     assert_batches_eq!(expected.iter().map(String::as_str).collect::<Vec<_>>(), &b);

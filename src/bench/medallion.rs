@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chainlake_medallion::bronze::bench::sink_path;
-use chainlake_medallion::jobs::{load_jobs, Job};
+use chainlake_medallion::jobs::{load_jobs, Job, RunLimits};
 use chainlake_medallion::lake::{Lake, Layer};
 use chainlake_wire::{fixtures, BlockRecord, LogRecord, TopicKind, TxClass, TxRecord};
 
@@ -106,6 +106,19 @@ pub struct Phase {
     pub name: String,
     pub wall: Duration,
     pub detail: String,
+    /// Seconds per table, as `medallion run` printed them.
+    pub tables: Vec<(String, f64)>,
+}
+
+/// DuckDB's run of the Gold SQL.
+#[derive(Debug, Clone)]
+pub struct DuckdbGold {
+    /// Inside the process: the SQL and its Parquet output.
+    pub sql: Duration,
+    /// The whole process (python3 start, import, views, SQL, Parquet), as chainlake's figure is.
+    pub process: Duration,
+    /// Seconds per Gold table.
+    pub tables: Vec<(String, f64)>,
 }
 
 /// What `chainlake bench medallion` measured.
@@ -114,8 +127,10 @@ pub struct MedallionBench {
     pub shape: Shape,
     pub phases: Vec<Phase>,
     pub peak_rss_kib: u64,
-    pub duckdb: Option<Duration>,
+    pub duckdb: Option<DuckdbGold>,
+    /// chainlake's Gold full refresh (its process) and its seconds per table.
     pub gold_full: Duration,
+    pub gold_tables: Vec<(String, f64)>,
 }
 
 impl MedallionBench {
@@ -129,13 +144,16 @@ impl MedallionBench {
         for p in &self.phases {
             out.push_str(&format!("| {} | {:.2} s | {} |\n", p.name, p.wall.as_secs_f64(), p.detail));
         }
-        match self.duckdb {
-            Some(d) => out.push_str(&format!(
-                "\nGold SQL over the same Silver: chainlake {:.2} s, duckdb {:.2} s, ratio {:.2}\n",
+        match &self.duckdb {
+            Some(DuckdbGold { sql: inside, process, tables }) => out.push_str(&(format!(
+                "\nGold SQL over the same Silver: chainlake {:.2} s (its process), duckdb {:.2} s as a process \
+                 (python3 start, import, views, SQL, Parquet), ratio {:.2}; duckdb's SQL alone {:.2} s, ratio {:.2}\n",
                 self.gold_full.as_secs_f64(),
-                d.as_secs_f64(),
-                self.gold_full.as_secs_f64() / d.as_secs_f64().max(1e-9)
-            )),
+                process.as_secs_f64(),
+                self.gold_full.as_secs_f64() / process.as_secs_f64().max(1e-9),
+                inside.as_secs_f64(),
+                self.gold_full.as_secs_f64() / inside.as_secs_f64().max(1e-9)
+            ) + &self.per_table(tables))),
             None => out.push_str("\nduckdb: not measured (no python3 with the duckdb module; infra/local/install.sh installs it)\n"),
         }
         out.push_str(&format!(
@@ -146,9 +164,26 @@ impl MedallionBench {
     }
 }
 
+impl MedallionBench {
+    /// The Gold full refresh table by table: chainlake's job time vs DuckDB's statement time.
+    fn per_table(&self, duckdb: &[(String, f64)]) -> String {
+        let mut out = String::from("\n| Gold table | chainlake s | duckdb s | ratio |\n|---|---|---|---|\n");
+        for (table, secs) in &self.gold_tables {
+            let name = table.strip_prefix("gold.").unwrap_or(table);
+            match duckdb.iter().find(|(n, _)| n == name) {
+                Some((_, d)) => {
+                    out.push_str(&format!("| {name} | {secs:.3} | {d:.3} | {:.2} |\n", secs / d.max(1e-9)))
+                }
+                None => out.push_str(&format!("| {name} | {secs:.3} | not run | |\n")),
+            }
+        }
+        out
+    }
+}
+
 /// Runs `chainlake medallion run ARGS` on the bench lake as its own process (so its peak RSS
 /// is the run's alone), timed; returns the phase and the child's peak RSS (KiB).
-fn timed(root: &Path, memory: usize, args: &[&str], name: &str) -> Result<(Phase, u64)> {
+fn timed(root: &Path, limits: &RunLimits, args: &[&str], name: &str) -> Result<(Phase, u64)> {
     let exe = std::env::current_exe().map_err(|e| PipelineError::Bench(format!("own executable: {e}")))?;
     let started = Instant::now();
     let mut child = std::process::Command::new(exe)
@@ -156,7 +191,8 @@ fn timed(root: &Path, memory: usize, args: &[&str], name: &str) -> Result<(Phase
         .args(args)
         .env("CHAINLAKE__LAKE__ROOT", root)
         .env("CHAINLAKE__CHAIN__NAME", "bench")
-        .env("CHAINLAKE__MEDALLION__MEMORY_LIMIT", memory.to_string())
+        .env("CHAINLAKE__MEDALLION__MEMORY_LIMIT", limits.memory.to_string())
+        .env("CHAINLAKE__MEDALLION__DAYS_PER_COMMIT", limits.days_per_commit.to_string())
         .env("CHAINLAKE__METRICS__LISTEN", "")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
@@ -176,8 +212,9 @@ fn timed(root: &Path, memory: usize, args: &[&str], name: &str) -> Result<(Phase
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let (mut committed, mut parts, mut read, mut rows) = (0, 0u64, 0u64, 0u64);
+    let mut tables = Vec::new();
     for line in stdout.lines() {
-        // `silver.blocks: days (3 partitions), 1200 rows read, 120 rows`
+        // `silver.blocks: days (3 partitions), 1200 rows read, 120 rows in 0.412 s`
         let num = |before: &str| {
             line.split(before)
                 .next()
@@ -189,18 +226,18 @@ fn timed(root: &Path, memory: usize, args: &[&str], name: &str) -> Result<(Phase
         }
         parts += num(" partitions)").unwrap_or(0);
         read += num(" rows read").unwrap_or(0);
-        rows += line
-            .strip_suffix(" rows")
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
+        rows += num(" rows in").unwrap_or(0);
+        let secs = line.strip_suffix(" s").and_then(|l| l.rsplit(' ').next()).and_then(|n| n.parse().ok());
+        if let (Some((table, _)), Some(secs)) = (line.split_once(':'), secs) {
+            tables.push((table.to_owned(), secs));
+        }
     }
     let detail = format!(
         "{committed} tables committed, {parts} partitions replaced, {read} rows read, {rows} written, peak RSS {} MiB",
         peak / 1024
     );
     tracing::info!(phase = name, secs = wall.as_secs_f64(), %detail, "bench phase");
-    Ok((Phase { name: name.to_owned(), wall, detail }, peak))
+    Ok((Phase { name: name.to_owned(), wall, detail, tables }, peak))
 }
 
 /// Runs the benchmark on a fresh local lake under `cfg.lake.root`.
@@ -211,7 +248,7 @@ pub async fn run(cfg: &Config, shape: Shape) -> Result<MedallionBench> {
         ..cfg.lake.clone()
     })?;
     let jobs = load_jobs(cfg.medallion.sql_dir.as_deref())?;
-    let memory = cfg.medallion.memory_limit.0;
+    let limits = cfg.medallion.limits();
     let b = shape.blocks();
     let step = (b / 100).max(1);
     let mut phases = Vec::new();
@@ -229,20 +266,20 @@ pub async fn run(cfg: &Config, shape: Shape) -> Result<MedallionBench> {
         name: "write Bronze (1×)".into(),
         wall: started.elapsed(),
         detail: format!("{txs} txs"),
+        tables: Vec::new(),
     });
     phase(
-        timed(&root, memory, &["--layer", "silver", "--full-refresh"], "full refresh: Silver")?,
+        timed(&root, &limits, &["--layer", "silver", "--full-refresh"], "full refresh: Silver")?,
         &mut phases,
     );
-    let gold_full = phase(
-        timed(&root, memory, &["--layer", "gold", "--full-refresh"], "full refresh: Gold")?,
-        &mut phases,
-    );
+    let gold = timed(&root, &limits, &["--layer", "gold", "--full-refresh"], "full refresh: Gold")?;
+    let gold_tables = gold.0.tables.clone();
+    let gold_full = phase(gold, &mut phases);
     let duckdb = duckdb_gold(&lake, &jobs, &root).await?;
 
     write_bronze(&lake, shape, b, b + step).await?;
-    phase(timed(&root, memory, &[], "incremental, +1 % blocks at 1× history")?, &mut phases);
-    phase(timed(&root, memory, &[], "incremental, nothing new")?, &mut phases);
+    phase(timed(&root, &limits, &[], "incremental, +1 % blocks at 1× history")?, &mut phases);
+    phase(timed(&root, &limits, &[], "incremental, nothing new")?, &mut phases);
 
     let started = Instant::now();
     write_bronze(&lake, shape, b + step, 4 * b).await?;
@@ -250,17 +287,19 @@ pub async fn run(cfg: &Config, shape: Shape) -> Result<MedallionBench> {
         name: "write Bronze (to 4×)".into(),
         wall: started.elapsed(),
         detail: String::new(),
+        tables: Vec::new(),
     });
-    phase(timed(&root, memory, &[], "incremental catch-up to 4× history")?, &mut phases);
+    phase(timed(&root, &limits, &[], "incremental catch-up to 4× history")?, &mut phases);
     write_bronze(&lake, shape, 4 * b, 4 * b + step).await?;
-    phase(timed(&root, memory, &[], "incremental, +1 % blocks at 4× history")?, &mut phases);
-    Ok(MedallionBench { shape, phases, peak_rss_kib: peak, duckdb, gold_full })
+    phase(timed(&root, &limits, &[], "incremental, +1 % blocks at 4× history")?, &mut phases);
+    Ok(MedallionBench { shape, phases, peak_rss_kib: peak, duckdb, gold_full, gold_tables })
 }
 
 /// Runs every Gold SQL file in DuckDB (python3 + duckdb) over the Silver tables' current
 /// Parquet files, each result written as Parquet like chainlake writes Delta; the time of
-/// the whole Gold layer. `None` when python3 has no duckdb module.
-async fn duckdb_gold(lake: &Lake, jobs: &[Job], root: &Path) -> Result<Option<Duration>> {
+/// the whole Gold layer, inside DuckDB and as the whole process (measured like chainlake's
+/// `medallion run` process). `None` when python3 has no duckdb module.
+async fn duckdb_gold(lake: &Lake, jobs: &[Job], root: &Path) -> Result<Option<DuckdbGold>> {
     let python = std::env::var("CHAINLAKE_BENCH_PYTHON").unwrap_or_else(|_| default_python());
     let has = std::process::Command::new(&python).args(["-c", "import duckdb"]).status();
     if !has.is_ok_and(|s| s.success()) {
@@ -276,9 +315,11 @@ async fn duckdb_gold(lake: &Lake, jobs: &[Job], root: &Path) -> Result<Option<Du
             .collect();
         silver.insert(job.name.clone(), files.into());
     }
+    // Gold over Silver only: a Gold job of Bronze (api_key_usage_daily, of RPC usage the
+    // generated chain has none of) has no files to hand DuckDB.
     let gold: Vec<serde_json::Value> = jobs
         .iter()
-        .filter(|j| j.layer == Layer::Gold)
+        .filter(|j| j.layer == Layer::Gold && j.inputs.iter().all(|t| t.layer != Layer::Bronze))
         .map(|j| serde_json::json!({"name": j.name, "partition": j.partition, "sql": j.sql}))
         .collect();
     let spec = root.join("duckdb-spec.json");
@@ -286,10 +327,12 @@ async fn duckdb_gold(lake: &Lake, jobs: &[Job], root: &Path) -> Result<Option<Du
     let body = serde_json::json!({"silver": silver, "gold": gold, "out": out});
     std::fs::write(&spec, body.to_string())
         .map_err(|e| PipelineError::Bench(format!("write {}: {e}", spec.display())))?;
+    let started = Instant::now();
     let res = std::process::Command::new(&python)
         .args(["-c", DUCKDB_GOLD, &spec.display().to_string()])
         .output()
         .map_err(|e| PipelineError::Bench(format!("run {python}: {e}")))?;
+    let process = started.elapsed();
     let stdout = String::from_utf8_lossy(&res.stdout);
     if !res.status.success() {
         return Err(PipelineError::Bench(format!("duckdb: {}", String::from_utf8_lossy(&res.stderr))));
@@ -299,7 +342,13 @@ async fn duckdb_gold(lake: &Lake, jobs: &[Job], root: &Path) -> Result<Option<Du
         .find_map(|l| l.strip_prefix("gold_seconds "))
         .and_then(|s| s.trim().parse().ok())
         .ok_or_else(|| PipelineError::Bench(format!("duckdb printed no time: {stdout}")))?;
-    Ok(Some(Duration::from_secs_f64(secs)))
+    let tables = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("job_seconds "))
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(name, secs)| Some((name.to_owned(), secs.trim().parse().ok()?)))
+        .collect();
+    Ok(Some(DuckdbGold { sql: Duration::from_secs_f64(secs), process, tables }))
 }
 
 /// infra/bench/duckdb_gold.py, compiled in so the benchmark runs outside the checkout.

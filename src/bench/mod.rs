@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+pub mod decode;
 pub mod ingest;
+pub mod keys;
 pub mod medallion;
 pub mod sink;
 

@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on purpose
 #![allow(dead_code, unreachable_pub)] // shared by test crates that each use a part
 
+pub mod keys;
 pub mod node;
 pub mod proxy;
+pub mod sink;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -219,4 +221,11 @@ pub fn chain_diff(canonical: &BTreeMap<u64, String>, silver: &BTreeMap<u64, Stri
     let missing = canonical.keys().filter(|n| !silver.contains_key(n)).copied().collect();
     let wrong = silver.iter().filter(|(n, h)| canonical.get(n) != Some(h)).map(|(n, _)| *n).collect();
     (missing, wrong)
+}
+
+/// Heights in `bronze.blocks` (as the sink left it) with how often each was written.
+pub async fn bronze_heights(cfg: &Config) -> BTreeMap<u64, u64> {
+    let sql = "SELECT CAST(number AS VARCHAR), CAST(count(*) AS VARCHAR) FROM bronze.blocks GROUP BY number";
+    let rows = pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap();
+    rows.iter().map(|r| (r[0].parse().unwrap(), r[1].parse().unwrap())).collect()
 }

@@ -52,3 +52,19 @@ pub async fn reorg(c: &RpcClient, depth: u64, salt: u64) {
     let tx = json!({"from": DEV2, "to": DEV1, "value": format!("{:#x}", 1000 + salt)});
     let _: Value = c.request("anvil_reorg", (depth, vec![(tx, 0)])).await.unwrap();
 }
+
+/// Makes the shared node (anvil of infra/local, behind the provider front) at least `to` high:
+/// on a fresh machine it started moments ago and mines one block a second, so a test's range
+/// may lie above its head; `anvil_mine` adds the missing blocks at once.
+pub async fn reach(to: u64) {
+    let c = client(&super::env_or("CHAINLAKE_TEST_ANVIL", "http://127.0.0.1:8545"));
+    let now = head(&c).await;
+    if now < to {
+        let _: Value = c.request("anvil_mine", (format!("{:#x}", to - now),)).await.unwrap();
+    }
+    super::eventually("the shared node reached the test's range", std::time::Duration::from_secs(30), || {
+        let c = &c;
+        async move { (head(c).await >= to).then_some(()) }
+    })
+    .await;
+}

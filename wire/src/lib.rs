@@ -24,7 +24,7 @@ pub mod fixtures;
 
 pub use kafka::KafkaConfig;
 pub use records::{
-    BlockBundle, BlockRecord, ChainEventKind, ChainEventRecord, LogRecord, TxClass, TxRecord,
-    UnverifiedRecord, SCHEMA_VERSION,
+    BlockBundle, BlockRecord, ChainEventKind, ChainEventRecord, DecodedBundle, DecodedCallRecord,
+    DecodedEventRecord, LogRecord, RpcUsageRecord, TxClass, TxRecord, UnverifiedRecord, SCHEMA_VERSION,
 };
 pub use topics::{TopicKind, TopicPartition, Topics};

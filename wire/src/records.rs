@@ -225,6 +225,117 @@ pub struct UnverifiedRecord {
 }
 }
 
+wire_record! {
+/// One RPC request as the replica sent it (key pool audit, never the secret); topic
+/// `{chain}.ops.rpc_usage`, key = the key's pseudonym. A JSON-RPC batch is one record per call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RpcUsageRecord {
+    pub schema_version: u32,
+    pub chain: String,
+    /// Unique per request: `{replica}:{process start ms}:{sequence}` (a re-sent record counts once).
+    pub id: String,
+    /// The key's pseudonym (the only name of a key outside its secret store).
+    pub key: String,
+    /// The provider the key belongs to (`[[keys.providers]] name`; the pseudonym for `[rpc]`).
+    pub provider: String,
+    /// The JSON-RPC method.
+    pub method: String,
+    /// HTTP status of the answer; 0 when none came (timeout, reset, refused).
+    pub http_status: u32,
+    /// `ok`, `throttled` (429), `http_error`, `no_answer`.
+    pub outcome: String,
+    pub latency_ms: u64,
+    /// The replica that sent it (host:pid).
+    pub replica: String,
+    /// The lease's fencing token (0 without a key pool).
+    pub lease_token: u64,
+    /// Unix milliseconds when it was sent.
+    pub sent_at: i64,
+    /// Unix seconds when it was sent (the Bronze partition `usage_date` comes from it).
+    pub sent_at_secs: i64,
+}
+}
+
+wire_record! {
+/// A contract call decoded with the ABI registry as the crawler published its block; topic
+/// `{chain}.decoded.calls`, key = the transaction hash (like its `txs.contract_call` record).
+/// `decode_status`: `decoded`, `ambiguous` (`candidates`), `unknown`, `failed` (`decode_error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecodedCallRecord {
+    pub schema_version: u32,
+    pub chain: String,
+    pub block_number: u64,
+    pub block_hash: String,
+    pub block_timestamp: u64,
+    pub tx_hash: String,
+    pub tx_index: u64,
+    pub from: String,
+    /// The contract called.
+    pub to: String,
+    /// `0x` and the input's first 4 bytes (absent when the input is shorter).
+    pub method_selector: Option<String>,
+    pub decode_status: String,
+    /// The method's name and canonical signature (`transfer(address,uint256)`).
+    pub method: Option<String>,
+    pub signature: Option<String>,
+    /// `bound:<abi>`, `abi:<abi>` or `signatures`.
+    pub origin: Option<String>,
+    /// The arguments: a JSON object in declaration order, values lossless (integers as decimal
+    /// strings, addresses lowercase hex, bytes hex, arrays and tuples as arrays).
+    pub args: Option<String>,
+    /// Every signature an ambiguous selector may mean, joined by `; `.
+    pub candidates: Option<String>,
+    pub decode_error: Option<String>,
+}
+}
+
+impl DecodedCallRecord {
+    pub fn key(&self) -> String {
+        self.tx_hash.clone()
+    }
+}
+
+wire_record! {
+/// An event log decoded with the ABI registry as the crawler published its block; topic
+/// `{chain}.decoded.events`, key = `{block_hash}:{log_index}` (like its `logs` record).
+/// `decode_status` as for calls, plus `named` (the event's name only: an event of the signature
+/// database known without `indexed` markers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecodedEventRecord {
+    pub schema_version: u32,
+    pub chain: String,
+    pub block_number: u64,
+    pub block_hash: String,
+    pub block_timestamp: u64,
+    pub tx_hash: String,
+    pub tx_index: u64,
+    pub log_index: u64,
+    pub address: String,
+    pub topic0: Option<String>,
+    pub decode_status: String,
+    /// The event's name and canonical signature (`Transfer(address,address,uint256)`).
+    pub event: Option<String>,
+    pub signature: Option<String>,
+    pub origin: Option<String>,
+    /// As for calls; an indexed input of a dynamic type is its keccak hash.
+    pub args: Option<String>,
+    pub candidates: Option<String>,
+    pub decode_error: Option<String>,
+}
+}
+
+impl DecodedEventRecord {
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.block_hash, self.log_index)
+    }
+}
+
+impl RpcUsageRecord {
+    pub fn key(&self) -> String {
+        self.key.clone()
+    }
+}
+
 impl UnverifiedRecord {
     pub fn key(&self) -> String {
         format!("{}:{}", self.number, self.hash)
@@ -247,6 +358,13 @@ pub struct BlockBundle {
     pub block: BlockRecord,
     pub txs: Vec<TxRecord>,
     pub logs: Vec<LogRecord>,
+}
+
+/// What decoding a block's calls and logs gave (published beside its bundle).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecodedBundle {
+    pub calls: Vec<DecodedCallRecord>,
+    pub events: Vec<DecodedEventRecord>,
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::columns::WireRecord;
-use crate::records::{BlockRecord, ChainEventRecord, LogRecord, TxRecord, UnverifiedRecord};
+use crate::records::{
+    BlockRecord, ChainEventRecord, DecodedCallRecord, DecodedEventRecord, LogRecord, RpcUsageRecord,
+    TxRecord, UnverifiedRecord,
+};
 use crate::topics::TopicKind;
 
 /// Name of the table that keeps records the sink could not parse.
@@ -18,6 +21,16 @@ pub const REJECTED_TABLE: &str = "_rejected";
 
 /// The partition column of block-bound tables: the UTC date of the block.
 pub const BLOCK_DATE: &str = "block_date";
+
+/// The partition column of `rpc_usage`: the UTC date the request was sent.
+pub const USAGE_DATE: &str = "usage_date";
+
+/// A Bronze table's date partition: `column` (Date32) derived from `from_secs` (Unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatePartition {
+    pub column: &'static str,
+    pub from_secs: &'static str,
+}
 
 fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -41,24 +54,33 @@ fn payload(kind: TopicKind) -> Vec<Field> {
         TopicKind::Logs => LogRecord::fields(),
         TopicKind::ChainEvents => ChainEventRecord::fields(),
         TopicKind::Unverified => UnverifiedRecord::fields(),
+        TopicKind::RpcUsage => RpcUsageRecord::fields(),
+        TopicKind::DecodedCalls => DecodedCallRecord::fields(),
+        TopicKind::DecodedEvents => DecodedEventRecord::fields(),
     }
 }
 
-/// The column `block_date` is derived from (Unix seconds), for tables partitioned by it.
-pub fn block_date_source(kind: TopicKind) -> Option<&'static str> {
+/// The date partition of the Bronze table of `kind`, if it has one.
+pub fn date_partition(kind: TopicKind) -> Option<DatePartition> {
+    let block = |from_secs| Some(DatePartition { column: BLOCK_DATE, from_secs });
     match kind {
-        TopicKind::Blocks => Some("timestamp"),
-        TopicKind::Txs(_) | TopicKind::Logs => Some("block_timestamp"),
+        TopicKind::Blocks => block("timestamp"),
+        TopicKind::Txs(_) | TopicKind::Logs | TopicKind::DecodedCalls | TopicKind::DecodedEvents => {
+            block("block_timestamp")
+        }
+        TopicKind::RpcUsage => Some(DatePartition { column: USAGE_DATE, from_secs: "sent_at_secs" }),
         TopicKind::ChainEvents | TopicKind::Unverified => None,
     }
 }
 
 /// Partition columns of the Bronze table of `kind` (set when the table is created).
-pub fn partition_columns(kind: TopicKind) -> &'static [&'static str] {
-    match block_date_source(kind) {
-        Some(_) => &[BLOCK_DATE],
-        None => &[],
-    }
+pub fn partition_columns(kind: TopicKind) -> Vec<&'static str> {
+    date_partition(kind).map(|p| p.column).into_iter().collect()
+}
+
+/// Whether `name` is a partition column of some Bronze table (a record field may not take it).
+pub fn is_partition_column(name: &str) -> bool {
+    name == BLOCK_DATE || name == USAGE_DATE
 }
 
 /// The columns of a record's payload (what the producer sends).
@@ -66,13 +88,13 @@ pub fn payload_schema(kind: TopicKind) -> SchemaRef {
     Arc::new(Schema::new(payload(kind)))
 }
 
-/// The Bronze schema of a topic: payload columns, the envelope, then `block_date` (Date32,
-/// the partition column) where the record has a block timestamp.
+/// The Bronze schema of a topic: payload columns, the envelope, then its date partition column
+/// (Date32: `block_date` where the record has a block timestamp, `usage_date` for RPC usage).
 pub fn bronze_schema(kind: TopicKind) -> SchemaRef {
     let mut fields = payload(kind);
     fields.extend(envelope_fields());
-    if block_date_source(kind).is_some() {
-        fields.push(Field::new(BLOCK_DATE, DataType::Date32, false));
+    if let Some(p) = date_partition(kind) {
+        fields.push(Field::new(p.column, DataType::Date32, false));
     }
     Arc::new(Schema::new(fields))
 }

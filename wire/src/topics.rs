@@ -13,10 +13,16 @@ pub enum TopicKind {
     ChainEvents,
     /// Blocks that failed verification, kept raw (never in `blocks`).
     Unverified,
+    /// Every RPC request of the key pool's replicas (`ops.rpc_usage`).
+    RpcUsage,
+    /// Contract calls decoded as their block was published (`decoded.calls`).
+    DecodedCalls,
+    /// Logs decoded as their block was published (`decoded.events`).
+    DecodedEvents,
 }
 
 impl TopicKind {
-    pub const ALL: [TopicKind; 7] = [
+    pub const ALL: [TopicKind; 10] = [
         TopicKind::Blocks,
         TopicKind::Txs(TxClass::NativeTransfer),
         TopicKind::Txs(TxClass::ContractDeploy),
@@ -24,6 +30,9 @@ impl TopicKind {
         TopicKind::Logs,
         TopicKind::ChainEvents,
         TopicKind::Unverified,
+        TopicKind::RpcUsage,
+        TopicKind::DecodedCalls,
+        TopicKind::DecodedEvents,
     ];
 
     /// Topic name after `{chain}.`.
@@ -36,6 +45,9 @@ impl TopicKind {
             TopicKind::Logs => "logs",
             TopicKind::ChainEvents => "chain_events",
             TopicKind::Unverified => "unverified",
+            TopicKind::RpcUsage => "ops.rpc_usage",
+            TopicKind::DecodedCalls => "decoded.calls",
+            TopicKind::DecodedEvents => "decoded.events",
         }
     }
 
@@ -49,6 +61,9 @@ impl TopicKind {
             TopicKind::Logs => "logs",
             TopicKind::ChainEvents => "chain_events",
             TopicKind::Unverified => "unverified",
+            TopicKind::RpcUsage => "rpc_usage",
+            TopicKind::DecodedCalls => "decoded_calls",
+            TopicKind::DecodedEvents => "decoded_events",
         }
     }
 }

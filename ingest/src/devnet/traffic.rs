@@ -40,6 +40,8 @@ struct Sender {
     pending: Vec<B256>,
     ledger: Ledger,
     blocks: u64,
+    /// The signature of every function of the artifacts, by selector: what each call sent.
+    methods: HashMap<[u8; 4], String>,
 }
 
 impl Sender {
@@ -99,7 +101,9 @@ impl Sender {
             .map_err(rpc_err("eth_sendTransaction"))?;
         self.pending.push(hash);
         let to_hex = to.map(|a| format!("{a:#x}"));
-        self.ledger.record(to_hex.as_deref(), &data.to_string(), value);
+        let method =
+            data.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok()).and_then(|s| self.methods.get(&s));
+        self.ledger.record(to_hex.as_deref(), &data.to_string(), value, method.cloned());
         Ok(from.create(nonce))
     }
 
@@ -215,6 +219,7 @@ async fn deploy(s: &mut Sender, a: &Artifacts, owner: Address) -> Result<Contrac
     s.send(owner, Some(router), 100 * ETHER, add_eth, 6_000_000, OWNER_FEES).await?;
     // TKA and the deposited WETH into the new pair, its first shares minted twice.
     s.ledger.erc20_transfers += 4;
+    s.ledger.weth_deposits += 1;
     s.mine().await?;
     Ok(Contracts { tka, tkb, weth, router })
 }
@@ -246,6 +251,7 @@ async fn send_one(
             let data = a.erc20.call_data("transfer", &[addr(to), uint((n % 100 + 1) * ETHER)])?;
             s.send(owner, Some(t), 0, data, 100_000, OWNER_FEES).await?;
             s.ledger.erc20_transfers += 1;
+            s.ledger.erc20_transfer_call_units += (n % 100 + 1) * ETHER;
         }
         5 => {
             let path = DynSolValue::Array(vec![addr(c.tka), addr(c.tkb)]);
@@ -255,16 +261,22 @@ async fn send_one(
             )?;
             s.send(owner, Some(c.router), 0, data, 300_000, OWNER_FEES).await?;
             s.ledger.erc20_transfers += 2; // TKA into the pool, TKB out
+            (s.ledger.v2_swaps, s.ledger.swap_in_units) =
+                (s.ledger.v2_swaps + 1, s.ledger.swap_in_units + ETHER);
         }
         6 => {
             let path = DynSolValue::Array(vec![addr(c.weth), addr(c.tka)]);
             let data = a.router.call_data("swapExactETHForTokens", &[uint(0), path, addr(to), deadline()])?;
             s.send(owner, Some(c.router), ETHER / 10, data, 300_000, OWNER_FEES).await?;
             s.ledger.erc20_transfers += 2; // WETH into the pool (the deposit itself is no Transfer), TKA out
+            (s.ledger.v2_swaps, s.ledger.swap_in_units) =
+                (s.ledger.v2_swaps + 1, s.ledger.swap_in_units + ETHER / 10);
+            s.ledger.weth_deposits += 1; // the router wraps the ETH
         }
         2 => {
             let data = a.weth.call_data("deposit", &[])?;
             s.send(from, Some(c.weth), (n % 10 + 1) * ETHER / 100, data, 100_000, fees_of(k)).await?;
+            s.ledger.weth_deposits += 1;
         }
         7 if b % 2 == 0 => {
             let data = a.erc20.deploy_data(&[
@@ -288,8 +300,19 @@ async fn send_one(
 #[tracing::instrument(skip(rpc_url, artifacts))]
 pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig) -> Result<Ledger> {
     let (client, accounts) = super::manual_mining(rpc_url).await?;
-    let mut s =
-        Sender { client, nonces: HashMap::new(), pending: Vec::new(), ledger: Ledger::default(), blocks: 0 };
+    let methods = [&artifacts.erc20, &artifacts.weth, &artifacts.factory, &artifacts.router]
+        .iter()
+        .flat_map(|a| a.abi.functions())
+        .map(|f| (f.selector().0, f.signature()))
+        .collect();
+    let mut s = Sender {
+        client,
+        nonces: HashMap::new(),
+        pending: Vec::new(),
+        ledger: Ledger::default(),
+        blocks: 0,
+        methods,
+    };
     let contracts = deploy(&mut s, artifacts, accounts[0]).await?;
     let mut n: u128 = 0;
     for b in 0..cfg.blocks {

@@ -1,6 +1,6 @@
 //! Per-table row buffers. A record is checked against its table's schema when it arrives
 //! (one pass, see `shape`) and kept as raw JSON; a flush decodes them all at once with
-//! arrow-json's tape decoder and adds the envelope, the added fields and `block_date`.
+//! arrow-json's tape decoder and adds the envelope, the added fields and the date partition column.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::shape::{Extra, Shape};
 use crate::{Error, Result};
 use chainlake_wire::schema::{
-    block_date_source, bronze_schema, envelope_fields, payload_schema, rejected_schema, BLOCK_DATE,
+    bronze_schema, date_partition, envelope_fields, payload_schema, rejected_schema, DatePartition,
 };
 
 /// Where a record came from in Kafka.
@@ -58,11 +58,11 @@ pub struct LateReject {
 pub struct TableBuffer {
     table: &'static str,
     /// Payload columns (what arrow-json decodes); the Bronze schema adds the envelope and
-    /// `block_date`.
+    /// its date partition column.
     payload: SchemaRef,
     schema: SchemaRef,
     shape: Shape,
-    date_from: Option<&'static str>,
+    date: Option<DatePartition>,
     /// The buffered payloads, back to back; `ends[i]` is where record i ends.
     raw: Vec<u8>,
     ends: Vec<usize>,
@@ -80,7 +80,7 @@ pub fn buffer_for(kind: TopicKind) -> TableBuffer {
         shape: Shape::new(&payload),
         payload,
         schema: bronze_schema(kind),
-        date_from: block_date_source(kind),
+        date: date_partition(kind),
         raw: Vec::new(),
         ends: Vec::new(),
         envelopes: Vec::new(),
@@ -167,9 +167,9 @@ impl TableBuffer {
         let mut fields: Vec<Field> = self.payload.fields().iter().map(|f| f.as_ref().clone()).collect();
         fields.extend(envelope_fields());
         fields.extend(names.iter().map(|n| Field::new(*n, DataType::Utf8, true)));
-        if self.date_from.is_some() {
-            // block_date stays last.
-            fields.push(Field::new(BLOCK_DATE, DataType::Date32, false));
+        if let Some(p) = self.date {
+            // The date partition column stays last.
+            fields.push(Field::new(p.column, DataType::Date32, false));
         }
         let schema = Arc::new(Schema::new(fields));
         let mut batches = Vec::with_capacity(payloads.len());
@@ -187,7 +187,7 @@ impl TableBuffer {
                 }
                 columns.push(Arc::new(StringArray::from(values)));
             }
-            if let Some(from) = self.date_from {
+            if let Some(DatePartition { from_secs: from, .. }) = self.date {
                 let secs = payload
                     .column_by_name(from)
                     .and_then(|c| c.as_any().downcast_ref::<Int64Array>())

@@ -9,7 +9,7 @@ use std::fmt;
 use deltalake::arrow::datatypes::{DataType, SchemaRef};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor};
 
-use chainlake_wire::schema::BLOCK_DATE;
+use chainlake_wire::schema::is_partition_column;
 
 /// The JSON kinds the Bronze payload columns take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
                     map.next_value_seed(Value { kind: *kind, nullable: *nullable })?;
                 }
                 Key::Unknown(name) => {
-                    if name.starts_with('_') || name == BLOCK_DATE {
+                    if name.starts_with('_') || is_partition_column(&name) {
                         return Err(de::Error::custom(format!("field {name} clashes with a Bronze column")));
                     }
                     let text = match map.next_value::<serde_json::Value>()? {

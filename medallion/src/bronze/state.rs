@@ -232,7 +232,7 @@ impl TopicState {
                     self.table.clone(),
                     batches,
                     txns.collect(),
-                    chainlake_wire::schema::partition_columns(self.kind),
+                    &chainlake_wire::schema::partition_columns(self.kind),
                 )
                 .await?;
             // Only our own commit on top of the checked version: still checked.

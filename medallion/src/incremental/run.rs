@@ -16,6 +16,8 @@ use deltalake::datafusion::prelude::{col, lit, SessionContext};
 use deltalake::kernel::Transaction;
 
 use super::scope::{app_id, scope, Input, Scope, DETECTED_DATE};
+use chainlake_decode::Registry;
+
 use crate::bronze::{bronze_schema, REJECTED_TABLE};
 use crate::catalog::{bounded_session, register_provider};
 use crate::job::{Job, TableRef};
@@ -45,28 +47,58 @@ pub struct JobReport {
     pub rows: usize,
     /// The table version committed, if any.
     pub version: Option<u64>,
+    /// Wall time of the run of this job, in milliseconds.
+    pub millis: u64,
 }
 
-/// Runs `job` of `chain` once. `memory` bounds the DataFusion session (bytes; larger
-/// sorts, aggregates and joins spill to disk).
+/// What bounds one run of a job (`[medallion]` config), and the ABI registry its SQL decodes
+/// with (`[abi]`; the built-in ABIs unless set).
+#[derive(Debug, Clone)]
+pub struct RunLimits {
+    /// Bytes of the DataFusion session's pool; larger sorts, aggregates and joins spill to disk.
+    pub memory: usize,
+    /// Days (partitions of a day) one commit writes at most: a rebuild or a backlog is split
+    /// into commits of this many days, so memory and each commit are bounded by the chain's
+    /// traffic of that many days, whatever the history.
+    pub days_per_commit: usize,
+    /// What `decode_call` / `decode_event` decode with; a job that calls them is rebuilt when
+    /// its fingerprint changes (an ABI added: every past row of that contract decoded).
+    pub registry: Arc<Registry>,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            memory: crate::jobs::DEFAULT_MEMORY,
+            days_per_commit: DAYS_PER_COMMIT,
+            registry: crate::decode_udf::builtin_registry(),
+        }
+    }
+}
+
+/// Runs `job` of `chain` once, within `limits`.
 #[tracing::instrument(skip(lake, job), fields(table = %job.table()))]
 pub async fn run_job(
     lake: &Lake,
     chain: &str,
     job: &Job,
     refresh: Refresh,
-    memory: usize,
+    limits: &RunLimits,
 ) -> Result<JobReport> {
     let started = Instant::now();
     let table_name = job.table().to_string();
     let url = lake.table_url(chain, job.layer, &job.name)?;
     let out = lake.open(&url).await?;
     lake.catch_up_checkpoint(&out).await?;
-    let ctx = bounded_session(memory)?;
+    let ctx = bounded_session(limits.memory, &limits.registry)?;
     let inputs = open_inputs(lake, chain, job, &ctx).await?;
+    let registry = job.decodes().then(|| limits.registry.fingerprint());
     let scope = match refresh {
         Refresh::Full => Scope::Full("--full-refresh".into()),
-        Refresh::Incremental => scope(job, &out, &inputs, &ctx).await?,
+        Refresh::Incremental => match registry_changed(&out, registry).await? {
+            Some(why) => Scope::Full(why),
+            None => scope(job, &out, &inputs, &ctx).await?,
+        },
     };
     let label = match &scope {
         Scope::Unchanged => {
@@ -79,6 +111,7 @@ pub async fn run_job(
                 rows_read: 0,
                 rows: 0,
                 version: None,
+                millis: millis_since(started),
             });
         }
         Scope::Full(why) => {
@@ -87,10 +120,10 @@ pub async fn run_job(
         }
         Scope::Days(_) => "days",
     };
-    let slices = slices(job, &scope, &inputs);
+    let slices = slices(job, &scope, &inputs, limits.days_per_commit);
     let (mut table, mut rows, mut rows_read) = (out, 0, 0);
     for slice in &slices {
-        let (t, written, read) = write_slice(lake, &ctx, job, &inputs, table, slice).await?;
+        let (t, written, read) = write_slice(lake, &ctx, job, &inputs, table, slice, registry).await?;
         (table, rows, rows_read) = (t, rows + written, rows_read + read);
     }
     let partitions = match &scope {
@@ -104,11 +137,23 @@ pub async fn run_job(
     metrics::histogram!(crate::metrics::JOB_SECONDS, "table" => table_name.clone())
         .record(started.elapsed().as_secs_f64());
     tracing::info!(scope = label, partitions, rows_read, rows, version = table.version(), "job done");
-    Ok(JobReport { table: table_name, scope: label, partitions, rows_read, rows, version: table.version() })
+    let millis = millis_since(started);
+    Ok(JobReport {
+        table: table_name,
+        scope: label,
+        partitions,
+        rows_read,
+        rows,
+        version: table.version(),
+        millis,
+    })
 }
 
-/// Days one commit writes: a run's memory and each commit are bounded by a week of the chain,
-/// whatever the history or the backlog (a rebuild, a backfill of old days).
+fn millis_since(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Days one commit writes unless configured (`medallion.days-per-commit`): a week of the chain.
 pub const DAYS_PER_COMMIT: usize = 7;
 
 /// One commit of a run.
@@ -124,12 +169,12 @@ struct Slice {
     last: bool,
 }
 
-/// The commits of a run, [`DAYS_PER_COMMIT`] days each: the days in scope, or for a rebuild
+/// The commits of a run, `per_commit` days each: the days in scope, or for a rebuild
 /// every day its inputs hold. When the days of the blocks job are split, each slice reads a
 /// day more on either side (blocks of one height on both sides of midnight are decided
 /// together; only the slice's own days are written); every other job's day depends on the
 /// same days of its inputs only. The first slice of a rebuild replaces the whole table.
-fn slices(job: &Job, scope: &Scope, inputs: &BTreeMap<TableRef, Input>) -> Vec<Slice> {
+fn slices(job: &Job, scope: &Scope, inputs: &BTreeMap<TableRef, Input>, per_commit: usize) -> Vec<Slice> {
     let (days, rebuild): (Vec<NaiveDate>, bool) = match scope {
         Scope::Unchanged => return Vec::new(),
         Scope::Days(days) => (days.iter().copied().collect(), false),
@@ -140,13 +185,17 @@ fn slices(job: &Job, scope: &Scope, inputs: &BTreeMap<TableRef, Input>) -> Vec<S
     if days.is_empty() {
         return vec![Slice { values: None, read: None, replace_all: true, last: true }];
     }
-    let chunks: Vec<&[NaiveDate]> = days.chunks(DAYS_PER_COMMIT).collect();
+    // Chunks of the table's partition values: days, or for a month table whole months (as many
+    // as fit in `per_commit` days, at least one), so no month is computed twice in one run.
+    let values: Vec<NaiveDate> = partitions_of(job, &days.into_iter().collect()).into_iter().collect();
+    let per = if job.partition == "month" { per_commit / 31 } else { per_commit };
+    let chunks: Vec<&[NaiveDate]> = values.chunks(per.max(1)).collect();
     let n = chunks.len();
     chunks
         .into_iter()
         .enumerate()
         .map(|(i, chunk)| {
-            let values = partitions_of(job, &chunk.iter().copied().collect());
+            let values: BTreeSet<NaiveDate> = chunk.iter().copied().collect();
             let mut read = window(job, &values);
             if (n > 1 || rebuild) && job.inputs.contains(&super::scope::bronze_blocks()) {
                 let edges: Vec<NaiveDate> =
@@ -167,6 +216,7 @@ async fn write_slice(
     inputs: &BTreeMap<TableRef, Input>,
     out: deltalake::DeltaTable,
     slice: &Slice,
+    registry: Option<i64>,
 ) -> Result<(deltalake::DeltaTable, usize, u64)> {
     // Without days to read (a single whole-table slice) the inputs stay as open_inputs
     // registered them.
@@ -181,13 +231,11 @@ async fn write_slice(
         None => df,
     };
     let df = delta_compatible(df).map_err(Error::sql(job.path.display()))?;
-    let txns = match slice.last {
-        true => inputs
-            .iter()
-            .filter_map(|(name, i)| i.version().map(|v| Transaction::new(app_id(name), v as i64)))
-            .collect(),
-        false => Vec::new(),
-    };
+    let versions: Vec<(&TableRef, Option<u64>)> = inputs.iter().map(|(n, i)| (n, i.version())).collect();
+    let mut txns = slice_txns(slice, &versions);
+    if let (true, Some(fingerprint)) = (slice.last, registry) {
+        txns.push(Transaction::new(REGISTRY_APP, fingerprint));
+    }
     let plan = WritePlan {
         plan: df.into_unoptimized_plan(),
         session: Arc::new(ctx.state()),
@@ -198,6 +246,38 @@ async fn write_slice(
     let table = lake.write_plan(out, plan).await?;
     let rows = super::changes::added_rows(&table).await?;
     Ok((table, rows, rows_read))
+}
+
+/// The checkpoint a slice's commit carries: the inputs' versions on the last slice; on the first
+/// slice of a split rebuild, "nothing read yet" (version -1) for every input, because that
+/// commit empties the table: a rebuild killed after it leaves no older checkpoint behind, and
+/// the next run reads every input from its first commit and writes every day again.
+fn slice_txns(slice: &Slice, versions: &[(&TableRef, Option<u64>)]) -> Vec<Transaction> {
+    let version = |v: Option<u64>| match (slice.last, slice.replace_all) {
+        (true, _) => v.and_then(|v| i64::try_from(v).ok()),
+        (false, true) => Some(NOTHING_READ),
+        (false, false) => None,
+    };
+    versions.iter().filter_map(|(name, v)| version(*v).map(|v| Transaction::new(app_id(name), v))).collect()
+}
+
+/// The `txn` version of an input no completed run has read (below every Delta version).
+pub const NOTHING_READ: i64 = -1;
+
+/// The `txn` app id under which a decoding job records the ABI registry's fingerprint.
+pub const REGISTRY_APP: &str = "chainlake-medallion:abi-registry";
+
+/// Why a decoding job must be rebuilt: the registry it last decoded with is not `now`'s.
+async fn registry_changed(out: &deltalake::DeltaTable, now: Option<i64>) -> Result<Option<String>> {
+    let Some(now) = now else { return Ok(None) };
+    if out.version().is_none() {
+        return Ok(None);
+    }
+    Ok(match crate::bronze::txn_version(out, REGISTRY_APP).await? {
+        Some(seen) if seen == now => None,
+        Some(_) => Some("the ABI registry changed (an ABI or a binding added or changed)".into()),
+        None => Some("no ABI registry recorded by the last run".into()),
+    })
 }
 
 /// Opens every input of `job` and registers it whole in `ctx` (a Bronze table no record has
@@ -383,7 +463,7 @@ mod tests {
 
     #[test]
     fn a_few_days_are_one_commit_read_exactly() {
-        let s = slices(&job("block_date"), &Scope::Days(days(3, 2)), &BTreeMap::new());
+        let s = slices(&job("block_date"), &Scope::Days(days(3, 2)), &BTreeMap::new(), DAYS_PER_COMMIT);
         assert_eq!(
             s,
             vec![Slice { values: Some(days(3, 2)), read: Some(days(3, 2)), replace_all: false, last: true }]
@@ -392,7 +472,7 @@ mod tests {
 
     #[test]
     fn many_days_are_split_a_week_a_commit_each_read_with_its_neighbours() {
-        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new());
+        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new(), DAYS_PER_COMMIT);
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].values, Some(days(1, 7)));
         let mut first = days(1, 8);
@@ -406,14 +486,56 @@ mod tests {
 
     #[test]
     fn a_month_table_rewrites_whole_months() {
-        let s = slices(&job("month"), &Scope::Days(days(30, 1)), &BTreeMap::new());
+        let s = slices(&job("month"), &Scope::Days(days(30, 1)), &BTreeMap::new(), DAYS_PER_COMMIT);
         assert_eq!(s[0].values, NaiveDate::from_ymd_opt(2024, 1, 1).map(|d| BTreeSet::from([d])));
         assert_eq!(s[0].read.as_ref().map(BTreeSet::len), Some(31), "every day of January");
     }
 
     #[test]
+    fn a_month_table_computes_each_month_once_however_many_days_changed() {
+        let mut changed = days(20, 12);
+        changed.extend((1..=10).filter_map(|d| NaiveDate::from_ymd_opt(2024, 2, d)));
+        let sql = "-- partition: month\nSELECT * FROM gold.fee_recipients_daily";
+        let monthly = Job::parse("gold_m.sql", "m".into(), sql.into()).unwrap().unwrap();
+        let s = slices(&monthly, &Scope::Days(changed), &BTreeMap::new(), DAYS_PER_COMMIT);
+        let months: Vec<_> = s.iter().map(|s| s.values.clone()).collect();
+        let first = |m| NaiveDate::from_ymd_opt(2024, m, 1).map(|d| BTreeSet::from([d]));
+        assert_eq!(months, vec![first(1), first(2)], "January, then February: one commit each");
+        assert_eq!(s[1].read.as_ref().map(BTreeSet::len), Some(29), "every day of February 2024");
+    }
+
+    #[test]
+    fn days_per_commit_is_the_configured_number() {
+        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new(), 10);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].values, Some(days(1, 10)));
+        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new(), 3);
+        assert_eq!(
+            s.iter().map(|s| s.values.as_ref().map_or(0, BTreeSet::len)).collect::<Vec<_>>(),
+            [3, 3, 3, 1]
+        );
+    }
+
+    #[test]
+    fn a_split_rebuild_resets_the_checkpoint_first_and_sets_it_last() {
+        let input = TableRef { layer: Layer::Bronze, name: "blocks".into() };
+        let versions = [(&input, Some(9))];
+        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new(), DAYS_PER_COMMIT);
+        let first = Slice { replace_all: true, ..s[0].clone() };
+        let v = |t: Vec<Transaction>| t.into_iter().map(|t| (t.app_id, t.version)).collect::<Vec<_>>();
+        let id = app_id(&input);
+        assert_eq!(
+            v(slice_txns(&first, &versions)),
+            [(id.clone(), NOTHING_READ)],
+            "the emptied table read nothing"
+        );
+        assert_eq!(v(slice_txns(&s[0], &versions)), [], "a middle slice leaves the checkpoint as it is");
+        assert_eq!(v(slice_txns(&s[1], &versions)), [(id, 9)], "the last slice carries the versions read");
+    }
+
+    #[test]
     fn a_rebuild_without_data_replaces_the_table_once() {
-        let s = slices(&job("day"), &Scope::Full("test".into()), &BTreeMap::new());
+        let s = slices(&job("day"), &Scope::Full("test".into()), &BTreeMap::new(), DAYS_PER_COMMIT);
         assert_eq!(s, vec![Slice { values: None, read: None, replace_all: true, last: true }]);
     }
 }

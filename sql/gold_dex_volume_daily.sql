@@ -1,0 +1,29 @@
+-- gold.dex_volume_daily: per chain, UTC day, protocol, pool and token of the pool (token_index
+-- 0 or 1: the pool's token0 / token1, whose addresses its creation event holds): swaps that
+-- moved the token, the amounts into and out of the pool (DOUBLE: approximate totals; each
+-- swap's exact amounts are in silver.dex_swaps), distinct senders and recipients.
+-- Reads silver.dex_swaps.
+-- partition: day
+WITH legs AS (
+  SELECT chain, block_date, protocol, pool, 0 AS token_index, sender, recipient,
+    CAST(amount0_in AS DOUBLE) AS amount_in, CAST(amount0_out AS DOUBLE) AS amount_out
+  FROM silver.dex_swaps
+  UNION ALL
+  SELECT chain, block_date, protocol, pool, 1 AS token_index, sender, recipient,
+    CAST(amount1_in AS DOUBLE) AS amount_in, CAST(amount1_out AS DOUBLE) AS amount_out
+  FROM silver.dex_swaps
+)
+SELECT
+  chain,
+  block_date AS day,
+  protocol,
+  pool,
+  token_index,
+  sum(CASE WHEN amount_in > 0 OR amount_out > 0 THEN 1 ELSE 0 END) AS swaps,
+  sum(amount_in) AS amount_in,
+  sum(amount_out) AS amount_out,
+  count(DISTINCT sender) AS senders,
+  count(DISTINCT recipient) AS recipients
+FROM legs
+GROUP BY chain, block_date, protocol, pool, token_index
+ORDER BY chain, day, protocol, pool, token_index
