@@ -54,6 +54,9 @@ pub(crate) enum Command {
     /// The ABI registry (`[abi]`: built-in ABIs, `abi.dir`, bindings, signature database).
     #[command(subcommand)]
     Abi(AbiCommand),
+    /// Dremio: `bootstrap` sets a server up to read the lake (`dremio.url`).
+    #[command(subcommand)]
+    Dremio(DremioCommand),
     /// Run SQL over bronze.*, silver.* and gold.* tables and print the result.
     Query {
         sql: String,
@@ -127,6 +130,13 @@ pub(crate) enum KeysCommand {
         #[arg(long)]
         until_caught_up: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum DremioCommand {
+    /// First user, login, the S3 source over the lake and the Nessie source, every Silver and
+    /// Gold table promoted as Delta; safe to run again (what exists is left as it is).
+    Bootstrap,
 }
 
 #[derive(Subcommand)]

@@ -39,6 +39,9 @@ pub struct Config {
     #[serde(default)]
     pub abi: AbiConfig,
     pub metrics: MetricsConfig,
+    /// Dremio, when `url` is set: `dremio bootstrap` and metadata refreshes.
+    #[serde(default)]
+    pub dremio: crate::dremio::DremioConfig,
     pub devnet: DevnetConfig,
 }
 
@@ -49,12 +52,19 @@ pub struct RedisConfig {
     pub url: String,
 }
 
-/// `[metrics]`: the Prometheus endpoint.
+/// `[metrics]`: the Prometheus endpoint, with `/healthz` and `/readyz` beside it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct MetricsConfig {
-    /// `host:port` of the `/metrics` listener; empty disables it.
+    /// `host:port` of the `/metrics`, `/healthz` and `/readyz` listener; empty disables it.
     pub listen: String,
+    /// How often Kafka, Redis and the lake are probed for `/readyz` (the node is never probed:
+    /// its answers to the command's own requests count).
+    #[serde(with = "humantime_serde")]
+    pub probe_interval: std::time::Duration,
+    /// A dependency is ready while it answered within this long and has not failed since.
+    #[serde(with = "humantime_serde")]
+    pub ready_within: std::time::Duration,
 }
 
 /// `[devnet]`: the local chain of the demo and the tests.
@@ -122,6 +132,8 @@ impl Config {
             ("sink.session-timeout", self.sink.session_timeout),
             ("sink.lag-interval", self.sink.lag_interval),
             ("kafka.message-timeout", self.kafka.message_timeout),
+            ("metrics.probe-interval", self.metrics.probe_interval),
+            ("metrics.ready-within", self.metrics.ready_within),
         ];
         for (key, d) in durations {
             if d.is_zero() {

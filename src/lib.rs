@@ -7,6 +7,8 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod dremio;
+pub mod health;
 pub mod keys;
 pub mod pipeline;
 pub mod ticks;

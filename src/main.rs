@@ -8,6 +8,7 @@ use anyhow::Context;
 use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_ingest::devnet::{self, Artifacts, TrafficConfig};
+use chainlake_ingest::readiness::Dependency;
 use chainlake_medallion::bronze::Until;
 use chainlake_medallion::jobs::Refresh;
 use clap::Parser;
@@ -70,14 +71,10 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
-    if !cfg.metrics.listen.is_empty() {
-        let addr: std::net::SocketAddr = cfg.metrics.listen.parse().context("metrics.listen")?;
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install()
-            .context("starting the Prometheus exporter")?;
-    }
     let cancel = CancellationToken::new();
+    if !cfg.metrics.listen.is_empty() {
+        chainlake::health::serve(&cfg, dependencies(&command, &cfg), &cancel).await?;
+    }
     {
         let cancel = cancel.clone();
         tokio::spawn(async move {
@@ -112,6 +109,12 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
         Command::Bench(cmd) => bench(cfg, cmd).await,
         Command::Verify { from, to } => verify(&cfg, from, to).await,
         Command::Abi(cmd) => abi(&cfg, cmd),
+        Command::Dremio(DremioCommand::Bootstrap) => {
+            for (what, outcome) in pipeline::dremio_bootstrap(&cfg).await? {
+                println!("{what}: {outcome:?}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Keys(KeysCommand::Status) => {
             print!("{}", chainlake::keys::render(&chainlake::keys::status(&cfg).await?));
             Ok(ExitCode::SUCCESS)
@@ -127,6 +130,19 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&l)?);
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// What `/readyz` of a long-running command waits for (one-shot commands: nothing).
+fn dependencies(command: &Command, cfg: &Config) -> Vec<Dependency> {
+    use Dependency::{Kafka, Lake, Node, Redis};
+    match command {
+        Command::Ingest(_) => vec![Node, Kafka, Redis],
+        Command::Sink { .. } => vec![Kafka, Lake],
+        Command::Medallion(MedallionCommand::Schedule { .. }) => vec![Lake, Redis],
+        Command::Keys(KeysCommand::Monitor { .. }) if !cfg.scylla.enabled() => vec![Kafka, Redis],
+        Command::Keys(KeysCommand::Monitor { .. }) => vec![Kafka],
+        _ => Vec::new(),
     }
 }
 

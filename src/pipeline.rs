@@ -19,11 +19,12 @@ use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
 use chainlake_medallion::jobs::{self, JobReport, Refresh, RunLimits};
 use chainlake_medallion::lake::{Lake, Layer};
 use chainlake_medallion::maintenance::{self, Maintenance, MaintenanceReport, TableCheck};
-use chainlake_medallion::schedule::{Cadence, Schedule};
+use chainlake_medallion::schedule::{AfterRun, Cadence, Schedule};
 use chainlake_wire::{TopicKind, Topics};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::dremio::{BootstrapPlan, Refresher};
 use crate::ticks::RedisTicks;
 
 /// Errors of the wiring layer: one of the stages failed, or the demo found a mismatch.
@@ -65,6 +66,9 @@ pub enum PipelineError {
     /// `[abi]`: a file, ABI or binding that does not load.
     #[error(transparent)]
     Abi(#[from] chainlake_decode::AbiError),
+    /// `[dremio]`: a bootstrap step or its configuration.
+    #[error(transparent)]
+    Dremio(#[from] crate::dremio::DremioError),
 }
 
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
@@ -206,7 +210,12 @@ pub async fn medallion(cfg: &Config) -> Result<Vec<JobReport>> {
 pub async fn medallion_run(cfg: &Config, layer: Option<Layer>, refresh: Refresh) -> Result<Vec<JobReport>> {
     let lake = Lake::new(&cfg.lake)?;
     let jobs = jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
-    Ok(jobs::run_jobs(&lake, &cfg.chain.name, &jobs, layer, refresh, limits(cfg)?).await?)
+    let refresher = dremio_refresher(cfg, &jobs)?;
+    let reports = jobs::run_jobs(&lake, &cfg.chain.name, &jobs, layer, refresh, limits(cfg)?).await?;
+    if let Some(r) = refresher {
+        r.refresh(&reports).await;
+    }
+    Ok(reports)
 }
 
 /// The ABI registry of `[abi]` for the configured chain (built-in ABIs, `abi.dir`, bindings).
@@ -231,6 +240,7 @@ pub async fn medallion_schedule(
     let jobs = jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
     let mut leases = RedisTicks::connect(&cfg.redis.url).await?;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    let refresher = dremio_refresher(cfg, &jobs)?;
     let schedule = Schedule {
         lake: &lake,
         chain: &cfg.chain.name,
@@ -239,8 +249,36 @@ pub async fn medallion_schedule(
         cadence,
         limits: limits(cfg)?,
         holder: format!("{host}:{}", std::process::id()),
+        after_run: refresher.as_ref().map(|r| r as &dyn AfterRun),
     };
     Ok(schedule.run(&mut leases, cancel).await?)
+}
+
+/// Every Silver and Gold table of `jobs`, as `(layer, name)`.
+pub fn job_tables(jobs: &[jobs::Job]) -> Vec<(String, String)> {
+    jobs.iter().map(|j| (j.layer.to_string(), j.name.clone())).collect()
+}
+
+/// The Dremio metadata refresher, when `dremio.url` is set and `dremio.refresh` is on.
+pub fn dremio_refresher(cfg: &Config, jobs: &[jobs::Job]) -> Result<Option<Refresher>> {
+    if !cfg.dremio.enabled() || !cfg.dremio.refresh {
+        return Ok(None);
+    }
+    let plan = BootstrapPlan::from_config(cfg, job_tables(jobs))?;
+    Ok(Some(Refresher::new(crate::dremio::Http::new(&cfg.dremio)?, plan)))
+}
+
+/// `chainlake dremio bootstrap`: what it found or did, in order.
+pub async fn dremio_bootstrap(cfg: &Config) -> Result<Vec<(String, crate::dremio::Outcome)>> {
+    if !cfg.dremio.enabled() {
+        return Err(PipelineError::Dremio(crate::dremio::DremioError::Config {
+            key: "dremio.url",
+            reason: "not set (e.g. CHAINLAKE__DREMIO__URL=http://dremio:9047)".into(),
+        }));
+    }
+    let jobs = jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
+    let plan = BootstrapPlan::from_config(cfg, job_tables(&jobs))?;
+    Ok(crate::dremio::bootstrap(&crate::dremio::Http::new(&cfg.dremio)?, &plan).await?)
 }
 
 /// A query session over the chain's tables (`bronze.*`, `silver.*`, `gold.*`).

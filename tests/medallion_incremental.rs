@@ -242,6 +242,7 @@ async fn two_schedulers(cadence: Cadence, name: &str, at_start: bool) {
         cadence: cadence.clone(),
         limits: pipeline::limits(&cfg).unwrap(),
         holder: holder.to_owned(),
+        after_run: None,
     };
     let (a, b) = (scheduler("a"), scheduler("b"));
     let mut la = RedisTicks::connect(&cfg.redis.url).await.unwrap();

@@ -19,6 +19,8 @@ need_cmd cc || apt_install gcc make
 need_cmd python3 || apt_install python3 python3-venv
 need_cmd redis-server || apt_install redis-server
 need_cmd nginx || [[ -x /usr/sbin/nginx ]] || apt_install nginx
+# Prometheus and promtool: the alert-rule and dashboard tests (tests/prometheus.rs).
+need_cmd promtool || apt_install prometheus
 
 if [[ ! -x "$ANVIL_BIN" ]]; then
   log "installing anvil $ANVIL_VERSION (npm)"

@@ -256,7 +256,12 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         let chain = event.chain.clone();
         tracing::warn!(chain = %chain, fork_point = ancestor, depth = event.depth, "reorg: re-publishing the new branch");
         metrics::counter!(crate::metrics::REORGS, "chain" => chain.clone()).increment(1);
-        metrics::histogram!(crate::metrics::REORG_DEPTH, "chain" => chain).record(event.depth as f64);
+        metrics::histogram!(crate::metrics::REORG_DEPTH, "chain" => chain.clone()).record(event.depth as f64);
+        if event.depth > self.confirmations {
+            // Heights already announced `confirmed` changed: what downstream trusted moved.
+            tracing::error!(chain = %chain, depth = event.depth, confirmations = self.confirmations, "reorg deeper than the confirmation depth");
+            metrics::counter!(crate::metrics::REORG_BEYOND_CONFIRMATIONS, "chain" => chain).increment(1);
+        }
         // The event first, then the store: a crash in between finds the old hashes again and
         // announces the reorg once more, never re-publishes a shorter branch unannounced.
         self.publisher.publish_event(&event).await?;

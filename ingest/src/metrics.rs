@@ -41,6 +41,8 @@ metrics! {
     REORGS = "chainlake_reorgs_total", Counter, ["chain"], "reorgs healed";
     REORG_DEPTH = "chainlake_reorg_depth", Histogram, ["chain"], "blocks replaced per reorg";
     REORG_TOO_DEEP = "chainlake_reorg_too_deep_total", Counter, ["chain"], "reorgs beyond `chain.reorg-window`";
+    REORG_BEYOND_CONFIRMATIONS = "chainlake_reorg_beyond_confirmations_total", Counter, ["chain"],
+        "reorgs deeper than `chain.confirmations` (heights already announced confirmed changed)";
     FLAGGED_TXS = "chainlake_flagged_txs_total", Counter, ["chain"],
         "transactions kept with a flag (unknown type, no receipt)";
     RPC_RETRY_ROUNDS = "chainlake_rpc_retry_rounds_total", Counter, ["chain", "call"],
@@ -77,4 +79,6 @@ metrics! {
         "decoded calls and events published (`decoded.calls` / `decoded.events`) by decode status";
     KAFKA_RECORDS = "chainlake_kafka_records_total", Counter, ["topic"], "records published";
     KAFKA_BYTES = "chainlake_kafka_bytes_total", Counter, ["topic"], "payload bytes published";
+    DEPENDENCY_READY = "chainlake_dependency_ready", Gauge, ["dependency"],
+        "1 while a dependency of this command answered within `metrics.ready-within` and has not failed since (`/readyz`)";
 }

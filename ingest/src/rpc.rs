@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{ProviderConfig, RpcConfig};
+use crate::readiness::{self, Dependency};
 use crate::transport::RedactedHttp;
 use crate::verify::Check;
 use crate::{Error, Result};
@@ -171,6 +172,11 @@ impl RpcSource {
             Err(RpcError::Transport(_)) => "transport_error",
             Err(_) => "failed",
         };
+        // An error response is still the node answering; the rest says nothing came back whole.
+        match outcome {
+            "ok" | "error_response" => readiness::answered(Dependency::Node),
+            _ => readiness::failed(Dependency::Node, format!("{} {method}: {outcome}", self.provider)),
+        }
         let labels = [
             ("chain", self.chain.clone()),
             ("provider", self.provider.clone()),

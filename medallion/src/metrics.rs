@@ -19,6 +19,8 @@ metrics! {
     SINK_BYTES = "chainlake_sink_bytes_total", Counter, ["topic"], "payload bytes committed to Bronze";
     SINK_COMMITS = "chainlake_sink_commits_total", Counter, ["topic"], "Delta commits of rows";
     SINK_COMMIT_SECONDS = "chainlake_sink_commit_seconds", Histogram, ["topic"], "Delta commit latency";
+    SINK_LAST_COMMIT = "chainlake_sink_last_commit_seconds", Gauge, ["topic"],
+        "Unix time of this replica's last Delta commit of rows to a topic's Bronze table";
     SINK_LAG_RECORDS = "chainlake_sink_lag_records", Gauge, ["topic", "partition"],
         "high watermark (librdkafka statistics, every `sink.lag-interval`) minus the next offset to write";
     SINK_REBALANCES = "chainlake_sink_rebalances_total", Counter, ["kind"],
@@ -43,6 +45,8 @@ metrics! {
         "Unix time of a job's last successful scheduled run";
     JOB_CONSECUTIVE_FAILURES = "chainlake_job_consecutive_failures", Gauge, [],
         "scheduled medallion runs that failed in a row (0 after a success)";
+    DREMIO_REFRESHES = "chainlake_dremio_refreshes_total", Counter, ["table", "outcome"],
+        "`ALTER TABLE … REFRESH METADATA` sent to Dremio after a run committed to a table (`ok`, `failed`)";
     DECODE_RESULTS = "chainlake_decode_results_total", Counter, ["kind", "status"],
         "calls and logs `decode_call` / `decode_event` did not fully decode (`kind` call or event; `status` named, ambiguous, unknown or failed)";
 }

@@ -26,6 +26,15 @@ pub trait TickLease {
     async fn take(&mut self, key: &str, holder: &str, ttl: Duration) -> Result<bool>;
 }
 
+/// Told about each successful run (e.g. to refresh a query engine's metadata of the tables
+/// that got a new version). Dyn-compatible: the schedule holds it as `&dyn AfterRun`.
+pub trait AfterRun: Sync {
+    fn after_run<'a>(
+        &'a self,
+        reports: &'a [crate::incremental::JobReport],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+}
+
 /// When the ticks are.
 #[derive(Debug, Clone)]
 pub enum Cadence {
@@ -98,6 +107,8 @@ pub struct Schedule<'a> {
     pub limits: RunLimits,
     /// Names this scheduler in the lease (host and pid).
     pub holder: String,
+    /// Called after every successful run (Dremio's metadata refresh), if any.
+    pub after_run: Option<&'a dyn AfterRun>,
 }
 
 fn now_ms() -> u64 {
@@ -150,6 +161,9 @@ impl Schedule<'_> {
                 let now = now_ms() as f64 / 1000.0;
                 for r in &reports {
                     metrics::gauge!(crate::metrics::JOB_LAST_SUCCESS, "table" => r.table.clone()).set(now);
+                }
+                if let Some(after) = self.after_run {
+                    after.after_run(&reports).await;
                 }
                 0
             }

@@ -247,8 +247,10 @@ impl TopicState {
             metrics::counter!(crate::metrics::SINK_COMMITS, "topic" => topic.clone()).increment(1);
             let took = started.elapsed();
             stats.commit_latency.record(took);
-            metrics::histogram!(crate::metrics::SINK_COMMIT_SECONDS, "topic" => topic)
+            metrics::histogram!(crate::metrics::SINK_COMMIT_SECONDS, "topic" => topic.clone())
                 .record(took.as_secs_f64());
+            metrics::gauge!(crate::metrics::SINK_LAST_COMMIT, "topic" => topic)
+                .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
         }
         // Offsets of rejected-only flushes are covered by the `_rejected` txn versions.
         self.pending.clear();
