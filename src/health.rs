@@ -46,9 +46,14 @@ struct Endpoint {
 
 /// Installs the Prometheus recorder and serves the three paths until `cancel`, probing `deps`
 /// (the node excepted) in the background. Returns once the listener is bound.
-pub async fn serve(cfg: &Config, deps: Vec<Dependency>, cancel: &CancellationToken) -> Result<(), HealthError> {
+pub async fn serve(
+    cfg: &Config,
+    deps: Vec<Dependency>,
+    cancel: &CancellationToken,
+) -> Result<(), HealthError> {
     let bad = |reason: String| HealthError::Listen { listen: cfg.metrics.listen.clone(), reason };
-    let addr: SocketAddr = cfg.metrics.listen.parse().map_err(|e: std::net::AddrParseError| bad(e.to_string()))?;
+    let addr: SocketAddr =
+        cfg.metrics.listen.parse().map_err(|e: std::net::AddrParseError| bad(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| bad(e.to_string()))?;
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -78,7 +83,10 @@ async fn accept_loop(listener: tokio::net::TcpListener, endpoint: Endpoint, canc
                 let endpoint = endpoint.clone();
                 async move { Ok::<_, std::convert::Infallible>(respond(&endpoint, &req)) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!(error = %e, "metrics endpoint: connection ended");
             }
         });
@@ -117,7 +125,8 @@ struct Probes {
 
 impl Probes {
     fn new(cfg: &Config, deps: &[Dependency]) -> Result<Self, HealthError> {
-        let probe = |dependency: &'static str| move |reason: String| HealthError::Probe { dependency, reason };
+        let probe =
+            |dependency: &'static str| move |reason: String| HealthError::Probe { dependency, reason };
         let kafka = deps
             .contains(&Dependency::Kafka)
             .then(|| KafkaProbe::new(&cfg.kafka).map_err(|e| probe("kafka")(e.to_string())))
@@ -143,7 +152,10 @@ impl Probes {
             record(Dependency::Redis, within(timeout, ping(client)).await);
         }
         if let Some((lake, chain)) = &self.lake {
-            record(Dependency::Lake, within(timeout, async { lake.probe(chain).await.map_err(|e| e.to_string()) }).await);
+            record(
+                Dependency::Lake,
+                within(timeout, async { lake.probe(chain).await.map_err(|e| e.to_string()) }).await,
+            );
         }
     }
 }
@@ -153,7 +165,10 @@ async fn ping(client: &redis::Client) -> Result<(), String> {
     redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(|e| e.to_string())
 }
 
-async fn within(timeout: Duration, f: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+async fn within(
+    timeout: Duration,
+    f: impl std::future::Future<Output = Result<(), String>>,
+) -> Result<(), String> {
     tokio::time::timeout(timeout, f).await.unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
 }
 

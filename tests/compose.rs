@@ -40,14 +40,16 @@ fn resolve(v: &str) -> String {
 }
 
 fn variables(text: &str) -> BTreeSet<String> {
-    text.split("${")
-        .skip(1)
-        .map(|s| s.split(['}', ':', '-']).next().unwrap_or("").to_owned())
-        .collect()
+    text.split("${").skip(1).map(|s| s.split(['}', ':', '-']).next().unwrap_or("").to_owned()).collect()
 }
 
 fn services(doc: &Value) -> Vec<(String, Value)> {
-    doc["services"].as_mapping().unwrap().iter().map(|(k, v)| (k.as_str().unwrap().to_owned(), v.clone())).collect()
+    doc["services"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.clone()))
+        .collect()
 }
 
 fn image_is_pinned(name: &str, svc: &Value) {
@@ -84,8 +86,17 @@ fn load(name: &str, env: &BTreeMap<String, String>, file: Option<&Path>) -> Conf
 fn command_parses(name: &str, svc: &Value) {
     let args: Vec<String> =
         svc["command"].as_sequence().unwrap().iter().map(|a| resolve(a.as_str().unwrap())).collect();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainlake")).args(&args).arg("--help").output().unwrap();
-    assert!(out.status.success(), "{name}: `chainlake {}` does not parse: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainlake"))
+        .args(&args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: `chainlake {}` does not parse: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -93,13 +104,30 @@ fn compose_has_the_full_stack_pinned_and_checked() {
     let c = yaml("docker-compose.yml");
     let names: BTreeSet<String> = services(&c).into_iter().map(|(n, _)| n).collect();
     for s in [
-        "kafka", "minio", "minio-init", "redis", "scylla", "scylla-init", "nessie", "dremio", "prometheus", "grafana",
-        "chainlake-follow", "chainlake-backfill", "chainlake-sink", "chainlake-medallion", "chainlake-keys-monitor",
+        "kafka",
+        "minio",
+        "minio-init",
+        "redis",
+        "scylla",
+        "scylla-init",
+        "nessie",
+        "dremio",
+        "prometheus",
+        "grafana",
+        "chainlake-follow",
+        "chainlake-backfill",
+        "chainlake-sink",
+        "chainlake-medallion",
+        "chainlake-keys-monitor",
     ] {
         assert!(names.contains(s), "service {s} missing");
     }
-    assert_eq!(c["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"].as_str(), Some("broker,controller"));
-    let declared: BTreeSet<&str> = c["volumes"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(
+        c["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"].as_str(),
+        Some("broker,controller")
+    );
+    let declared: BTreeSet<&str> =
+        c["volumes"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
     for (name, svc) in services(&c) {
         image_is_pinned(&name, &svc);
         if !name.ends_with("-init") {
@@ -115,8 +143,11 @@ fn compose_has_the_full_stack_pinned_and_checked() {
         }
     }
     let example = std::fs::read_to_string(repo().join(".env.example")).unwrap();
-    let listed: BTreeSet<String> =
-        example.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_owned())).filter(|k| !k.starts_with('#')).collect();
+    let listed: BTreeSet<String> = example
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_owned()))
+        .filter(|k| !k.starts_with('#'))
+        .collect();
     let used = variables(&std::fs::read_to_string(repo().join("docker-compose.yml")).unwrap());
     let missing: Vec<&String> = used.difference(&listed).collect();
     assert!(missing.is_empty(), ".env.example lacks {missing:?}");
@@ -133,7 +164,10 @@ fn compose_chainlake_services_load_their_config_and_parse_their_commands() {
         seen += 1;
         assert_eq!(svc["build"]["dockerfile"].as_str(), Some("infra/Dockerfile"));
         let test = svc["healthcheck"]["test"].as_sequence().unwrap();
-        assert!(test.iter().any(|t| t.as_str().is_some_and(|t| t.ends_with(":9898/readyz"))), "{name}: checks /readyz");
+        assert!(
+            test.iter().any(|t| t.as_str().is_some_and(|t| t.ends_with(":9898/readyz"))),
+            "{name}: checks /readyz"
+        );
         let cfg = load(&name, &env_of(&svc), None);
         assert_eq!(cfg.kafka.brokers, "kafka:9092");
         assert_eq!(cfg.metrics.listen, "0.0.0.0:9898");
@@ -149,7 +183,8 @@ fn compose_chainlake_services_load_their_config_and_parse_their_commands() {
 fn swarm_stack_declares_what_it_uses_and_its_services_load() {
     let s = yaml("infra/swarm/stack.yml");
     let dir = repo().join("infra/swarm");
-    let secrets: BTreeSet<&str> = s["secrets"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
+    let secrets: BTreeSet<&str> =
+        s["secrets"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
     let configs = s["configs"].as_mapping().unwrap();
     for (name, c) in configs {
         let file = dir.join(c["file"].as_str().unwrap());
@@ -176,19 +211,27 @@ fn swarm_stack_declares_what_it_uses_and_its_services_load() {
             assert!(svc["deploy"]["restart_policy"]["condition"].is_string(), "{name}: restart policy");
             assert!(svc["deploy"]["resources"]["limits"]["memory"].is_string(), "{name}: memory limit");
             let test = svc["healthcheck"]["test"].as_sequence().unwrap();
-            assert!(test.iter().any(|t| t.as_str().is_some_and(|t| t.ends_with(":9898/healthz"))), "{name}: checks /healthz");
+            assert!(
+                test.iter().any(|t| t.as_str().is_some_and(|t| t.ends_with(":9898/healthz"))),
+                "{name}: checks /healthz"
+            );
             let cfg = load(&name, &env_of(&svc), toml.as_deref());
             assert!(cfg.keys.enabled(), "{name}: the key pool is configured");
             for k in &cfg.keys.keys {
                 let file = k.secret_file.as_ref().unwrap_or_else(|| panic!("{}: a secret file", k.pseudonym));
                 let secret = file.strip_prefix("/run/secrets/").unwrap().to_str().unwrap();
-                assert!(secrets.contains(secret), "{name}: key {} reads secret {secret}, not declared", k.pseudonym);
+                assert!(
+                    secrets.contains(secret),
+                    "{name}: key {} reads secret {secret}, not declared",
+                    k.pseudonym
+                );
                 assert_eq!(secret, k.pseudonym, "a key's secret is named by its pseudonym");
             }
             command_parses(&name, &svc);
         }
     }
     assert_eq!(chainlake_services, 5);
-    let text = std::fs::read_to_string(dir.join("stack.yml")).unwrap() + &std::fs::read_to_string(dir.join("chainlake.toml")).unwrap();
+    let text = std::fs::read_to_string(dir.join("stack.yml")).unwrap()
+        + &std::fs::read_to_string(dir.join("chainlake.toml")).unwrap();
     assert!(!text.contains("${"), "the stack takes no compose-style variables");
 }

@@ -39,7 +39,8 @@ fn panel_queries() -> Vec<(String, String)> {
     for (file, d) in dashboards() {
         for p in d["panels"].as_array().unwrap() {
             for t in p["targets"].as_array().unwrap() {
-                let expr = t["expr"].as_str().unwrap().replace("$__rate_interval", "1m").replace("$chain", ".*");
+                let expr =
+                    t["expr"].as_str().unwrap().replace("$__rate_interval", "1m").replace("$chain", ".*");
                 out.push((format!("{file}: {}", p["title"]), expr));
             }
         }
@@ -87,11 +88,18 @@ fn names_in(expr: &str) -> Vec<String> {
 
 #[test]
 fn promtool_accepts_the_config_and_the_rules() {
-    for args in [["check", "config", "prometheus/prometheus.yml"], ["check", "rules", "prometheus/alerts.yml"]] {
+    for args in
+        [["check", "config", "prometheus/prometheus.yml"], ["check", "rules", "prometheus/alerts.yml"]]
+    {
         let out = Command::new("promtool").args(args).current_dir(infra("")).output().unwrap_or_else(|e| {
             panic!("promtool not found ({e}): run `bash infra/local/install.sh` (Debian package prometheus)")
         });
-        assert!(out.status.success(), "promtool {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -113,7 +121,15 @@ fn every_metric_a_rule_or_panel_names_is_exported() {
     assert!(unknown.is_empty(), "names chainlake does not export: {unknown:#?}");
     let used: BTreeSet<String> =
         alert_exprs().into_iter().chain(panel_queries()).flat_map(|(_, e)| names_in(&e)).collect();
-    for must in ["chainlake_node_head", "chainlake_sink_lag_records", "chainlake_job_consecutive_failures", "chainlake_key_throttled_total", "chainlake_provider_demoted", "chainlake_reorg_beyond_confirmations_total", "chainlake_sink_last_commit_seconds"] {
+    for must in [
+        "chainlake_node_head",
+        "chainlake_sink_lag_records",
+        "chainlake_job_consecutive_failures",
+        "chainlake_key_throttled_total",
+        "chainlake_provider_demoted",
+        "chainlake_reorg_beyond_confirmations_total",
+        "chainlake_sink_last_commit_seconds",
+    ] {
         assert!(used.contains(must), "{must} is watched");
     }
 }
@@ -147,7 +163,13 @@ fn prometheus(dir: &Path, targets: &[String]) -> (common::Reaped, String) {
     let rules = std::fs::read_to_string(infra("prometheus/alerts.yml")).unwrap();
     let rules: String = rules
         .lines()
-        .map(|l| if l.trim_start().starts_with("for:") { l.split("for:").next().unwrap().to_owned() + "for: 0s" } else { l.to_owned() })
+        .map(|l| {
+            if l.trim_start().starts_with("for:") {
+                l.split("for:").next().unwrap().to_owned() + "for: 0s"
+            } else {
+                l.to_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(dir.join("alerts.yml"), rules).unwrap();
@@ -198,13 +220,21 @@ async fn rules_evaluate_panels_parse_and_a_stopped_node_fires() {
     })
     .await;
     let alerts = alert_exprs().len();
-    let rules = common::eventually("every rule evaluated, without error", Duration::from_secs(30), || async {
-        let v = api(&base, "/api/v1/rules", &[]).await?;
-        let rules: Vec<Value> = v["data"]["groups"].as_array()?.iter().flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default()).collect();
-        let evaluated = rules.iter().filter(|r| r["lastEvaluation"].as_str().is_some_and(|t| !t.starts_with("0001"))).count();
-        (rules.len() == alerts && evaluated == alerts).then_some(rules)
-    })
-    .await;
+    let rules =
+        common::eventually("every rule evaluated, without error", Duration::from_secs(30), || async {
+            let v = api(&base, "/api/v1/rules", &[]).await?;
+            let rules: Vec<Value> = v["data"]["groups"]
+                .as_array()?
+                .iter()
+                .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+                .collect();
+            let evaluated = rules
+                .iter()
+                .filter(|r| r["lastEvaluation"].as_str().is_some_and(|t| !t.starts_with("0001")))
+                .count();
+            (rules.len() == alerts && evaluated == alerts).then_some(rules)
+        })
+        .await;
     let broken: Vec<String> = rules
         .iter()
         .filter(|r| r["health"] != "ok")

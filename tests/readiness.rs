@@ -25,7 +25,15 @@ fn tansu(cfg: &Config, dir: &Path, port: u16) -> common::Reaped {
     assert!(bin.exists(), "tansu is not installed at {}: run `bash infra/local/install.sh`", bin.display());
     let url = format!("tcp://127.0.0.1:{port}");
     let child = Command::new(bin)
-        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "sqlite://tansu.db"])
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "sqlite://tansu.db",
+        ])
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(std::fs::File::options().create(true).append(true).open(dir.join("tansu.log")).unwrap())
@@ -57,9 +65,12 @@ async fn ready_goes_false_while_kafka_is_stopped_and_true_when_it_is_back() {
         tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
     })
     .await;
-    chainlake_ingest::publish::ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, &cfg.chain.name))
-        .await
-        .unwrap();
+    chainlake_ingest::publish::ensure_topics(
+        &cfg.kafka,
+        &Topics::new(&cfg.kafka.topic_prefix, &cfg.chain.name),
+    )
+    .await
+    .unwrap();
 
     let addr = format!("127.0.0.1:{}", free_port());
     let _sink = common::Reaped::new(
@@ -87,7 +98,9 @@ async fn ready_goes_false_while_kafka_is_stopped_and_true_when_it_is_back() {
             }
         }
     };
-    let body = common::eventually("/readyz 200 with Kafka and the lake up", Duration::from_secs(30), ready(200)).await;
+    let body =
+        common::eventually("/readyz 200 with Kafka and the lake up", Duration::from_secs(30), ready(200))
+            .await;
     assert_eq!(kafka_state(&body).unwrap()["ready"], true, "{body}");
     assert!(body.contains("\"lake\""), "the sink's lake is a dependency: {body}");
     assert_eq!(get(&addr, "/healthz").await.unwrap().0, 200);
@@ -96,14 +109,19 @@ async fn ready_goes_false_while_kafka_is_stopped_and_true_when_it_is_back() {
 
     broker.kill().unwrap();
     broker.wait().unwrap();
-    let body = common::eventually("/readyz 503 with Kafka stopped", Duration::from_secs(30), ready(503)).await;
+    let body =
+        common::eventually("/readyz 503 with Kafka stopped", Duration::from_secs(30), ready(503)).await;
     let kafka = kafka_state(&body).unwrap();
     assert_eq!(kafka["ready"], false, "{body}");
-    assert!(kafka["error"].as_str().is_some_and(|e| e.contains(&cfg.kafka.brokers)), "the error names the brokers: {body}");
+    assert!(
+        kafka["error"].as_str().is_some_and(|e| e.contains(&cfg.kafka.brokers)),
+        "the error names the brokers: {body}"
+    );
     assert_eq!(get(&addr, "/healthz").await.unwrap().0, 200, "alive while Kafka is down");
 
     let _broker = tansu(&cfg, dir.path(), port);
-    let body = common::eventually("/readyz 200 once Kafka is back", Duration::from_secs(60), ready(200)).await;
+    let body =
+        common::eventually("/readyz 200 once Kafka is back", Duration::from_secs(60), ready(200)).await;
     assert_eq!(kafka_state(&body).unwrap()["ready"], true, "{body}");
     assert_eq!(get(&addr, "/nope").await.unwrap().0, 404);
 }

@@ -24,7 +24,11 @@ impl KafkaProbe {
             // The probe only asks for metadata: no broker-down log line every reconnect.
             .set("log_level", "3")
             .create()
-            .map_err(|e| Error::Kafka { action: "create probe client", brokers: cfg.brokers.clone(), source: Box::new(e) })?;
+            .map_err(|e| Error::Kafka {
+                action: "create probe client",
+                brokers: cfg.brokers.clone(),
+                source: Box::new(e),
+            })?;
         Ok(KafkaProbe { client: Arc::new(client), brokers: cfg.brokers.clone() })
     }
 
@@ -32,7 +36,8 @@ impl KafkaProbe {
     pub async fn check(&self, timeout: Duration) -> Result<()> {
         let client = self.client.clone();
         let brokers = self.brokers.clone();
-        let fetched = tokio::task::spawn_blocking(move || client.client().fetch_metadata(None, timeout).map(|_| ()));
+        let fetched =
+            tokio::task::spawn_blocking(move || client.client().fetch_metadata(None, timeout).map(|_| ()));
         // A probe task that panicked or was cancelled answers nothing either.
         let result = fetched.await.unwrap_or(Err(rdkafka::error::KafkaError::Canceled));
         result.map_err(|e| Error::Kafka { action: "fetch metadata", brokers, source: Box::new(e) })

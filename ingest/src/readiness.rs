@@ -16,7 +16,8 @@ pub enum Dependency {
 }
 
 impl Dependency {
-    pub const ALL: [Dependency; 4] = [Dependency::Node, Dependency::Kafka, Dependency::Redis, Dependency::Lake];
+    pub const ALL: [Dependency; 4] =
+        [Dependency::Node, Dependency::Kafka, Dependency::Redis, Dependency::Lake];
 
     /// The metric label and `/readyz` key.
     pub fn label(self) -> &'static str {

@@ -141,10 +141,10 @@ impl Lake {
     /// read (the readiness probe; an absent folder is an answer too).
     pub async fn probe(&self, chain: &str) -> Result<()> {
         use deltalake::logstore::object_store;
-        let url = self.root.join(&format!("{chain}/")).map_err(|e| Error::Config {
-            what: format!("lake folder of {chain}"),
-            reason: e.to_string(),
-        })?;
+        let url = self
+            .root
+            .join(&format!("{chain}/"))
+            .map_err(|e| Error::Config { what: format!("lake folder of {chain}"), reason: e.to_string() })?;
         let store = deltalake::DeltaTableBuilder::from_url(url.clone())
             .and_then(|b| b.with_storage_options(self.options.clone()).build_storage())
             .map_err(Error::delta("probe", &url))?

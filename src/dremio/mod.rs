@@ -62,7 +62,10 @@ impl Default for DremioConfig {
 
 impl std::fmt::Debug for DremioConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DremioConfig").field("url", &self.url).field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("DremioConfig")
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
@@ -148,7 +151,8 @@ impl Api for Http {
             builder = builder.header("Content-Type", "application/json").body(body.to_string());
         }
         // reqwest's error text names the URL, never a body; our URLs carry no secret.
-        let http = |e: reqwest::Error| DremioError::Http { request: format!("{req:?}"), reason: e.to_string() };
+        let http =
+            |e: reqwest::Error| DremioError::Http { request: format!("{req:?}"), reason: e.to_string() };
         let response = builder.send().await.map_err(http)?;
         let status = response.status().as_u16();
         let text = response.text().await.map_err(http)?;

@@ -79,7 +79,11 @@ pub fn authorization(token: &str) -> String {
 /// `GET /api/v3/catalog/by-path/a/b/c`, each segment percent-encoded.
 pub fn by_path(path: &[String]) -> ApiRequest {
     let segments: Vec<String> = path.iter().map(|s| encode(s)).collect();
-    ApiRequest { method: Method::Get, path: format!("/api/v3/catalog/by-path/{}", segments.join("/")), body: None }
+    ApiRequest {
+        method: Method::Get,
+        path: format!("/api/v3/catalog/by-path/{}", segments.join("/")),
+        body: None,
+    }
 }
 
 /// The S3 source over the lake's bucket (`compatibilityMode` for MinIO and other S3 servers).
@@ -173,7 +177,14 @@ fn encode(s: &str) -> String {
 
 /// Dremio's path of a table of the lake: the source, the bucket, the folders of the lake's
 /// prefix, then chain/layer/table (where `Lake::table_url` puts it).
-pub fn table_path(source: &str, bucket: &str, prefix: &str, chain: &str, layer: &str, table: &str) -> Vec<String> {
+pub fn table_path(
+    source: &str,
+    bucket: &str,
+    prefix: &str,
+    chain: &str,
+    layer: &str,
+    table: &str,
+) -> Vec<String> {
     let mut path = vec![source.to_owned(), bucket.to_owned()];
     path.extend(prefix.split('/').filter(|s| !s.is_empty()).map(str::to_owned));
     path.extend([chain.to_owned(), layer.to_owned(), table.to_owned()]);
@@ -185,7 +196,12 @@ mod tests {
     use super::*;
 
     fn s3() -> S3Access {
-        S3Access { endpoint: "minio:9000".into(), access_key: "ak".into(), secret_key: "sk".into(), secure: false }
+        S3Access {
+            endpoint: "minio:9000".into(),
+            access_key: "ak".into(),
+            secret_key: "sk".into(),
+            secure: false,
+        }
     }
 
     #[test]
@@ -232,12 +248,18 @@ mod tests {
         let path = table_path("chainlake", "lake-bucket", "lake/", "ethereum", "gold", "gas_daily");
         assert_eq!(path, ["chainlake", "lake-bucket", "lake", "ethereum", "gold", "gas_daily"]);
         let r = promote_delta("dremio:/chainlake/lake-bucket/lake/ethereum/gold/gas_daily", &path);
-        assert_eq!(r.path, "/api/v3/catalog/dremio%3A%2Fchainlake%2Flake-bucket%2Flake%2Fethereum%2Fgold%2Fgas_daily");
+        assert_eq!(
+            r.path,
+            "/api/v3/catalog/dremio%3A%2Fchainlake%2Flake-bucket%2Flake%2Fethereum%2Fgold%2Fgas_daily"
+        );
         assert_eq!(
             r.body.unwrap(),
             json!({"entityType": "dataset", "type": "PHYSICAL_DATASET", "path": path, "format": {"type": "Delta"}})
         );
-        assert_eq!(by_path(&path).path, "/api/v3/catalog/by-path/chainlake/lake-bucket/lake/ethereum/gold/gas_daily");
+        assert_eq!(
+            by_path(&path).path,
+            "/api/v3/catalog/by-path/chainlake/lake-bucket/lake/ethereum/gold/gas_daily"
+        );
         assert_eq!(by_path(&["a b".into()]).path, "/api/v3/catalog/by-path/a%20b");
     }
 
@@ -245,7 +267,10 @@ mod tests {
     fn refresh_quotes_every_part_of_the_path() {
         let r = refresh_metadata(&["chainlake".into(), "b".into(), "we\"ird".into()]);
         assert_eq!((r.method, r.path.as_str()), (Method::Post, "/api/v3/sql"));
-        assert_eq!(r.body.unwrap(), json!({"sql": "ALTER TABLE \"chainlake\".\"b\".\"we\"\"ird\" REFRESH METADATA"}));
+        assert_eq!(
+            r.body.unwrap(),
+            json!({"sql": "ALTER TABLE \"chainlake\".\"b\".\"we\"\"ird\" REFRESH METADATA"})
+        );
     }
 
     #[test]

@@ -47,7 +47,12 @@ impl BootstrapPlan {
         let root = url::Url::parse(&cfg.lake.root)
             .ok()
             .filter(|u| matches!(u.scheme(), "s3" | "s3a"))
-            .ok_or_else(|| bad("lake.root", format!("{} is not on S3: Dremio reads the lake through an S3 source", cfg.lake.root)))?;
+            .ok_or_else(|| {
+                bad(
+                    "lake.root",
+                    format!("{} is not on S3: Dremio reads the lake through an S3 source", cfg.lake.root),
+                )
+            })?;
         let bucket = root.host_str().unwrap_or_default().to_owned();
         let option = |name: &str| {
             cfg.lake
@@ -63,14 +68,20 @@ impl BootstrapPlan {
             parsed
                 .as_ref()
                 .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
-                .ok_or_else(|| bad("dremio.s3-endpoint", "not set, and lake.storage-options has no aws-endpoint-url".into()))?
+                .ok_or_else(|| {
+                    bad(
+                        "dremio.s3-endpoint",
+                        "not set, and lake.storage-options has no aws-endpoint-url".into(),
+                    )
+                })?
         } else {
             d.s3_endpoint.clone()
         };
         let secure = parsed.is_some_and(|u| u.scheme() == "https");
-        let access_key = option("AWS_ACCESS_KEY_ID").ok_or_else(|| bad("lake", "no AWS_ACCESS_KEY_ID for Dremio's S3 source".into()))?;
-        let secret_key =
-            option("AWS_SECRET_ACCESS_KEY").ok_or_else(|| bad("lake", "no AWS_SECRET_ACCESS_KEY for Dremio's S3 source".into()))?;
+        let access_key = option("AWS_ACCESS_KEY_ID")
+            .ok_or_else(|| bad("lake", "no AWS_ACCESS_KEY_ID for Dremio's S3 source".into()))?;
+        let secret_key = option("AWS_SECRET_ACCESS_KEY")
+            .ok_or_else(|| bad("lake", "no AWS_SECRET_ACCESS_KEY for Dremio's S3 source".into()))?;
         Ok(BootstrapPlan {
             user: d.user.clone(),
             password: d.password()?,
@@ -115,7 +126,12 @@ async fn login(api: &impl Api, user: &str, password: &str) -> Result<String, Dre
 }
 
 /// Creates the source named `name` with `create` unless the catalog already has it.
-async fn ensure_source(api: &impl Api, auth: &str, name: &str, create: ApiRequest) -> Result<Outcome, DremioError> {
+async fn ensure_source(
+    api: &impl Api,
+    auth: &str,
+    name: &str,
+    create: ApiRequest,
+) -> Result<Outcome, DremioError> {
     let lookup = requests::by_path(&[name.to_owned()]);
     let r = api.send(&lookup, Some(auth)).await?;
     match r.status {
@@ -274,7 +290,8 @@ mod tests {
     impl Api for Fake {
         async fn send(&self, req: &ApiRequest, auth: Option<&str>) -> Result<ApiResponse, DremioError> {
             self.seen.lock().unwrap().push((req.clone(), auth.map(str::to_owned)));
-            let (method, prefix, status, body) = self.script.lock().unwrap().pop_front().expect("a scripted answer");
+            let (method, prefix, status, body) =
+                self.script.lock().unwrap().pop_front().expect("a scripted answer");
             assert_eq!(req.method, method, "{req:?}");
             assert!(req.path.starts_with(prefix), "{req:?} is not {prefix}");
             Ok(ApiResponse { status, body })
@@ -289,9 +306,18 @@ mod tests {
             bucket: "lake-bucket".into(),
             prefix: "lake".into(),
             chain: "ethereum".into(),
-            s3: S3Access { endpoint: "minio:9000".into(), access_key: "ak".into(), secret_key: "sk".into(), secure: false },
+            s3: S3Access {
+                endpoint: "minio:9000".into(),
+                access_key: "ak".into(),
+                secret_key: "sk".into(),
+                secure: false,
+            },
             nessie: Some(("nessie".into(), "http://nessie:19120/api/v2".into())),
-            tables: vec![("silver".into(), "blocks".into()), ("gold".into(), "gas_daily".into()), ("gold".into(), "never".into())],
+            tables: vec![
+                ("silver".into(), "blocks".into()),
+                ("gold".into(), "gas_daily".into()),
+                ("gold".into(), "never".into()),
+            ],
         }
     }
 
@@ -306,9 +332,19 @@ mod tests {
             (Post, "/api/v3/catalog", 200, json!({"id": "s1"})),
             (Get, "/api/v3/catalog/by-path/nessie", 404, Value::Null),
             (Post, "/api/v3/catalog", 200, json!({"id": "s2"})),
-            (Get, "/api/v3/catalog/by-path/chainlake/lake-bucket/lake/ethereum/silver/blocks", 200, folder("f1")),
+            (
+                Get,
+                "/api/v3/catalog/by-path/chainlake/lake-bucket/lake/ethereum/silver/blocks",
+                200,
+                folder("f1"),
+            ),
             (Post, "/api/v3/catalog/f1", 200, json!({})),
-            (Get, "/api/v3/catalog/by-path/chainlake/lake-bucket/lake/ethereum/gold/gas_daily", 200, folder("f2")),
+            (
+                Get,
+                "/api/v3/catalog/by-path/chainlake/lake-bucket/lake/ethereum/gold/gas_daily",
+                200,
+                folder("f2"),
+            ),
             (Post, "/api/v3/catalog/f2", 200, json!({})),
             (Get, "/api/v3/catalog/by-path/chainlake/lake-bucket/lake/ethereum/gold/never", 404, Value::Null),
         ]);
@@ -318,7 +354,10 @@ mod tests {
         assert_eq!(outcomes, [Created, Created, Created, Promoted, Promoted, NotInLake]);
         let seen = fake.seen();
         assert_eq!(seen[0].1, None, "first user and login go without a token");
-        assert!(seen[2..].iter().all(|(_, a)| a.as_deref() == Some("_dremiot0k")), "then every request carries it");
+        assert!(
+            seen[2..].iter().all(|(_, a)| a.as_deref() == Some("_dremiot0k")),
+            "then every request carries it"
+        );
         assert_eq!(seen[3].0.body.as_ref().unwrap()["type"], "S3");
         assert_eq!(seen[5].0.body.as_ref().unwrap()["type"], "NESSIE");
         assert_eq!(seen[7].0.body.as_ref().unwrap()["format"]["type"], "Delta");
@@ -329,7 +368,12 @@ mod tests {
         use Method::{Get, Post, Put};
         let dataset = json!({"entityType": "dataset", "id": "d"});
         let fake = Fake::new(vec![
-            (Put, "/apiv2/bootstrap/firstuser", 400, json!({"errorMessage": "First user can only be created when no user is already registered"})),
+            (
+                Put,
+                "/apiv2/bootstrap/firstuser",
+                400,
+                json!({"errorMessage": "First user can only be created when no user is already registered"}),
+            ),
             (Post, "/apiv2/login", 200, json!({"token": "t"})),
             (Get, "/api/v3/catalog/by-path/chainlake", 200, json!({"entityType": "source"})),
             (Get, "/api/v3/catalog/by-path/nessie", 200, json!({"entityType": "source"})),
@@ -339,7 +383,10 @@ mod tests {
         ]);
         let report = bootstrap(&fake, &plan()).await.unwrap();
         assert!(report.iter().all(|(_, o)| matches!(o, Outcome::Existed | Outcome::NotInLake)), "{report:?}");
-        assert!(fake.seen().iter().all(|(r, _)| r.method != Method::Post || r.path == "/apiv2/login"), "nothing created");
+        assert!(
+            fake.seen().iter().all(|(r, _)| r.method != Method::Post || r.path == "/apiv2/login"),
+            "nothing created"
+        );
     }
 
     #[tokio::test]
@@ -373,11 +420,18 @@ mod tests {
             version,
             millis: 1,
         };
-        let reports = [report("silver.blocks", Some(3)), report("gold.unchanged", None), report("gold.gas_daily", Some(9))];
+        let reports = [
+            report("silver.blocks", Some(3)),
+            report("gold.unchanged", None),
+            report("gold.gas_daily", Some(9)),
+        ];
         assert_eq!(refresher.refresh(&reports).await, 2, "the unchanged table is not refreshed");
         let seen = refresher.api.seen();
-        let sql: Vec<String> =
-            seen.iter().filter(|(r, _)| r.path == "/api/v3/sql").map(|(r, _)| r.body.as_ref().unwrap()["sql"].to_string()).collect();
+        let sql: Vec<String> = seen
+            .iter()
+            .filter(|(r, _)| r.path == "/api/v3/sql")
+            .map(|(r, _)| r.body.as_ref().unwrap()["sql"].to_string())
+            .collect();
         assert!(sql[0].contains("\\\"silver\\\".\\\"blocks\\\" REFRESH METADATA"), "{sql:?}");
         assert_eq!(seen.last().unwrap().1.as_deref(), Some("_dremiob"), "retried with the new token");
     }
