@@ -72,17 +72,9 @@ fn one_line(e: &anyhow::Error) -> String {
 
 async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
     let cancel = CancellationToken::new();
+    shutdown_on_signals(&cancel)?;
     if !cfg.metrics.listen.is_empty() {
         chainlake::health::serve(&cfg, dependencies(&command, &cfg), &cancel).await?;
-    }
-    {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                tracing::info!("interrupt: shutting down");
-                cancel.cancel();
-            }
-        });
     }
     match command {
         Command::Demo { blocks, txs_per_block, no_services, ledger } => {
@@ -131,6 +123,25 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM (`docker stop`, Swarm updates) cancel the one token every
+/// library takes. The handlers are registered here, before any work starts, not when a task
+/// is first polled.
+fn shutdown_on_signals(cancel: &CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let cancel = cancel.clone();
+    tokio::spawn(async move {
+        let which = tokio::select! {
+            _ = interrupt.recv() => "interrupt",
+            _ = terminate.recv() => "terminate",
+        };
+        tracing::info!("{which}: shutting down");
+        cancel.cancel();
+    });
+    Ok(())
 }
 
 /// What `/readyz` of a long-running command waits for (one-shot commands: nothing).

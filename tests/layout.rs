@@ -1,6 +1,7 @@
 //! The crate layout keeps its promises (docs/architecture.md): medallion builds against the
-//! wire contract alone, never against ingest's RPC, Redis or terminal dependencies; the wire
-//! contract itself stays light. Asked of `cargo tree` (offline, from Cargo.lock).
+//! wire contract and the pure decoders (alloy's ABI types only), never against ingest's RPC,
+//! Redis or terminal dependencies; the wire contract itself stays light. Asked of `cargo tree`
+//! (offline, from Cargo.lock).
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -29,7 +30,14 @@ fn medallion_depends_on_the_wire_contract_not_on_ingest() {
     let deps = tree("chainlake-medallion");
     assert!(deps.contains("chainlake-wire"), "{deps:?}");
     let forbidden = matching(&deps, &["alloy", "redis", "indicatif", "chainlake-ingest"]);
+    // Decoding (chainlake-decode) brings alloy's ABI and primitive types, no RPC or consensus.
+    let abi_only = |d: &&String| {
+        d.starts_with("alloy-sol")
+            || ["alloy-dyn-abi", "alloy-json-abi", "alloy-primitives", "alloy-rlp"].contains(&d.as_str())
+    };
+    let forbidden: Vec<&String> = forbidden.into_iter().filter(|d| !abi_only(d)).collect();
     assert!(forbidden.is_empty(), "chainlake-medallion pulls in {forbidden:?}");
+    assert!(deps.contains("chainlake-decode"), "the SQL functions decode with chainlake-decode");
 }
 
 #[test]

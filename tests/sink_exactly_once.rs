@@ -85,15 +85,14 @@ async fn two_replicas_with_rebalances(cfg: Config, s3: bool) {
         let mut child = replicas.remove(&who).unwrap();
         if round % 4 == 3 {
             child.kill().unwrap();
+            child.wait().unwrap();
         } else {
-            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            child.interrupt_within(Duration::from_secs(60));
         }
-        child.wait().unwrap();
         replicas.insert(who, sink_process(&cfg, s3, true));
     }
     for (_, mut c) in replicas {
-        let _ = Command::new("kill").args(["-INT", &c.id().to_string()]).status();
-        c.wait().unwrap();
+        c.interrupt_within(Duration::from_secs(60));
     }
     assert_exactly_once(&cfg).await;
 }

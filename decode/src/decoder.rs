@@ -66,6 +66,11 @@ pub struct Decoded {
 }
 
 impl Decoded {
+    /// Input that never reached the decoder (not hex, say), with the reason.
+    pub fn failed(why: &str) -> Self {
+        Decoded::status(Status::Failed, Some(why.to_owned()))
+    }
+
     fn status(status: Status, error: Option<String>) -> Self {
         Decoded {
             status,

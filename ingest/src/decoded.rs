@@ -19,7 +19,7 @@ pub fn decode_bundle(registry: &Registry, bundle: &BlockBundle) -> DecodedBundle
         let Some(to) = &tx.to else { continue };
         let d = match unhex(&tx.input) {
             Some(bytes) => registry.decode_call(to.parse().ok().as_ref(), &bytes),
-            None => Some(failed("input is not hex")),
+            None => Some(Decoded::failed("input is not hex")),
         };
         let Some(d) = d else { continue };
         count_and_log("call", &d, &tx.chain, tx.block_number, &tx.hash, None);
@@ -74,23 +74,11 @@ fn event(registry: &Registry, log: &chainlake_wire::LogRecord) -> Decoded {
     for t in [&log.topic0, &log.topic1, &log.topic2, &log.topic3].into_iter().flatten() {
         match unhex(t).and_then(|b| alloy::primitives::B256::try_from(b.as_slice()).ok()) {
             Some(t) => topics.push(t),
-            None => return failed("a topic is not 32 bytes of hex"),
+            None => return Decoded::failed("a topic is not 32 bytes of hex"),
         }
     }
-    let Some(data) = unhex(&log.data) else { return failed("data is not hex") };
+    let Some(data) = unhex(&log.data) else { return Decoded::failed("data is not hex") };
     registry.decode_event(log.address.parse().ok().as_ref(), &topics, &data)
-}
-
-fn failed(why: &str) -> Decoded {
-    Decoded {
-        status: Status::Failed,
-        name: None,
-        signature: None,
-        origin: None,
-        args: Vec::new(),
-        candidates: Vec::new(),
-        error: Some(why.to_owned()),
-    }
 }
 
 fn args(d: &Decoded) -> Option<String> {

@@ -76,7 +76,7 @@ fn call_udf(registry: Arc<Registry>) -> ScalarUDF {
             let mut out = Builder::default();
             for i in 0..input.len() {
                 let decoded = text(input, i).map(|hex| match unhex(hex) {
-                    None => Some(failed("input is not hex")),
+                    None => Some(Decoded::failed("input is not hex")),
                     Some(bytes) => {
                         let to = text(to, i).and_then(|a| a.parse::<Address>().ok());
                         registry.decode_call(to.as_ref(), &bytes)
@@ -115,23 +115,13 @@ fn event_row(registry: &Registry, cols: &[&StringArray], i: usize) -> Decoded {
         let Some(t) = text(col, i) else { break };
         match unhex(t).and_then(|b| B256::try_from(b.as_slice()).ok()) {
             Some(t) => topics.push(t),
-            None => return failed("a topic is not 32 bytes of hex"),
+            None => return Decoded::failed("a topic is not 32 bytes of hex"),
         }
     }
-    let Some(data) = unhex(text(cols[5], i).unwrap_or("0x")) else { return failed("data is not hex") };
+    let Some(data) = unhex(text(cols[5], i).unwrap_or("0x")) else {
+        return Decoded::failed("data is not hex");
+    };
     registry.decode_event(address.as_ref(), &topics, &data)
-}
-
-fn failed(why: &str) -> Decoded {
-    Decoded {
-        status: Status::Failed,
-        name: None,
-        signature: None,
-        origin: None,
-        args: Vec::new(),
-        candidates: Vec::new(),
-        error: Some(why.to_owned()),
-    }
 }
 
 fn text(a: &StringArray, i: usize) -> Option<&str> {

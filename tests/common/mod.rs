@@ -186,6 +186,27 @@ impl Reaped {
     }
 }
 
+impl Reaped {
+    /// SIGINT, then waits up to `deadline` for a graceful exit; a process still running then is
+    /// killed (SIGKILL) and reported on stdout, so a stuck shutdown never hangs a test run.
+    /// Returns whether it stopped by itself.
+    pub fn interrupt_within(&mut self, deadline: Duration) -> bool {
+        let child = self.0.as_mut().unwrap();
+        let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        let until = Instant::now() + deadline;
+        while Instant::now() < until {
+            if child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        println!("WARNING: pid {} did not stop within {deadline:?} of SIGINT: killed", child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
 impl std::ops::Deref for Reaped {
     type Target = std::process::Child;
     fn deref(&self) -> &Self::Target {
