@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use chainlake_ingest::probe::KafkaProbe;
 use chainlake_ingest::readiness::{self, Dependency, Report};
+use chainlake_medallion::deltalake::{ObjectStore, ObjectStoreError};
 use chainlake_medallion::lake::Lake;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -120,7 +121,7 @@ fn readyz_body(report: &Report) -> String {
 struct Probes {
     kafka: Option<KafkaProbe>,
     redis: Option<redis::Client>,
-    lake: Option<(Lake, String)>,
+    lake: Option<Arc<dyn ObjectStore>>,
 }
 
 impl Probes {
@@ -137,9 +138,12 @@ impl Probes {
             .transpose()?;
         let lake = deps
             .contains(&Dependency::Lake)
-            .then(|| Lake::new(&cfg.lake).map_err(|e| probe("lake")(e.to_string())))
-            .transpose()?
-            .map(|lake| (lake, cfg.chain.name.clone()));
+            .then(|| {
+                Lake::new(&cfg.lake)
+                    .and_then(|lake| lake.folder_store(&cfg.chain.name))
+                    .map_err(|e| probe("lake")(e.to_string()))
+            })
+            .transpose()?;
         Ok(Probes { kafka, redis, lake })
     }
 
@@ -151,12 +155,17 @@ impl Probes {
         if let Some(client) = &self.redis {
             record(Dependency::Redis, within(timeout, ping(client)).await);
         }
-        if let Some((lake, chain)) = &self.lake {
-            record(
-                Dependency::Lake,
-                within(timeout, async { lake.probe(chain).await.map_err(|e| e.to_string()) }).await,
-            );
+        if let Some(store) = &self.lake {
+            record(Dependency::Lake, within(timeout, list(store.as_ref())).await);
         }
+    }
+}
+
+/// One listing of the chain's folder; an absent folder is an answer too.
+async fn list(store: &dyn ObjectStore) -> Result<(), String> {
+    match store.list_with_delimiter(None).await {
+        Ok(_) | Err(ObjectStoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

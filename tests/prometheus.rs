@@ -134,10 +134,6 @@ fn every_metric_a_rule_or_panel_names_is_exported() {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn chainlake(cfg: &Config, args: &[&str], listen: &str) -> common::Reaped {
     let child = Command::new(env!("CARGO_BIN_EXE_chainlake"))
         .args(args)
@@ -180,7 +176,7 @@ fn prometheus(dir: &Path, targets: &[String]) -> (common::Reaped, String) {
         targets.join(", ")
     );
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
         .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
@@ -204,7 +200,8 @@ async fn rules_evaluate_panels_parse_and_a_stopped_node_fires() {
     let mut cfg = common::test_config("prometheus", dir.path().join("lake").to_str().unwrap());
     let anvil = common::anvil(&cfg, &["--block-time", "0.5"]).await;
     cfg.rpc.url = anvil.url();
-    let (follow_at, sink_at) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let (follow_at, sink_at) =
+        (format!("127.0.0.1:{}", common::free_port()), format!("127.0.0.1:{}", common::free_port()));
     let _follower = chainlake(&cfg, &["ingest", "follow", "--from", "0"], &follow_at);
     let _sink = chainlake(&cfg, &["sink"], &sink_at);
     let (_prom, base) = prometheus(dir.path(), &[follow_at.clone(), sink_at.clone()]);

@@ -15,10 +15,6 @@ use chainlake::config::Config;
 use chainlake_wire::Topics;
 use serde_json::Value;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// tansu on `port` with its sqlite file in `dir` (the same file across restarts).
 fn tansu(cfg: &Config, dir: &Path, port: u16) -> common::Reaped {
     let bin = cfg.devnet.home_dir().join("tansu/bin/tansu");
@@ -58,7 +54,7 @@ fn kafka_state(body: &str) -> Option<Value> {
 async fn ready_goes_false_while_kafka_is_stopped_and_true_when_it_is_back() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config("readiness", dir.path().join("lake").to_str().unwrap());
-    let port = free_port();
+    let port = common::free_port();
     cfg.kafka.brokers = format!("127.0.0.1:{port}");
     let mut broker = tansu(&cfg, dir.path(), port);
     common::eventually("our tansu accepts connections", Duration::from_secs(20), || async {
@@ -72,7 +68,7 @@ async fn ready_goes_false_while_kafka_is_stopped_and_true_when_it_is_back() {
     .await
     .unwrap();
 
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", common::free_port());
     let _sink = common::Reaped::new(
         Command::new(env!("CARGO_BIN_EXE_chainlake"))
             .arg("sink")

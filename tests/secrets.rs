@@ -41,10 +41,6 @@ fn chainlake(cfg: &Config, args: &[&str], metrics: &str, fallback: &str, log: &P
     common::Reaped::new(child)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn scrape(addr: &str) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
@@ -79,7 +75,7 @@ async fn no_secret_at_trace_level_anywhere() {
     let front = Proxy::start(&anvil.url()).await; // serves any path, like a keyed provider
     cfg.rpc.url = format!("{}/v3/{KEY}", front.url);
     let dead = format!("http://127.0.0.1:9/v3/{KEY}?apikey={KEY}");
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", common::free_port());
 
     let mut follower = chainlake(&cfg, &["ingest", "follow", "--from", "0"], &addr, &dead, &follow_log);
     let metrics =

@@ -137,22 +137,17 @@ impl Lake {
         Ok(table)
     }
 
-    /// Answers once the lake's storage answers: one listing of the chain's folder, no table
-    /// read (the readiness probe; an absent folder is an answer too).
-    pub async fn probe(&self, chain: &str) -> Result<()> {
-        use deltalake::logstore::object_store;
+    /// The object store of the chain's folder (what the readiness probe lists; built once,
+    /// no table read).
+    pub fn folder_store(&self, chain: &str) -> Result<Arc<dyn deltalake::ObjectStore>> {
         let url = self
             .root
             .join(&format!("{chain}/"))
             .map_err(|e| Error::Config { what: format!("lake folder of {chain}"), reason: e.to_string() })?;
-        let store = deltalake::DeltaTableBuilder::from_url(url.clone())
+        Ok(deltalake::DeltaTableBuilder::from_url(url.clone())
             .and_then(|b| b.with_storage_options(self.options.clone()).build_storage())
             .map_err(Error::delta("probe", &url))?
-            .object_store(None);
-        match store.list_with_delimiter(None).await {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(Error::delta("probe", &url)(e.into())),
-        }
+            .object_store(None))
     }
 
     /// Writes the checkpoint a crash skipped. delta-rs checkpoints right after every

@@ -215,19 +215,29 @@ impl<A: Api + Send> Refresher<A> {
 
     async fn refresh_one(&self, path: &[String]) -> Result<(), DremioError> {
         let req = requests::refresh_metadata(path);
-        for attempt in 0..2 {
-            let mut auth = self.auth.lock().await;
-            if auth.is_none() {
-                *auth = Some(login(&self.api, &self.plan.user, &self.plan.password).await?);
-            }
-            let r = self.api.send(&req, auth.as_deref()).await?;
-            match r.status {
-                200..=299 => return Ok(()),
-                401 if attempt == 0 => *auth = None, // the token expired: log in again
-                _ => return Err(unexpected(&req, &r)),
-            }
+        let mut auth = self.auth.lock().await;
+        let mut r = self.send_logged_in(&req, &mut auth).await?;
+        if r.status == 401 {
+            *auth = None; // the token expired: log in again, once
+            r = self.send_logged_in(&req, &mut auth).await?;
         }
-        Ok(())
+        if (200..300).contains(&r.status) {
+            Ok(())
+        } else {
+            Err(unexpected(&req, &r))
+        }
+    }
+
+    /// Sends `req` with the session's token, logging in first when there is none.
+    async fn send_logged_in(
+        &self,
+        req: &ApiRequest,
+        auth: &mut Option<String>,
+    ) -> Result<ApiResponse, DremioError> {
+        if auth.is_none() {
+            *auth = Some(login(&self.api, &self.plan.user, &self.plan.password).await?);
+        }
+        self.api.send(req, auth.as_deref()).await
     }
 
     /// Refreshes every table of `reports` that got a new version.
