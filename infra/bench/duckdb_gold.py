@@ -7,6 +7,7 @@ chainlake's table, and later jobs read it back (gold.fee_recipients_monthly read
 table). Prints `job_seconds <table> <seconds>` per job and `gold_seconds <wall time of the Gold
 layer>`.
 """
+import glob
 import json
 import os
 import sys
@@ -33,8 +34,10 @@ for job in spec["gold"]:
     out = os.path.join(spec["out"], job["name"])
     sql = job["sql"].rstrip().rstrip(";")
     con.execute(f"COPY ({sql}) TO '{out}' (FORMAT PARQUET, PARTITION_BY ({job['partition']}), OVERWRITE_OR_IGNORE)")
-    con.execute(
-        f"CREATE VIEW gold.{job['name']} AS SELECT * FROM read_parquet('{out}/**/*.parquet', hive_partitioning = true)"
-    )
+    if glob.glob(f"{out}/**/*.parquet", recursive=True):
+        source = f"read_parquet('{out}/**/*.parquet', hive_partitioning = true)"
+    else:
+        source = f"({sql}) WHERE false"  # no rows, so COPY wrote no file: the result's columns
+    con.execute(f"CREATE VIEW gold.{job['name']} AS SELECT * FROM {source}")
     print(f"job_seconds {job['name']} {time.monotonic() - job_started:.3f}")
 print(f"gold_seconds {time.monotonic() - started:.3f}")

@@ -35,7 +35,8 @@ pub async fn execute(ctx: &SessionContext, job: &Job) -> Result<(SchemaRef, Vec<
 }
 
 /// Runs `jobs` for `chain` once, in order; `layer` keeps only that layer's jobs.
-#[tracing::instrument(skip(lake, jobs))]
+// The limits hold the whole ABI registry: their Debug would fill every log line of the run.
+#[tracing::instrument(skip(lake, jobs, limits))]
 pub async fn run_jobs(
     lake: &Lake,
     chain: &str,

@@ -308,11 +308,16 @@ async fn duckdb_gold(lake: &Lake, jobs: &[Job], root: &Path) -> Result<Option<Du
     let mut silver = serde_json::Map::new();
     for job in jobs.iter().filter(|j| j.layer == Layer::Silver) {
         let table = lake.open(&lake.table_url("bench", Layer::Silver, &job.name)?).await?;
-        let files: Vec<String> = table
+        let mut files: Vec<String> = table
             .get_file_uris()
             .map_err(|e| PipelineError::Bench(format!("files of silver.{}: {e}", job.name)))?
             .map(|u| u.strip_prefix("file://").unwrap_or(&u).to_owned())
             .collect();
+        if files.is_empty() {
+            // A table the generated chain has no rows of (dex_swaps): an empty file of its
+            // schema, so the Gold SQL that reads it runs (and yields nothing) as in chainlake.
+            files.push(empty_parquet(&table, &root.join("duckdb-empty"), &job.name).await?);
+        }
         silver.insert(job.name.clone(), files.into());
     }
     // Gold over Silver only: a Gold job of Bronze (api_key_usage_daily, of RPC usage the
@@ -349,6 +354,25 @@ async fn duckdb_gold(lake: &Lake, jobs: &[Job], root: &Path) -> Result<Option<Du
         .filter_map(|(name, secs)| Some((name.to_owned(), secs.trim().parse().ok()?)))
         .collect();
     Ok(Some(DuckdbGold { sql: Duration::from_secs_f64(secs), process, tables }))
+}
+
+/// Writes an empty Parquet file of `table`'s schema as `dir/name.parquet`; returns its path.
+async fn empty_parquet(
+    table: &chainlake_medallion::deltalake::DeltaTable,
+    dir: &Path,
+    name: &str,
+) -> Result<String> {
+    use chainlake_medallion::deltalake::parquet::arrow::ArrowWriter;
+    let fail =
+        |what: &str, e: &dyn std::fmt::Display| PipelineError::Bench(format!("{what} of silver.{name}: {e}"));
+    let provider = table.table_provider().await.map_err(|e| fail("table provider", &e))?;
+    std::fs::create_dir_all(dir).map_err(|e| fail("create dir", &e))?;
+    let path = dir.join(format!("{name}.parquet"));
+    let file = std::fs::File::create(&path).map_err(|e| fail("create file", &e))?;
+    let writer =
+        ArrowWriter::try_new(file, provider.schema(), None).map_err(|e| fail("parquet writer", &e))?;
+    writer.close().map_err(|e| fail("parquet close", &e))?;
+    Ok(path.display().to_string())
 }
 
 /// infra/bench/duckdb_gold.py, compiled in so the benchmark runs outside the checkout.

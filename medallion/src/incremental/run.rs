@@ -121,10 +121,20 @@ pub async fn run_job(
         Scope::Days(_) => "days",
     };
     let slices = slices(job, &scope, &inputs, limits.days_per_commit);
+    tracing::debug!(slices = slices.len(), millis = millis_since(started), "inputs opened, scope decided");
     let (mut table, mut rows, mut rows_read) = (out, 0, 0);
     for slice in &slices {
+        let slice_started = Instant::now();
         let (t, written, read) = write_slice(lake, &ctx, job, &inputs, table, slice, registry).await?;
         (table, rows, rows_read) = (t, rows + written, rows_read + read);
+        let days = slice.values.as_ref().map(BTreeSet::len);
+        tracing::debug!(
+            days,
+            rows_read = read,
+            rows = written,
+            millis = millis_since(slice_started),
+            "slice committed"
+        );
     }
     let partitions = match &scope {
         Scope::Days(_) => Some(slices.iter().filter_map(|s| s.values.as_ref()).map(BTreeSet::len).sum()),
