@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chainlake_decode::Registry;
 
 use crate::catalog::{new_session_with, register_batches, register_chain};
-pub use crate::incremental::{run_job, JobReport, Refresh, RunLimits};
+pub use crate::incremental::{run_job, JobReport, Opened, Refresh, RunLimits};
 pub use crate::job::{load_jobs, Job};
 use crate::lake::{normalize_for_delta, Lake, Layer};
 use crate::{Error, Result};
@@ -46,8 +46,9 @@ pub async fn run_jobs(
     limits: RunLimits,
 ) -> Result<Vec<JobReport>> {
     let mut reports = Vec::with_capacity(jobs.len());
+    let mut opened = Opened::default();
     for job in jobs.iter().filter(|j| layer.is_none_or(|l| l == j.layer)) {
-        reports.push(run_job(lake, chain, job, refresh, &limits).await?);
+        reports.push(run_job(lake, chain, job, refresh, &limits, &mut opened).await?);
     }
     Ok(reports)
 }

@@ -9,5 +9,5 @@ pub mod changes;
 pub mod run;
 pub mod scope;
 
-pub use run::{run_job, JobReport, Refresh, RunLimits};
+pub use run::{run_job, JobReport, Opened, Refresh, RunLimits};
 pub use scope::Scope;

@@ -76,14 +76,34 @@ impl Default for RunLimits {
     }
 }
 
-/// Runs `job` of `chain` once, within `limits`.
-#[tracing::instrument(skip(lake, job), fields(table = %job.table()))]
+/// The tables one run of the jobs has opened, as it opened or wrote them. The jobs of a run
+/// share these snapshots instead of each loading the same Delta logs again (many jobs read
+/// bronze.blocks or silver.transactions), so what a run spends opening tables grows with the
+/// tables, not with jobs × inputs; and every job of a run reads the same Bronze versions.
+#[derive(Default)]
+pub struct Opened(BTreeMap<TableRef, deltalake::DeltaTable>);
+
+impl Opened {
+    /// `name` as this run last saw it, else opened now at its latest version.
+    async fn get(&mut self, lake: &Lake, chain: &str, name: &TableRef) -> Result<deltalake::DeltaTable> {
+        if let Some(table) = self.0.get(name) {
+            return Ok(table.clone());
+        }
+        let table = lake.open(&lake.table_url(chain, name.layer, &name.name)?).await?;
+        self.0.insert(name.clone(), table.clone());
+        Ok(table)
+    }
+}
+
+/// Runs `job` of `chain` once, within `limits`, with the tables `opened` earlier in the run.
+#[tracing::instrument(skip(lake, job, limits, opened), fields(table = %job.table()))]
 pub async fn run_job(
     lake: &Lake,
     chain: &str,
     job: &Job,
     refresh: Refresh,
     limits: &RunLimits,
+    opened: &mut Opened,
 ) -> Result<JobReport> {
     let started = Instant::now();
     let table_name = job.table().to_string();
@@ -91,7 +111,7 @@ pub async fn run_job(
     let out = lake.open(&url).await?;
     lake.catch_up_checkpoint(&out).await?;
     let ctx = bounded_session(limits.memory, &limits.registry)?;
-    let inputs = open_inputs(lake, chain, job, &ctx).await?;
+    let inputs = open_inputs(lake, chain, job, &ctx, opened).await?;
     let registry = job.decodes().then(|| limits.registry.fingerprint());
     let scope = match refresh {
         Refresh::Full => Scope::Full("--full-refresh".into()),
@@ -103,6 +123,7 @@ pub async fn run_job(
     let label = match &scope {
         Scope::Unchanged => {
             tracing::debug!("no input changed since the last run");
+            opened.0.insert(job.table(), out);
             metrics::gauge!(crate::metrics::JOB_PARTITIONS, "table" => table_name.clone()).set(0.0);
             return Ok(JobReport {
                 table: table_name,
@@ -136,6 +157,7 @@ pub async fn run_job(
             "slice committed"
         );
     }
+    opened.0.insert(job.table(), table.clone());
     let partitions = match &scope {
         Scope::Days(_) => Some(slices.iter().filter_map(|s| s.values.as_ref()).map(BTreeSet::len).sum()),
         _ => None,
@@ -297,11 +319,12 @@ async fn open_inputs(
     chain: &str,
     job: &Job,
     ctx: &SessionContext,
+    opened: &mut Opened,
 ) -> Result<BTreeMap<TableRef, Input>> {
     let mut inputs = BTreeMap::new();
     for name in &job.inputs {
         let url = lake.table_url(chain, name.layer, &name.name)?;
-        let table = lake.open(&url).await?;
+        let table = opened.get(lake, chain, name).await?;
         let input = if table.version().is_some() {
             table
                 .update_datafusion_session(&ctx.state())
