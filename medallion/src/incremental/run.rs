@@ -107,8 +107,7 @@ pub async fn run_job(
 ) -> Result<JobReport> {
     let started = Instant::now();
     let table_name = job.table().to_string();
-    let url = lake.table_url(chain, job.layer, &job.name)?;
-    let out = lake.open(&url).await?;
+    let out = opened.get(lake, chain, &job.table()).await?;
     lake.catch_up_checkpoint(&out).await?;
     let ctx = bounded_session(limits.memory, &limits.registry)?;
     let inputs = open_inputs(lake, chain, job, &ctx, opened).await?;
@@ -123,7 +122,6 @@ pub async fn run_job(
     let label = match &scope {
         Scope::Unchanged => {
             tracing::debug!("no input changed since the last run");
-            opened.0.insert(job.table(), out);
             metrics::gauge!(crate::metrics::JOB_PARTITIONS, "table" => table_name.clone()).set(0.0);
             return Ok(JobReport {
                 table: table_name,
