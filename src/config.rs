@@ -152,6 +152,12 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
+        if self.medallion.rows_per_commit == Some(0) {
+            return Err(InvalidConfig {
+                key: "medallion.rows-per-commit",
+                reason: "must be at least 1 (leave it unset for the memory-derived default)".into(),
+            });
+        }
         if self.kafka.partitions < 1 {
             return Err(InvalidConfig { key: "kafka.partitions", reason: "must be at least 1".into() });
         }

@@ -2,7 +2,10 @@
 //! are checked for consistency: valid YAML, the expected services, pinned image tags, health
 //! checks, declared volumes, secrets and configs, files that exist, every variable in
 //! .env.example, and every chainlake service's environment (and config file) loads into the
-//! typed config and its command parses with the real binary.
+//! typed config and its command parses with the real binary. Both files are also loaded by
+//! Docker's own tools, which need no engine: `docker-compose config` (Compose's schema,
+//! installed by infra/local/install.sh) and, where the Docker CLI has it, `docker stack config`
+//! (the loader `docker stack deploy` uses).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)] // tests fail loudly on purpose
 
@@ -234,4 +237,62 @@ fn swarm_stack_declares_what_it_uses_and_its_services_load() {
     let text = std::fs::read_to_string(dir.join("stack.yml")).unwrap()
         + &std::fs::read_to_string(dir.join("chainlake.toml")).unwrap();
     assert!(!text.contains("${"), "the stack takes no compose-style variables");
+}
+
+/// Runs a Docker tool in the repository; its failure names the file and what the tool said.
+fn docker_tool(program: &str, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(repo())
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .output()
+        .unwrap_or_else(|e| panic!("{program} (infra/local/install.sh installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "`{program} {}` refused it:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn compose_file_loads_in_docker_compose_with_the_example_env() {
+    docker_tool(
+        "docker-compose",
+        &["--env-file", ".env.example", "-f", "docker-compose.yml", "config", "-q"],
+    );
+    let out =
+        docker_tool("docker-compose", &["--env-file", ".env.example", "-f", "docker-compose.yml", "config"]);
+    let resolved: Value = serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    let follow = &resolved["services"]["chainlake-follow"];
+    assert!(follow["healthcheck"]["test"].is_sequence(), "compose kept the health check: {follow:?}");
+    let services = resolved["services"].as_mapping().unwrap().len();
+    assert_eq!(services, services_of("docker-compose.yml"), "compose dropped no service");
+}
+
+#[test]
+fn swarm_stack_loads_in_docker_own_loaders() {
+    // Compose's v3 schema covers `deploy`, secrets and configs (compose warns that it would
+    // ignore configs: only `docker stack deploy` uses them).
+    docker_tool("docker-compose", &["-f", "infra/swarm/stack.yml", "config", "-q"]);
+    let has_stack_config = std::process::Command::new("docker")
+        .args(["stack", "config", "--help"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_stack_config {
+        println!("docker CLI without `stack config` (older than 23.0, or absent): compose's schema only");
+        return;
+    }
+    let out = docker_tool("docker", &["stack", "config", "-c", "infra/swarm/stack.yml"]);
+    let resolved: Value = serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        resolved["services"].as_mapping().unwrap().len(),
+        services_of("infra/swarm/stack.yml"),
+        "the swarm loader dropped no service"
+    );
+}
+
+fn services_of(path: &str) -> usize {
+    services(&yaml(path)).len()
 }

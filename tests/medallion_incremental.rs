@@ -15,7 +15,7 @@ use std::time::Duration;
 use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_medallion::bronze::Until;
-use chainlake_medallion::jobs::{load_jobs, Refresh};
+use chainlake_medallion::jobs::{load_jobs, JobReport, Refresh};
 use chainlake_medallion::schedule::Cadence;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -105,11 +105,22 @@ async fn incremental_equals_full(cfg: Config, name: &str) {
     .map(|r| r[0].clone())
     .collect();
     assert!(days.len() >= 2, "the steps cover several days: {days:?}");
-    pipeline::medallion_run(&cfg, None, Refresh::Full).await.unwrap();
+    let one = pipeline::medallion_run(&cfg, None, Refresh::Full).await.unwrap();
     let full = tables(&cfg).await;
     for (table, rows) in &full {
         assert_eq!(incremental.get(table), Some(rows), "{table}: incremental runs vs a full refresh");
     }
+    // The rows bound alone splits a rebuild: at one input row per commit, every day is a commit
+    // of its own (the days bound, 7, would have made one), and the tables are the same.
+    let mut split_cfg = cfg.clone();
+    split_cfg.medallion.rows_per_commit = Some(1);
+    let split = pipeline::medallion_run(&split_cfg, None, Refresh::Full).await.unwrap();
+    let commits = |t: &str| {
+        let version = |r: &[JobReport]| r.iter().find(|r| r.table == t).and_then(|r| r.version).unwrap();
+        version(&split) - version(&one)
+    };
+    assert!(commits("silver.blocks") >= days.len() as u64, "a commit per day: {split:?}");
+    assert_eq!(tables(&cfg).await, full, "rebuilt a day per commit vs a week per commit");
     for c in pipeline::check_tables(&cfg).await.unwrap() {
         assert!(c.dremio_readable(), "{c:?}");
     }

@@ -21,6 +21,9 @@ need_cmd redis-server || apt_install redis-server
 need_cmd nginx || [[ -x /usr/sbin/nginx ]] || apt_install nginx
 # Prometheus and promtool: the alert-rule and dashboard tests (tests/prometheus.rs).
 need_cmd promtool || apt_install prometheus
+# docker-compose (v1, Debian): tests/compose.rs loads docker-compose.yml and the Swarm stack with
+# Compose's own schema (`config` needs no Docker engine).
+need_cmd docker-compose || apt_install docker-compose
 
 if [[ ! -x "$ANVIL_BIN" ]]; then
   log "installing anvil $ANVIL_VERSION (npm)"
@@ -53,4 +56,4 @@ if [[ ! -x "$TANSU_BIN" ]]; then
     --features dynostore,libsql,postgres --root "$CHAINLAKE_HOME/tansu" >"$RUN_DIR/tansu-build.log" 2>&1 \
     || die "tansu build failed (see $RUN_DIR/tansu-build.log)"
 fi
-log "installed: anvil, tansu, moto, nginx, redis, contract artifacts, duckdb"
+log "installed: anvil, tansu, moto, nginx, redis, contract artifacts, duckdb, prometheus, docker-compose"

@@ -84,6 +84,10 @@ pub struct MedallionConfig {
     /// Days one commit of a job writes at most (a rebuild or a backlog is split).
     #[serde(default = "default_days_per_commit")]
     pub days_per_commit: usize,
+    /// Input rows one commit reads at most, from the inputs' file statistics (fewer days per
+    /// commit when the chain is busy); unset: one row per 128 bytes of `memory-limit`.
+    #[serde(default)]
+    pub rows_per_commit: Option<u64>,
 }
 
 impl MedallionConfig {
@@ -92,13 +96,16 @@ impl MedallionConfig {
         crate::jobs::RunLimits {
             memory: self.memory_limit.0,
             days_per_commit: self.days_per_commit,
+            rows_per_commit: self
+                .rows_per_commit
+                .unwrap_or_else(|| crate::incremental::slices::rows_per_commit(self.memory_limit.0)),
             ..crate::jobs::RunLimits::default()
         }
     }
 }
 
 fn default_days_per_commit() -> usize {
-    crate::incremental::run::DAYS_PER_COMMIT
+    crate::incremental::slices::DAYS_PER_COMMIT
 }
 
 /// A size in bytes, written `512MiB`, `1GiB`, `1048576`.

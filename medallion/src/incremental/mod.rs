@@ -3,11 +3,13 @@
 //!
 //! - [`changes`] reads what changed in a table between two versions from its commit files;
 //! - [`scope`] decides what a run rewrites (nothing, everything, some days);
+//! - [`slices`] splits a run into commits bounded by days and by input rows;
 //! - [`run`] runs one job: restricted inputs, streamed rows, `replaceWhere` commit.
 
 pub mod changes;
 pub mod run;
 pub mod scope;
+pub mod slices;
 
 pub use run::{run_job, JobReport, Opened, Refresh, RunLimits};
 pub use scope::Scope;

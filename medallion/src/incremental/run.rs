@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use deltalake::datafusion::common::{Column, ScalarValue};
 use deltalake::datafusion::dataframe::DataFrame;
 use deltalake::datafusion::logical_expr::{cast, Expr};
@@ -16,6 +16,7 @@ use deltalake::datafusion::prelude::{col, lit, SessionContext};
 use deltalake::kernel::Transaction;
 
 use super::scope::{app_id, scope, Input, Scope, DETECTED_DATE};
+use super::slices::{rows_per_commit, slices, values_in, Bound, Slice, DAYS_PER_COMMIT};
 use chainlake_decode::Registry;
 
 use crate::bronze::{bronze_schema, REJECTED_TABLE};
@@ -61,6 +62,11 @@ pub struct RunLimits {
     /// into commits of this many days, so memory and each commit are bounded by the chain's
     /// traffic of that many days, whatever the history.
     pub days_per_commit: usize,
+    /// Input rows one commit reads at most (from the inputs' file statistics): a commit takes
+    /// fewer days than `days_per_commit` when the chain is busy, so memory is bounded by rows,
+    /// not by a calendar (a week of mainnet is ~8 M transactions; `percentile_cont` cannot
+    /// spill). A day (a month, for a month table) above the bound is still one commit.
+    pub rows_per_commit: u64,
     /// What `decode_call` / `decode_event` decode with; a job that calls them is rebuilt when
     /// its fingerprint changes (an ABI added: every past row of that contract decoded).
     pub registry: Arc<Registry>,
@@ -71,6 +77,7 @@ impl Default for RunLimits {
         RunLimits {
             memory: crate::jobs::DEFAULT_MEMORY,
             days_per_commit: DAYS_PER_COMMIT,
+            rows_per_commit: rows_per_commit(crate::jobs::DEFAULT_MEMORY),
             registry: crate::decode_udf::builtin_registry(),
         }
     }
@@ -139,7 +146,8 @@ pub async fn run_job(
         }
         Scope::Days(_) => "days",
     };
-    let slices = slices(job, &scope, &inputs, limits.days_per_commit);
+    let bound = Bound { days: limits.days_per_commit, rows: limits.rows_per_commit };
+    let slices = slices(job, &scope, &inputs, bound);
     tracing::debug!(slices = slices.len(), millis = millis_since(started), "inputs opened, scope decided");
     let (mut table, mut rows, mut rows_read) = (out, 0, 0);
     for slice in &slices {
@@ -181,60 +189,6 @@ pub async fn run_job(
 
 fn millis_since(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Days one commit writes unless configured (`medallion.days-per-commit`): a week of the chain.
-pub const DAYS_PER_COMMIT: usize = 7;
-
-/// One commit of a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Slice {
-    /// The partitions written (`None`: the whole table, for a rebuild of a table with no data).
-    values: Option<BTreeSet<NaiveDate>>,
-    /// The input days read (`None`: every row).
-    read: Option<BTreeSet<NaiveDate>>,
-    /// The commit replaces the whole table (the first of a rebuild: schema and partitioning too).
-    replace_all: bool,
-    /// The last commit of the run carries the checkpoint (the inputs' versions).
-    last: bool,
-}
-
-/// The commits of a run, `per_commit` days each: the days in scope, or for a rebuild
-/// every day its inputs hold. When the days of the blocks job are split, each slice reads a
-/// day more on either side (blocks of one height on both sides of midnight are decided
-/// together; only the slice's own days are written); every other job's day depends on the
-/// same days of its inputs only. The first slice of a rebuild replaces the whole table.
-fn slices(job: &Job, scope: &Scope, inputs: &BTreeMap<TableRef, Input>, per_commit: usize) -> Vec<Slice> {
-    let (days, rebuild): (Vec<NaiveDate>, bool) = match scope {
-        Scope::Unchanged => return Vec::new(),
-        Scope::Days(days) => (days.iter().copied().collect(), false),
-        Scope::Full(_) => {
-            (inputs.values().flat_map(Input::days).collect::<BTreeSet<_>>().into_iter().collect(), true)
-        }
-    };
-    if days.is_empty() {
-        return vec![Slice { values: None, read: None, replace_all: true, last: true }];
-    }
-    // Chunks of the table's partition values: days, or for a month table whole months (as many
-    // as fit in `per_commit` days, at least one), so no month is computed twice in one run.
-    let values: Vec<NaiveDate> = partitions_of(job, &days.into_iter().collect()).into_iter().collect();
-    let per = if job.partition == "month" { per_commit / 31 } else { per_commit };
-    let chunks: Vec<&[NaiveDate]> = values.chunks(per.max(1)).collect();
-    let n = chunks.len();
-    chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, chunk)| {
-            let values: BTreeSet<NaiveDate> = chunk.iter().copied().collect();
-            let mut read = window(job, &values);
-            if (n > 1 || rebuild) && job.inputs.contains(&super::scope::bronze_blocks()) {
-                let edges: Vec<NaiveDate> =
-                    read.iter().flat_map(|d| [d.pred_opt(), d.succ_opt()]).flatten().collect();
-                read.extend(edges);
-            }
-            Slice { values: Some(values), read: Some(read), replace_all: rebuild && i == 0, last: i + 1 == n }
-        })
-        .collect()
 }
 
 /// Writes one slice: the SQL over the inputs restricted to the slice's days, its rows of the
@@ -375,38 +329,6 @@ fn rows_read(input: &Input, days: Option<&BTreeSet<NaiveDate>>) -> u64 {
     super::changes::rows_in(table, partition, values.as_ref())
 }
 
-/// The values of a date partition column that `days` touch: the days themselves, or the first
-/// days of their months for a `month` column.
-fn values_in(partition: &str, days: &BTreeSet<NaiveDate>) -> BTreeSet<NaiveDate> {
-    if partition == "month" {
-        days.iter().filter_map(|d| d.with_day(1)).collect()
-    } else {
-        days.clone()
-    }
-}
-
-/// The values of the job's partition column that `days` touch.
-fn partitions_of(job: &Job, days: &BTreeSet<NaiveDate>) -> BTreeSet<NaiveDate> {
-    values_in(&job.partition, days)
-}
-
-/// The input days the SQL needs to compute `values`: the same days, or every day of the months.
-fn window(job: &Job, values: &BTreeSet<NaiveDate>) -> BTreeSet<NaiveDate> {
-    if job.partition != "month" {
-        return values.clone();
-    }
-    let mut days = BTreeSet::new();
-    for first in values {
-        let mut d = *first;
-        while d.month() == first.month() {
-            days.insert(d);
-            let Some(next) = d.succ_opt() else { break };
-            d = next;
-        }
-    }
-    days
-}
-
 /// Re-registers every partitioned input as a view of the days in `days` (a `month`-partitioned
 /// input: of their months). Partition pruning means only those days' files are read.
 fn restrict_inputs(
@@ -482,76 +404,13 @@ fn delta_compatible(df: DataFrame) -> deltalake::datafusion::error::Result<DataF
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn job(partition: &str) -> Job {
-        let sql = format!("-- partition: {partition}\nSELECT * FROM bronze.blocks");
-        Job::parse("silver_t.sql", "t".into(), sql).unwrap().unwrap()
-    }
-
-    fn days(from: u32, n: u32) -> BTreeSet<NaiveDate> {
-        (from..from + n).filter_map(|d| NaiveDate::from_ymd_opt(2024, 1, d)).collect()
-    }
-
-    #[test]
-    fn a_few_days_are_one_commit_read_exactly() {
-        let s = slices(&job("block_date"), &Scope::Days(days(3, 2)), &BTreeMap::new(), DAYS_PER_COMMIT);
-        assert_eq!(
-            s,
-            vec![Slice { values: Some(days(3, 2)), read: Some(days(3, 2)), replace_all: false, last: true }]
-        );
-    }
-
-    #[test]
-    fn many_days_are_split_a_week_a_commit_each_read_with_its_neighbours() {
-        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new(), DAYS_PER_COMMIT);
-        assert_eq!(s.len(), 2);
-        assert_eq!(s[0].values, Some(days(1, 7)));
-        let mut first = days(1, 8);
-        first.extend(NaiveDate::from_ymd_opt(2023, 12, 31));
-        assert_eq!(s[0].read, Some(first), "a day more on either side");
-        assert_eq!(s[1].values, Some(days(8, 3)));
-        assert_eq!(s[1].read, Some(days(7, 5)));
-        assert!(!s[0].last && s[1].last, "only the last commit carries the checkpoint");
-        assert!(s.iter().all(|s| !s.replace_all));
-    }
-
-    #[test]
-    fn a_month_table_rewrites_whole_months() {
-        let s = slices(&job("month"), &Scope::Days(days(30, 1)), &BTreeMap::new(), DAYS_PER_COMMIT);
-        assert_eq!(s[0].values, NaiveDate::from_ymd_opt(2024, 1, 1).map(|d| BTreeSet::from([d])));
-        assert_eq!(s[0].read.as_ref().map(BTreeSet::len), Some(31), "every day of January");
-    }
-
-    #[test]
-    fn a_month_table_computes_each_month_once_however_many_days_changed() {
-        let mut changed = days(20, 12);
-        changed.extend((1..=10).filter_map(|d| NaiveDate::from_ymd_opt(2024, 2, d)));
-        let sql = "-- partition: month\nSELECT * FROM gold.fee_recipients_daily";
-        let monthly = Job::parse("gold_m.sql", "m".into(), sql.into()).unwrap().unwrap();
-        let s = slices(&monthly, &Scope::Days(changed), &BTreeMap::new(), DAYS_PER_COMMIT);
-        let months: Vec<_> = s.iter().map(|s| s.values.clone()).collect();
-        let first = |m| NaiveDate::from_ymd_opt(2024, m, 1).map(|d| BTreeSet::from([d]));
-        assert_eq!(months, vec![first(1), first(2)], "January, then February: one commit each");
-        assert_eq!(s[1].read.as_ref().map(BTreeSet::len), Some(29), "every day of February 2024");
-    }
-
-    #[test]
-    fn days_per_commit_is_the_configured_number() {
-        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new(), 10);
-        assert_eq!(s.len(), 1);
-        assert_eq!(s[0].values, Some(days(1, 10)));
-        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new(), 3);
-        assert_eq!(
-            s.iter().map(|s| s.values.as_ref().map_or(0, BTreeSet::len)).collect::<Vec<_>>(),
-            [3, 3, 3, 1]
-        );
-    }
+    use crate::incremental::slices::tests::{days, job, WEEK};
 
     #[test]
     fn a_split_rebuild_resets_the_checkpoint_first_and_sets_it_last() {
         let input = TableRef { layer: Layer::Bronze, name: "blocks".into() };
         let versions = [(&input, Some(9))];
-        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new(), DAYS_PER_COMMIT);
+        let s = slices(&job("block_date"), &Scope::Days(days(1, 10)), &BTreeMap::new(), WEEK);
         let first = Slice { replace_all: true, ..s[0].clone() };
         let v = |t: Vec<Transaction>| t.into_iter().map(|t| (t.app_id, t.version)).collect::<Vec<_>>();
         let id = app_id(&input);
@@ -562,11 +421,5 @@ mod tests {
         );
         assert_eq!(v(slice_txns(&s[0], &versions)), [], "a middle slice leaves the checkpoint as it is");
         assert_eq!(v(slice_txns(&s[1], &versions)), [(id, 9)], "the last slice carries the versions read");
-    }
-
-    #[test]
-    fn a_rebuild_without_data_replaces_the_table_once() {
-        let s = slices(&job("day"), &Scope::Full("test".into()), &BTreeMap::new(), DAYS_PER_COMMIT);
-        assert_eq!(s, vec![Slice { values: None, read: None, replace_all: true, last: true }]);
     }
 }
