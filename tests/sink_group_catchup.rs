@@ -42,10 +42,10 @@ async fn group_sink_killed_fifteen_times_in_a_row_catches_up() {
     let log = dir.path().join("last-sink.log");
     let mut sink = sink_logged(&cfg, false, true, Some(&log));
     // Issue 10's target was 2× the session timeout. Measured 2026-12-03 on a 2-core machine,
-    // alone: 17.8, 20.1, 20.6, 22.4 and 24.1 s. Most of it is tansu's coordinator: it hands the new member
-    // nothing until the dead members' sessions expire, then rebalances. The bound is 2.5×: it
-    // still fails a catch-up slower than any measured here, but not this noise.
-    // docs/benchmarks.md records the numbers.
+    // alone: 17.8, 20.1, 20.6, 22.4 and 24.1 s. Most of it is tansu's coordinator: it hands
+    // the new member nothing until the dead members' sessions expire, then rebalances. The
+    // bound is 2.5×: it still fails a catch-up slower than any measured here, but not this
+    // noise. docs/benchmarks.md records the numbers.
     let within = cfg.sink.session_timeout * 5 / 2;
     common::eventually("the group sink caught up", within + Duration::from_secs(30), || async {
         (rows_written(&cfg).await == RECORDS).then_some(())
