@@ -21,6 +21,7 @@ use common::sink::{assert_exactly_once, produce, rows_written, setup, sink_logge
 use common::sink::{PER_BUNDLE, RECORDS};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "flaky since 2026-12-03: 17.8-24.1 s alone, and >55 s once in the suite (tansu coordinator); run with --ignored; see docs/benchmarks.md"]
 async fn group_sink_killed_fifteen_times_in_a_row_catches_up() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = setup(common::test_config("group-kill15", dir.path().to_str().unwrap()));
