@@ -96,9 +96,7 @@ impl MedallionConfig {
         crate::jobs::RunLimits {
             memory: self.memory_limit.0,
             days_per_commit: self.days_per_commit,
-            rows_per_commit: self
-                .rows_per_commit
-                .unwrap_or_else(|| crate::incremental::slices::rows_per_commit(self.memory_limit.0)),
+            rows_per_commit: self.rows_per_commit,
             ..crate::jobs::RunLimits::default()
         }
     }

@@ -193,7 +193,7 @@ fn timed(root: &Path, limits: &RunLimits, args: &[&str], name: &str) -> Result<(
         .env("CHAINLAKE__CHAIN__NAME", "bench")
         .env("CHAINLAKE__MEDALLION__MEMORY_LIMIT", limits.memory.to_string())
         .env("CHAINLAKE__MEDALLION__DAYS_PER_COMMIT", limits.days_per_commit.to_string())
-        .env("CHAINLAKE__MEDALLION__ROWS_PER_COMMIT", limits.rows_per_commit.to_string())
+        .envs(limits.rows_per_commit.map(|r| ("CHAINLAKE__MEDALLION__ROWS_PER_COMMIT", r.to_string())))
         .env("CHAINLAKE__METRICS__LISTEN", "")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())

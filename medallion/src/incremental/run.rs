@@ -65,8 +65,9 @@ pub struct RunLimits {
     /// Input rows one commit reads at most (from the inputs' file statistics): a commit takes
     /// fewer days than `days_per_commit` when the chain is busy, so memory is bounded by rows,
     /// not by a calendar (a week of mainnet is ~8 M transactions; `percentile_cont` cannot
-    /// spill). A day (a month, for a month table) above the bound is still one commit.
-    pub rows_per_commit: u64,
+    /// spill). A day (a month, for a month table) above the bound is still one commit. `None`:
+    /// derived from `memory` ([`rows_per_commit`]).
+    pub rows_per_commit: Option<u64>,
     /// What `decode_call` / `decode_event` decode with; a job that calls them is rebuilt when
     /// its fingerprint changes (an ABI added: every past row of that contract decoded).
     pub registry: Arc<Registry>,
@@ -77,7 +78,7 @@ impl Default for RunLimits {
         RunLimits {
             memory: crate::jobs::DEFAULT_MEMORY,
             days_per_commit: DAYS_PER_COMMIT,
-            rows_per_commit: rows_per_commit(crate::jobs::DEFAULT_MEMORY),
+            rows_per_commit: None,
             registry: crate::decode_udf::builtin_registry(),
         }
     }
@@ -146,7 +147,8 @@ pub async fn run_job(
         }
         Scope::Days(_) => "days",
     };
-    let bound = Bound { days: limits.days_per_commit, rows: limits.rows_per_commit };
+    let rows = limits.rows_per_commit.unwrap_or_else(|| rows_per_commit(limits.memory));
+    let bound = Bound { days: limits.days_per_commit, rows };
     let slices = slices(job, &scope, &inputs, bound);
     tracing::debug!(slices = slices.len(), millis = millis_since(started), "inputs opened, scope decided");
     let (mut table, mut rows, mut rows_read) = (out, 0, 0);
