@@ -1,26 +1,44 @@
 -- silver.blocks: the canonical chain, one row per height, typed.
--- Reads bronze.blocks and bronze.chain_events. Order is the follower's publication sequence
--- `seq` (persisted across restarts), never arrival time. A reorg event at height n orphans every
--- block at or above n published before it; the follower then re-publishes the new branch,
--- re-adopted hashes included, after the event. So a block is canonical when no later reorg
--- event starts at or below its height, and of a height's surviving copies the latest wins
--- (arrival time only breaks ties of records published outside a follower, seq = 0).
+-- Reads bronze.blocks and bronze.chain_events. The chain is the chain of parent-hash links
+-- through the latest head the follower announced (its latest block by `seq`; without any,
+-- the highest block), walked down and up by canonical_block (medallion/src/canonical): an
+-- orphan is never canonical whoever published it and whenever it arrived, and a block
+-- re-adopted after A -> B -> A is canonical again. A block a reorg event orphaned that the
+-- follower did not announce again after the event is never chosen. A height whose canonical
+-- block never reached Bronze (a hole) has no row. Of one block's copies a verified one wins
+-- (a hole filled after a flagged copy under chain.verify = warn), then the latest.
 -- partition: block_date
-WITH reorgs AS (
-  SELECT chain, number, seq FROM bronze.chain_events WHERE kind = 'reorg'
+WITH copies AS (
+  SELECT *, row_number() OVER (
+    PARTITION BY chain, hash
+    ORDER BY verified DESC, seq DESC, _ingested_at DESC, _kafka_partition DESC, _kafka_offset DESC
+  ) AS rn
+  FROM bronze.blocks
 ),
-surviving AS (
-  SELECT b.* FROM bronze.blocks AS b
-  WHERE NOT EXISTS (
-    SELECT 1 FROM reorgs AS r WHERE r.chain = b.chain AND r.number <= b.number AND r.seq > b.seq
-  )
+announced AS (
+  SELECT chain, hash, max(seq) AS seq FROM bronze.blocks
+  WHERE coalesce(publisher, 'follow') = 'follow'
+  GROUP BY chain, hash
+),
+orphaned AS (
+  SELECT chain, orphan AS hash, max(seq) AS seq FROM (
+    SELECT chain, seq, unnest(orphaned_hashes) AS orphan FROM bronze.chain_events WHERE kind = 'reorg'
+  ) AS o
+  GROUP BY chain, orphan
 ),
 candidates AS (
-  SELECT s.*, row_number() OVER (
-    PARTITION BY s.chain, s.number
-    ORDER BY s.seq DESC, s._ingested_at DESC, s._kafka_partition DESC, s._kafka_offset DESC
-  ) AS rn
-  FROM surviving AS s
+  SELECT c.*,
+    a.seq AS announced_seq,
+    coalesce(o.seq > coalesce(a.seq, -1), false) AS orphaned
+  FROM copies AS c
+  LEFT JOIN announced AS a ON a.chain = c.chain AND a.hash = c.hash
+  LEFT JOIN orphaned AS o ON o.chain = c.chain AND o.hash = c.hash
+  WHERE c.rn = 1
+),
+walked AS (
+  SELECT *, canonical_block(number, hash, parent_hash, verified, seq, announced_seq, orphaned)
+    OVER (PARTITION BY chain) AS canonical
+  FROM candidates
 )
 SELECT
   chain,
@@ -39,5 +57,5 @@ SELECT
   blob_gas_used,
   excess_blob_gas,
   verified
-FROM candidates
-WHERE rn = 1
+FROM walked
+WHERE canonical

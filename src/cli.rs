@@ -63,9 +63,18 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: pipeline::Format,
     },
-    /// Re-check Bronze for a range of heights from the lake alone (no node): header hashes,
-    /// completeness of transactions, receipts and logs; exits 1 on any problem.
+    /// Re-check Bronze for a range of heights from the lake alone (no node): the holes
+    /// (heights without a canonical verified block, with the reason), header hashes,
+    /// completeness of transactions, receipts and logs; exits 1 while there is any.
     Verify {
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: u64,
+    },
+    /// Fetch again every hole of a range (recorded, or found in the lake) and publish each
+    /// block that proves; exits 4 while holes are left.
+    Repair {
         #[arg(long)]
         from: u64,
         #[arg(long)]

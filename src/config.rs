@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use chainlake_decode::AbiConfig;
-use chainlake_ingest::config::{BackfillConfig, ChainConfig, InvalidConfig, RpcConfig};
+use chainlake_ingest::config::{BackfillConfig, ChainConfig, HolesConfig, InvalidConfig, RpcConfig};
 use chainlake_ingest::devnet::TrafficConfig;
 use chainlake_ingest::keys::config::KeysConfig;
 use chainlake_ingest::keys::scylla::ScyllaConfig;
@@ -24,6 +24,8 @@ pub struct Config {
     pub chain: ChainConfig,
     pub rpc: RpcConfig,
     pub backfill: BackfillConfig,
+    /// Heights not yet published verified, and how they are re-driven.
+    pub holes: HolesConfig,
     pub kafka: KafkaConfig,
     pub lake: LakeConfig,
     pub sink: SinkConfig,
@@ -122,8 +124,10 @@ impl Config {
     /// Refuses values that cannot work (zero durations and sizes), naming the key; run at
     /// start, before anything connects.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
+        self.chain.validate()?;
         self.rpc.validate()?;
         self.backfill.validate()?;
+        self.holes.validate()?;
         if self.keys.enabled() {
             self.keys.validate().map_err(|e| InvalidConfig { key: "keys", reason: e.to_string() })?;
         }

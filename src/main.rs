@@ -100,6 +100,7 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(cmd) => bench(cfg, cmd).await,
         Command::Verify { from, to } => verify(&cfg, from, to).await,
+        Command::Repair { from, to } => repair(&cfg, from, to, &cancel).await,
         Command::Abi(cmd) => abi(&cfg, cmd),
         Command::Dremio(DremioCommand::Bootstrap) => {
             for (what, outcome) in pipeline::dremio_bootstrap(&cfg).await? {
@@ -148,7 +149,7 @@ fn shutdown_on_signals(cancel: &CancellationToken) -> anyhow::Result<()> {
 fn dependencies(command: &Command, cfg: &Config) -> Vec<Dependency> {
     use Dependency::{Kafka, Lake, Node, Redis};
     match command {
-        Command::Ingest(_) => vec![Node, Kafka, Redis],
+        Command::Ingest(_) | Command::Repair { .. } => vec![Node, Kafka, Redis],
         Command::Sink { .. } => vec![Kafka, Lake],
         Command::Medallion(MedallionCommand::Schedule { .. }) => vec![Lake, Redis],
         Command::Keys(KeysCommand::Monitor { .. }) if !cfg.scylla.enabled() => vec![Kafka, Redis],
@@ -244,19 +245,37 @@ async fn backfill(
     let report = report?;
     println!(
         "backfill {from}..={to}: this process published {} blocks, {} txs, {} logs in {} chunks; \
-         complete: {}",
-        report.stats.blocks, report.stats.txs, report.stats.logs, report.chunks, report.complete
+         {} heights left unverified, then re-driven: {} filled; holes left in the range: {}; complete: {}",
+        report.stats.blocks,
+        report.stats.txs,
+        report.stats.logs,
+        report.chunks,
+        report.stats.unverified,
+        report.redriven.filled,
+        report.holes_left,
+        report.complete
     );
-    Ok(if report.complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(match (report.complete, report.holes_left) {
+        (false, _) => ExitCode::from(1),
+        (true, 0) => ExitCode::SUCCESS,
+        (true, _) => ExitCode::from(HOLES_LEFT),
+    })
 }
 
-/// `chainlake verify`: prints a summary and the problems; exits 1 when there are any.
+/// `chainlake verify`: prints a summary, the holes and the problems; exits 1 when there are any.
 async fn verify(cfg: &Config, from: u64, to: u64) -> anyhow::Result<ExitCode> {
     let r = chainlake::verify_lake::verify_lake(cfg, from, to).await?;
     println!(
-        "heights {from}..={to}: {} blocks, {} header hashes ok, {} complete, {} flagged verified, {} heights missing",
-        r.blocks, r.header_ok, r.complete, r.flagged_verified, r.missing_heights
+        "heights {from}..={to}: {} blocks, {} header hashes ok, {} complete, {} flagged verified, {} holes",
+        r.blocks,
+        r.header_ok,
+        r.complete,
+        r.flagged_verified,
+        r.holes.len()
     );
+    for h in &r.holes {
+        println!("  hole {}: {}", h.height, h.reason);
+    }
     for p in &r.problems {
         println!("  {p}");
     }
@@ -266,19 +285,31 @@ async fn verify(cfg: &Config, from: u64, to: u64) -> anyhow::Result<ExitCode> {
 /// `chainlake ingest follow`: from `--from`, else where the last run stopped, else the head.
 async fn follow(cfg: &Config, from: Option<u64>, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
     usage_feed(cfg)?;
-    let crawler = pipeline::connect_until(cfg, cancel).await?;
-    let from = match (from, crawler.resume_height().await?) {
-        (Some(f), _) => f,
-        (None, Some(resume)) => resume,
-        (None, None) => crawler.rpc().head().await?,
-    };
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(None);
-    let stats = crawler.follow(from, stop_rx, cfg.rpc.poll_interval, cfg.rpc.concurrency, cancel).await;
-    crawler.rpc().release_key().await;
+    let stats = pipeline::follow(cfg, from, cancel).await;
     chainlake_ingest::usage::finish().await;
     println!("{:?}", stats?);
     Ok(ExitCode::SUCCESS)
 }
+
+/// `chainlake repair`: exits 0 when the range has no hole left, 4 when some are left.
+async fn repair(cfg: &Config, from: u64, to: u64, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    usage_feed(cfg)?;
+    let r = pipeline::repair(cfg, from, to, cancel).await;
+    chainlake_ingest::usage::finish().await;
+    let r = r?;
+    println!(
+        "repair {from}..={to}: {} heights to fill, {} fetched again, {} filled, {} holes left {:?}",
+        r.targets,
+        r.redriven.tried,
+        r.redriven.filled,
+        r.holes_left.len(),
+        r.holes_left
+    );
+    Ok(if r.holes_left.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(HOLES_LEFT) })
+}
+
+/// The exit code of a backfill or repair that ended with heights still holes.
+const HOLES_LEFT: u8 = 4;
 
 /// `chainlake medallion run | schedule`.
 async fn medallion(

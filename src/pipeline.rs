@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chainlake_ingest::backfill::{BackfillPlan, Leases, SharedBackfill, SharedReport};
-use chainlake_ingest::crawler::Crawler;
+use chainlake_ingest::crawler::{CrawlStats, Crawler};
+use chainlake_ingest::holes::redis::RedisHoles;
+use chainlake_ingest::holes::{HoleStore, RedriveReport};
 use chainlake_ingest::progress::Progress;
 use chainlake_ingest::publish::{ensure_topics, Publisher};
 use chainlake_ingest::window_store::WindowStore;
@@ -34,8 +36,6 @@ pub enum PipelineError {
     Ingest(Box<chainlake_ingest::Error>),
     #[error(transparent)]
     Medallion(#[from] chainlake_medallion::Error),
-    #[error("chain id mismatch: config says {configured}, node {provider} says {actual}")]
-    ChainId { configured: u64, actual: u64, provider: String },
     /// A spawned stage panicked or was aborted.
     #[error("task {task} failed: {source}")]
     Task {
@@ -89,33 +89,23 @@ pub async fn connect(cfg: &Config) -> Result<Crawler> {
 pub async fn connect_until(cfg: &Config, cancel: &CancellationToken) -> Result<Crawler> {
     cfg.rpc.validate().map_err(chainlake_ingest::Error::from)?;
     cfg.backfill.validate().map_err(chainlake_ingest::Error::from)?;
-    let rpc =
-        crate::keys::providers(cfg, cancel).await?.with_verify(cfg.chain.verify).with_cancel(cancel.clone());
-    let mut reachable = 0;
-    let mut last_err = None;
-    for (provider, id) in rpc.chain_ids().await {
-        match id {
-            Ok(actual) if actual != cfg.chain.chain_id => {
-                return Err(PipelineError::ChainId { configured: cfg.chain.chain_id, actual, provider })
-            }
-            Ok(_) => reachable += 1,
-            // A provider that is down now is demoted by the first calls, not fatal.
-            Err(e) => {
-                tracing::warn!(%provider, error = %e, "provider unreachable at start");
-                last_err = Some(e);
-            }
-        }
-    }
-    if let (0, Some(e)) = (reachable, last_err) {
-        return Err(e.into());
-    }
+    cfg.holes.validate().map_err(chainlake_ingest::Error::from)?;
+    let rpc = crate::keys::providers(cfg, cancel)
+        .await?
+        .with_verify(cfg.chain.verify, cfg.chain.verify_options())
+        .with_cancel(cancel.clone());
+    // A provider on another chain is refused and named; only none on this chain stops us.
+    rpc.check_chain_id(cfg.chain.chain_id).await?;
     ensure_topics(&cfg.kafka, &Topics::new(&cfg.kafka.topic_prefix, &cfg.chain.name)).await?;
     let mut publisher = Publisher::new(&cfg.kafka, &cfg.chain.name)?;
     if cfg.abi.publish {
         publisher = publisher.with_decoder(registry(cfg)?);
     }
     let store = WindowStore::connect(&cfg.redis.url, &cfg.kafka.topic_prefix, &cfg.chain.name).await?;
-    Ok(Crawler::new(rpc, publisher, cfg.chain.confirmations, cfg.chain.reorg_window).with_store(store))
+    let holes = RedisHoles::connect(&cfg.redis.url, &cfg.kafka.topic_prefix, &cfg.chain.name).await?;
+    Ok(Crawler::new(rpc, publisher, cfg.chain.confirmations, cfg.chain.reorg_window)
+        .with_store(store)
+        .with_holes(Arc::new(holes), cfg.holes.clone()))
 }
 
 /// `ingest backfill`: this process's share of `from..=to`, coordinated with every other
@@ -165,6 +155,63 @@ pub async fn backfill_shared(
     let report = report?;
     progress.finish();
     Ok(report)
+}
+
+/// `ingest follow`: follows the head from `from` (else where the last run stopped, else the
+/// head) and, beside it, re-drives the chain's holes every `holes.check-interval`, until
+/// `cancel`.
+pub async fn follow(cfg: &Config, from: Option<u64>, cancel: &CancellationToken) -> Result<CrawlStats> {
+    let crawler = connect_until(cfg, cancel).await?;
+    let from = match (from, crawler.resume_height().await?) {
+        (Some(f), _) => f,
+        (None, Some(resume)) => resume,
+        (None, None) => crawler.rpc().head().await?,
+    };
+    let stop = cancel.child_token();
+    let redrive = {
+        let (crawler, stop) = (crawler.clone(), stop.clone());
+        tokio::spawn(async move { crawler.redrive_loop(&stop).await })
+    };
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(None);
+    let stats = crawler.follow(from, stop_rx, cfg.rpc.poll_interval, cfg.rpc.concurrency, cancel).await;
+    stop.cancel();
+    let redriven = redrive.await.map_err(|source| PipelineError::Task { task: "redrive holes", source });
+    crawler.rpc().release_key().await;
+    let stats = stats?;
+    redriven??;
+    Ok(stats)
+}
+
+/// What `chainlake repair` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// Heights of the range the lake lacks (no canonical verified block) or a hole names.
+    pub targets: u64,
+    pub redriven: RedriveReport,
+    /// Holes of the range left after the repair.
+    pub holes_left: Vec<u64>,
+}
+
+/// `chainlake repair --from A --to B`: fetches again every height of the range that is a hole
+/// (recorded in Redis, or found in the lake by [`crate::verify_lake`]) and publishes each one
+/// that proves; the sink and the medallion then take them in.
+pub async fn repair(cfg: &Config, from: u64, to: u64, cancel: &CancellationToken) -> Result<RepairReport> {
+    if to < from {
+        return Err(PipelineError::EmptyRange { from, to });
+    }
+    let crawler = connect_until(cfg, cancel).await?;
+    crawler.claim_epoch().await?;
+    let holes = RedisHoles::connect(&cfg.redis.url, &cfg.kafka.topic_prefix, &cfg.chain.name).await?;
+    let mut targets: std::collections::BTreeSet<u64> =
+        holes.list(from..=to).await?.into_iter().map(|h| h.height).collect();
+    let lake = crate::verify_lake::verify_lake(cfg, from, to).await?;
+    targets.extend(lake.holes.iter().map(|h| h.height));
+    let heights: Vec<u64> = targets.into_iter().collect();
+    let redriven = crawler.repair(&heights, cancel).await;
+    crawler.rpc().release_key().await;
+    let redriven = redriven?;
+    let holes_left = holes.list(from..=to).await?.into_iter().map(|h| h.height).collect();
+    Ok(RepairReport { targets: heights.len() as u64, redriven, holes_left })
 }
 
 /// Runs the sink on the configured lake.

@@ -1,16 +1,26 @@
 //! `chainlake verify --from A --to B`: re-checks what Bronze holds for a range of heights,
 //! from the lake alone (no node).
 //!
-//! Reads `bronze.blocks`, `bronze.txs_*` and `bronze.logs` for `A..=B`, a window of heights at a
-//! time (never the whole table). For every Bronze block: the header hash recomputed from the
-//! stored header fields (alloy, as ingest does), the transactions stored for it (one per index
-//! `0..tx_count`, each with its receipt, the last `cumulative_gas_used` equal to the header's
-//! `gas_used`), its logs (as many as the receipts announce), and the `verified` flag ingest set.
-//! It also counts heights of the range that have no block at all. The transactions root
-//! needs signatures Bronze does not keep: ingest proved it before publishing (`verified`).
+//! Reads `bronze.blocks`, `bronze.txs_*`, `bronze.logs` and `bronze.unverified` for `A..=B`, a
+//! window of heights at a time (never the whole table). The holes: every height without a
+//! canonical verified block by silver.blocks's own rule (`canonical_block`), named with why —
+//! only unverified answers (their reason), only orphaned blocks, published flagged, or nothing
+//! at all — and, where Redis has the hole, when it is next re-driven. For every Bronze block:
+//! the header hash recomputed from the stored header fields (alloy, as ingest does), the
+//! transactions stored for it (one per index `0..tx_count`, each with its receipt, the last
+//! `cumulative_gas_used` equal to the header's `gas_used`), its logs (as many as the receipts
+//! announce), and the `verified` flag ingest set. The transactions root needs signatures
+//! Bronze does not keep: ingest proved it before publishing (`verified`).
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use chainlake_ingest::config::VerifyMode;
+use chainlake_ingest::holes::redis::RedisHoles;
+use chainlake_ingest::holes::{Hole, HoleStore};
 use chainlake_ingest::verify::verify_header;
+use chainlake_medallion::canonical::lake::canonical_heights;
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
+use chainlake_medallion::job::Job;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
@@ -26,15 +36,23 @@ pub struct LakeVerifyReport {
     pub header_ok: u64,
     pub complete: u64,
     pub flagged_verified: u64,
-    /// Heights of the range with no Bronze block.
-    pub missing_heights: u64,
+    /// Heights of the range without a canonical verified block, lowest first.
+    pub holes: Vec<LakeHole>,
     /// The first problems found, with their coordinates.
     pub problems: Vec<String>,
 }
 
+/// A height of the range without a canonical verified block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LakeHole {
+    pub height: u64,
+    /// Why, in words (with the pending re-drive when Redis has one).
+    pub reason: String,
+}
+
 impl LakeVerifyReport {
     pub fn ok(&self) -> bool {
-        self.problems.is_empty() && self.missing_heights == 0
+        self.problems.is_empty() && self.holes.is_empty()
     }
 
     fn problem(&mut self, p: String) {
@@ -80,11 +98,17 @@ pub async fn verify_lake(cfg: &Config, from: u64, to: u64) -> Result<LakeVerifyR
         return Err(PipelineError::EmptyRange { from, to });
     }
     let ctx = pipeline::session(cfg).await?;
+    let jobs = chainlake_medallion::jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
+    let blocks_job = jobs.iter().find(|j| j.table().to_string() == "silver.blocks").ok_or_else(|| {
+        PipelineError::QueryShape { query: "silver.blocks".into(), expected: "a blocks job", found: "none".into() }
+    })?;
+    let pending = pending_holes(cfg, from, to).await;
     let mut report = LakeVerifyReport::default();
     let mut lo = from;
     while lo <= to {
         let hi = to.min(lo.saturating_add(WINDOW - 1));
         check_headers(&ctx, lo, hi, &mut report).await?;
+        find_holes(&ctx, cfg, blocks_job, lo, hi, &pending, &mut report).await?;
         check_contents(&ctx, lo, hi, &mut report).await?;
         lo = match hi.checked_add(1) {
             Some(n) => n,
@@ -106,10 +130,8 @@ async fn check_headers(ctx: &SessionContext, lo: u64, hi: u64, report: &mut Lake
         .collect();
     let sql = format!("SELECT {} FROM bronze.blocks WHERE number BETWEEN {lo} AND {hi}", cols.join(", "));
     let found = rows(ctx, &sql).await?;
-    let mut heights = std::collections::BTreeSet::new();
     for row in &found {
         report.blocks += 1;
-        heights.insert(row[0].clone());
         if row.last().map(String::as_str) == Some("true") {
             report.flagged_verified += 1;
         }
@@ -119,7 +141,74 @@ async fn check_headers(ctx: &SessionContext, lo: u64, hi: u64, report: &mut Lake
             Err(f) => report.problem(format!("block {} ({}): {f}", row[0], row[1])),
         }
     }
-    report.missing_heights += (hi - lo + 1).saturating_sub(heights.len() as u64);
+    Ok(())
+}
+
+/// The holes Redis knows of in the range (none when Redis cannot be reached: the lake alone
+/// still names every hole).
+async fn pending_holes(cfg: &Config, from: u64, to: u64) -> BTreeMap<u64, Hole> {
+    let listed = async {
+        let store = RedisHoles::connect(&cfg.redis.url, &cfg.kafka.topic_prefix, &cfg.chain.name).await?;
+        store.list(from..=to).await
+    };
+    match listed.await {
+        Ok(holes) => holes.into_iter().map(|h| (h.height, h)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "holes pending re-drive not read from Redis: the lake's alone are listed");
+            BTreeMap::new()
+        }
+    }
+}
+
+/// Every height of `lo..=hi` without a canonical verified block, with why.
+async fn find_holes(
+    ctx: &SessionContext,
+    cfg: &Config,
+    blocks_job: &Job,
+    lo: u64,
+    hi: u64,
+    pending: &BTreeMap<u64, Hole>,
+    report: &mut LakeVerifyReport,
+) -> Result<()> {
+    let canonical = canonical_heights(ctx, blocks_job, lo, hi).await?;
+    let proven: BTreeSet<u64> = rows(
+        ctx,
+        &format!("SELECT DISTINCT CAST(number AS VARCHAR) FROM bronze.blocks WHERE verified AND number BETWEEN {lo} AND {hi}"),
+    )
+    .await?
+    .into_iter()
+    .filter_map(|r| r[0].parse().ok())
+    .collect();
+    let unverified: BTreeMap<u64, String> = rows(
+        ctx,
+        &format!(
+            "SELECT CAST(number AS VARCHAR), reason, detail FROM bronze.unverified \
+             WHERE number BETWEEN {lo} AND {hi} ORDER BY detected_at"
+        ),
+    )
+    .await?
+    .into_iter()
+    .filter_map(|r| Some((r[0].parse().ok()?, format!("{}: {}", r[1], r[2]))))
+    .collect();
+    for height in lo..=hi {
+        let why = match canonical.get(&height) {
+            Some(true) => continue,
+            Some(false) if cfg.chain.verify == VerifyMode::Off => continue,
+            Some(false) => "published flagged: its block did not prove".to_owned(),
+            None if proven.contains(&height) => {
+                "only orphaned blocks in Bronze: the canonical block never arrived".to_owned()
+            }
+            None => match unverified.get(&height) {
+                Some(r) => format!("unverified ({r})"),
+                None => "missing: no block in Bronze".to_owned(),
+            },
+        };
+        let reason = match pending.get(&height) {
+            Some(h) => format!("{why}; pending re-drive (reason {}, {} tries so far)", h.reason, h.tries),
+            None => why,
+        };
+        report.holes.push(LakeHole { height, reason });
+    }
     Ok(())
 }
 

@@ -177,10 +177,11 @@ async fn a_provider_that_keeps_tampering_is_never_published_as_good() {
     )
     .unwrap();
     assert!(good.is_empty(), "an unverified block reached {{chain}}.blocks: {good:?}");
-    // `chainlake verify` reports the heights Bronze lacks.
+    // `chainlake verify` names the heights Bronze lacks, with the reason of their answers.
     let report = chainlake::verify_lake::verify_lake(&cfg, 0, chain.last_block).await.unwrap();
     assert!(!report.ok());
-    assert_eq!(report.missing_heights, stats.unverified, "{report:?}");
+    assert_eq!(report.holes.len() as u64, stats.unverified, "{report:?}");
+    assert!(report.holes.iter().all(|h| h.reason.contains("unverified (receipts_root")), "{report:?}");
     assert_eq!(report.header_ok, stats.blocks, "{report:?}");
     anvil.stop().await;
 }

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::BackfillConfig;
 use crate::crawler::{CrawlStats, Crawler};
+use crate::holes::RedriveReport;
 use crate::progress::Progress;
 use crate::source::{BlockSource, RecordSink};
 use crate::{Error, Result};
@@ -211,6 +212,12 @@ pub struct SharedReport {
     pub lost: u64,
     /// Every chunk of the plan is done (by anyone).
     pub complete: bool,
+    /// Holes of the range this process re-drove once its chunks were done, and how many of
+    /// them it filled.
+    pub redriven: RedriveReport,
+    /// Heights of the range still holes when it ended (re-run it, run `chainlake repair`, or
+    /// let a follower re-drive them).
+    pub holes_left: u64,
 }
 
 /// One process's part in a shared backfill: what it reads (`crawler`'s source), writes (its
@@ -230,6 +237,7 @@ impl<S: BlockSource, P: RecordSink, L: ChunkLeases> SharedBackfill<'_, S, P, L> 
     /// (or `cancel`).
     pub async fn run(&self, cancel: &CancellationToken) -> Result<SharedReport> {
         let chain = self.crawler.rpc().chain().to_owned();
+        self.crawler.claim_epoch().await?;
         let mut report = SharedReport::default();
         let mut counted: HashSet<u64> = HashSet::new();
         let poll = (self.cfg.lease_ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
@@ -242,6 +250,7 @@ impl<S: BlockSource, P: RecordSink, L: ChunkLeases> SharedBackfill<'_, S, P, L> 
             counted.extend(done.iter().copied());
             if done.len() as u64 >= self.plan.chunks() {
                 report.complete = true;
+                (report.redriven, report.holes_left) = self.finish_holes(cancel).await?;
                 break;
             }
             let Some(chunk) = self.claim_open(&done).await? else {
@@ -270,6 +279,34 @@ impl<S: BlockSource, P: RecordSink, L: ChunkLeases> SharedBackfill<'_, S, P, L> 
             }
         }
         Ok(report)
+    }
+
+    /// Once every chunk is done: re-drives the range's holes as they fall due, for at most
+    /// `holes.backfill-wait`; what it did, and how many holes the range still has.
+    async fn finish_holes(&self, cancel: &CancellationToken) -> Result<(RedriveReport, u64)> {
+        let Some((store, cfg)) = &self.crawler.holes else { return Ok((RedriveReport::default(), 0)) };
+        let range = self.plan.from..=self.plan.to;
+        let deadline = tokio::time::Instant::now() + cfg.backfill_wait;
+        let mut done = RedriveReport::default();
+        loop {
+            let left = store.list(range.clone()).await?;
+            let Some(first_due) = left.iter().map(|h| h.next_try).min() else { return Ok((done, 0)) };
+            if tokio::time::Instant::now() >= deadline || cancel.is_cancelled() {
+                return Ok((done, left.len() as u64));
+            }
+            let r = self.crawler.redrive_due(range.clone(), cancel).await?;
+            (done.tried, done.filled, done.failed) = (done.tried + r.tried, done.filled + r.filled, done.failed + r.failed);
+            if r.tried == 0 {
+                // Nothing due (or another worker re-drives them): wait for the first hole to
+                // fall due, or the deadline.
+                let wait = u64::try_from(first_due - crate::follow::now_millis()).unwrap_or(0);
+                let until = (tokio::time::Instant::now() + Duration::from_millis(wait.max(100))).min(deadline);
+                tokio::select! {
+                    () = tokio::time::sleep_until(until) => {}
+                    () = cancel.cancelled() => {}
+                }
+            }
+        }
     }
 
     /// Claims the first open chunk nobody holds.
@@ -306,8 +343,9 @@ impl<S: BlockSource, P: RecordSink, L: ChunkLeases> SharedBackfill<'_, S, P, L> 
         ));
         let mut seen = (stats.blocks, stats.txs);
         let res = if start <= hi {
+            // Past a height kept as a hole too: the hole is recorded, the chunk moves on.
             let on_block = |s: &CrawlStats| {
-                if let Some(n) = s.last_block {
+                if let Some(n) = s.last_height {
                     next.store(n + 1, Ordering::Relaxed);
                 }
                 self.progress.add(s.blocks - seen.0, s.txs - seen.1);

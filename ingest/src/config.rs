@@ -16,9 +16,32 @@ pub struct ChainConfig {
     pub confirmations: u64,
     /// Recent canonical hashes kept to detect and heal reorgs; a deeper reorg is an error.
     pub reorg_window: u64,
-    /// How fetched blocks are proven against their headers (see verify.rs).
+    /// How fetched blocks are proven against their headers (see verify/).
     #[serde(default)]
     pub verify: VerifyMode,
+    /// Fraction of each block's transactions whose sender is recovered from the signature and
+    /// compared with `from` (1.0: all; docs/benchmarks.md has the cost).
+    #[serde(default = "all_senders")]
+    pub verify_senders: f64,
+}
+
+fn all_senders() -> f64 {
+    1.0
+}
+
+impl ChainConfig {
+    /// What verification checks beyond the roots (`chain.verify-senders`).
+    pub fn verify_options(&self) -> crate::verify::VerifyOptions {
+        crate::verify::VerifyOptions { senders: self.verify_senders }
+    }
+
+    /// Refuses a sender fraction outside 0..=1.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        if !(0.0..=1.0).contains(&self.verify_senders) {
+            return Err(InvalidConfig { key: "chain.verify-senders", reason: "must be within 0.0..=1.0".into() });
+        }
+        Ok(())
+    }
 }
 
 /// `chain.verify`: what a block must prove before it is published to `{chain}.blocks`.
@@ -65,6 +88,9 @@ pub struct RpcConfig {
     pub receipts_batch_size: usize,
     /// A provider whose head is this many blocks behind the best known head is demoted.
     pub max_head_lag_blocks: u64,
+    /// A provider whose head is this many blocks above the median of the others' (three or
+    /// more providers) is an outlier: demoted, its head not believed.
+    pub max_head_lead_blocks: u64,
     /// A provider whose head has not moved for this long while another's has is demoted;
     /// also how long a silent WebSocket subscription is trusted.
     #[serde(with = "humantime_serde")]
@@ -86,7 +112,12 @@ pub struct RpcConfig {
     /// When every provider has failed for this long, the process stops with one line.
     #[serde(with = "humantime_serde")]
     pub give_up_after: Duration,
-    /// Fetches of one block (over all providers) before it counts as unverifiable.
+    /// The longest `Retry-After` honoured: a provider asking for more rests this long (the
+    /// others serve meanwhile).
+    #[serde(with = "humantime_serde")]
+    pub max_retry_after: Duration,
+    /// Answers of one block that fail verification (over all providers, with backoff between
+    /// rounds) before the height is kept as a hole to re-drive later.
     pub verify_attempts: u32,
 }
 
@@ -120,6 +151,7 @@ impl RpcConfig {
             ("rpc.request-timeout", self.request_timeout),
             ("rpc.max-backoff", self.max_backoff),
             ("rpc.give-up-after", self.give_up_after),
+            ("rpc.max-retry-after", self.max_retry_after),
         ];
         for (key, d) in durations {
             if d.is_zero() {
@@ -194,6 +226,46 @@ pub struct BackfillConfig {
     pub checkpoint_interval: Duration,
 }
 
+/// `[holes]`: heights not yet published verified, and how they are re-driven (crate::holes).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HolesConfig {
+    /// First re-drive of a hole this long after it was found, doubling each time it fails.
+    #[serde(with = "humantime_serde")]
+    pub initial_backoff: Duration,
+    /// Longest wait between two re-drives of one hole.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// How often a follower re-drives the holes that are due.
+    #[serde(with = "humantime_serde")]
+    pub check_interval: Duration,
+    /// Holes re-driven at most per check.
+    pub batch: usize,
+    /// How long a backfill re-drives its range's holes once its chunks are done, before it
+    /// ends saying how many are left.
+    #[serde(with = "humantime_serde")]
+    pub backfill_wait: Duration,
+}
+
+impl HolesConfig {
+    /// Refuses zero durations and batches.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        for (key, d) in [
+            ("holes.initial-backoff", self.initial_backoff),
+            ("holes.max-backoff", self.max_backoff),
+            ("holes.check-interval", self.check_interval),
+        ] {
+            if d.is_zero() {
+                return Err(InvalidConfig { key, reason: "must be longer than 0s".into() });
+            }
+        }
+        if self.batch == 0 {
+            return Err(InvalidConfig { key: "holes.batch", reason: "must be at least 1".into() });
+        }
+        Ok(())
+    }
+}
+
 fn redacted(pseudonym: &str) -> String {
     format!("<{pseudonym}>")
 }
@@ -211,6 +283,7 @@ impl std::fmt::Debug for RpcConfig {
             .field("initial_backoff", &self.initial_backoff)
             .field("receipts_batch_size", &self.receipts_batch_size)
             .field("max_head_lag_blocks", &self.max_head_lag_blocks)
+            .field("max_head_lead_blocks", &self.max_head_lead_blocks)
             .field("max_head_lag_time", &self.max_head_lag_time)
             .field("max_failures", &self.max_failures)
             .field("head_check_interval", &self.head_check_interval)
@@ -218,6 +291,7 @@ impl std::fmt::Debug for RpcConfig {
             .field("request_timeout", &self.request_timeout)
             .field("max_backoff", &self.max_backoff)
             .field("give_up_after", &self.give_up_after)
+            .field("max_retry_after", &self.max_retry_after)
             .field("verify_attempts", &self.verify_attempts)
             .finish()
     }
@@ -250,6 +324,7 @@ pub(crate) mod tests {
             initial_backoff: Duration::from_millis(200),
             receipts_batch_size: 100,
             max_head_lag_blocks: 5,
+            max_head_lead_blocks: 64,
             max_head_lag_time: Duration::from_secs(60),
             max_failures: 3,
             head_check_interval: Duration::from_secs(15),
@@ -257,7 +332,8 @@ pub(crate) mod tests {
             request_timeout: Duration::from_secs(10),
             max_backoff: Duration::from_secs(5),
             give_up_after: Duration::from_secs(600),
-            verify_attempts: 3,
+            max_retry_after: Duration::from_secs(60),
+            verify_attempts: 5,
         }
     }
 }

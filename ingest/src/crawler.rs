@@ -1,7 +1,9 @@
 //! The ingest loop: extract ([`BlockSource`]) → transform → publish ([`RecordSink`]).
 //!
 //! Reads blocks `from..=to` (backfill, this file) or from a height onwards as the head moves
-//! (follow, with reorg healing: follow.rs); writes every block's records, in height order.
+//! (follow, with reorg healing: follow.rs), and re-drives holes (holes/redrive.rs); writes every
+//! block's records, in height order. A block that could not be proven becomes a hole
+//! ([`crate::holes`]); a verified block resolves the hole of its height.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,6 +14,8 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::HolesConfig;
+use crate::holes::{Hole, HoleStore};
 use crate::providers::Providers;
 use crate::publish::Publisher;
 use crate::rpc::RawBlock;
@@ -30,6 +34,8 @@ pub(crate) struct Sent {
     transforming: Duration,
     publishing: Duration,
     unverified: bool,
+    /// A published block's hash and parent hash (the links of consecutive heights).
+    link: Option<(String, String)>,
 }
 
 /// What a crawl did.
@@ -38,16 +44,42 @@ pub struct CrawlStats {
     pub blocks: u64,
     pub txs: u64,
     pub logs: u64,
-    /// Highest height published.
+    /// Highest height published verified (or flagged under `warn`).
     pub last_block: Option<u64>,
+    /// Highest height handled: published, or kept as a hole.
+    pub last_height: Option<u64>,
     pub reorgs: u64,
-    /// Blocks that could not be verified or parsed, published to `{chain}.unverified` only.
+    /// Blocks that could not be verified or parsed, published to `{chain}.unverified` only
+    /// (each one a hole).
     pub unverified: u64,
     /// Where the time went, summed over concurrent blocks: the node answering (block +
     /// receipts), transforming, and publishing until Kafka acknowledged.
     pub waited_for_node: Duration,
     pub transforming: Duration,
     pub publishing: Duration,
+}
+
+/// The reason of a hole left by two proven blocks that do not link.
+pub const UNLINKED: &str = "unlinked";
+
+/// Who publishes a block: its `publisher` field, and whether it announces a new head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publication {
+    /// The follower: each block it publishes is the new head of the chain.
+    Follow,
+    Backfill,
+    /// A hole re-driven (by a follower, a backfill or `chainlake repair`).
+    Repair,
+}
+
+impl Publication {
+    pub fn label(self) -> &'static str {
+        match self {
+            Publication::Follow => "follow",
+            Publication::Backfill => "backfill",
+            Publication::Repair => "repair",
+        }
+    }
 }
 
 /// Extracts, transforms and publishes the blocks of one chain: reads `S`, writes `P`.
@@ -59,15 +91,16 @@ pub struct Crawler<S = Providers, P = Publisher> {
     pub(crate) reorg_window: u64,
     published: Arc<watch::Sender<Option<u64>>>,
     pub(crate) store: Option<WindowStore>,
+    pub(crate) holes: Option<(Arc<dyn HoleStore>, HolesConfig)>,
     pub(crate) seq: Sequencer,
 }
 
-/// A fetched block made ready to publish: its records, or the raw answer for
-/// `{chain}.unverified` when it could not be verified or parsed.
+/// A fetched block made ready to publish: its records (with the hole it leaves when only
+/// flagged), or the raw answer for `{chain}.unverified` and its hole.
 #[allow(clippy::large_enum_variant)] // one per block, moved once: boxing buys nothing
 pub(crate) enum Prepared {
-    Good(BlockBundle, Duration),
-    Unverified(UnverifiedRecord),
+    Good(BlockBundle, Duration, Option<Hole>),
+    Unverified(UnverifiedRecord, Hole),
 }
 
 impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
@@ -81,6 +114,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             reorg_window,
             published: Arc::new(watch::channel(None).0),
             store: None,
+            holes: None,
             seq: Sequencer::default(),
         }
     }
@@ -89,6 +123,21 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     pub fn with_store(mut self, store: WindowStore) -> Self {
         self.store = Some(store);
         self
+    }
+
+    /// Keeps the heights that could not be proven in `holes`, re-driven as `cfg` says.
+    pub fn with_holes(mut self, holes: Arc<dyn HoleStore>, cfg: HolesConfig) -> Self {
+        self.holes = Some((holes, cfg));
+        self
+    }
+
+    /// Claims this run's sequence epoch (the one counter every publisher of the chain shares,
+    /// see sequence.rs); without a store the epoch stays 0.
+    pub async fn claim_epoch(&self) -> Result<()> {
+        if let Some(store) = &self.store {
+            self.seq.advance_to(store.claim_epoch(crate::sequence::unix_seconds()).await?);
+        }
+        Ok(())
     }
 
     /// Where a follower resumes: one past the highest persisted height, if any.
@@ -113,7 +162,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     pub(crate) fn prepare(&self, raw: &RawBlock) -> Prepared {
         let chain = self.rpc.chain();
         if let Check::Rejected { failure, attempts } = &raw.check {
-            return Prepared::Unverified(unverified(chain, raw, failure, *attempts));
+            return Prepared::Unverified(unverified(chain, raw, failure, *attempts), self.hole(raw, failure));
         }
         let started = Instant::now();
         let mut bundle = match transform_block(chain, &raw.block, Some(&raw.receipts)) {
@@ -126,8 +175,10 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
                     detail: e.to_string(),
                     expected: None,
                     computed: None,
+                    proven_hash: None,
                 };
-                return Prepared::Unverified(unverified(chain, raw, &failure, 1));
+                let hole = self.hole(raw, &failure);
+                return Prepared::Unverified(unverified(chain, raw, &failure, 1), hole);
             }
         };
         bundle.block.verified = raw.check.is_verified();
@@ -140,14 +191,64 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             tracing::warn!(chain, block = raw.number, tx = %tx.hash, tx_type = tx.tx_type,
                 has_receipt = tx.has_receipt, "transaction kept with a flag");
         }
-        Prepared::Good(bundle, took)
+        // Flagged under `warn`: a hole, unless no provider could ever prove it (a transaction
+        // type this code does not know is kept and flagged, not re-driven forever).
+        let hole = raw
+            .check
+            .failure()
+            .filter(|f| f.reason != Reason::UnknownTxType)
+            .map(|f| self.hole(raw, f));
+        Prepared::Good(bundle, took, hole)
+    }
+
+    /// The hole `raw` leaves.
+    fn hole(&self, raw: &RawBlock, failure: &Failure) -> Hole {
+        let hash = raw.block.get("hash").and_then(serde_json::Value::as_str).unwrap_or_default();
+        self.new_hole(raw.number, failure.reason.label(), failure.detail.clone(), &raw.provider, hash)
+    }
+
+    /// A hole found now, due for its first re-drive.
+    pub(crate) fn new_hole(&self, height: u64, reason: &str, detail: String, provider: &str, hash: &str) -> Hole {
+        let now = crate::follow::now_millis();
+        let next_try = self.holes.as_ref().map_or(now, |(_, cfg)| crate::holes::next_try(cfg, 0, now));
+        Hole {
+            height,
+            reason: reason.to_owned(),
+            detail,
+            provider: provider.to_owned(),
+            hash: hash.to_owned(),
+            found_at: now,
+            tries: 0,
+            next_try,
+        }
+    }
+
+    /// After a block of `number` was published: records `hole`, or, for a verified block,
+    /// resolves the height's hole if there is one.
+    pub(crate) async fn settle(&self, number: u64, verified: bool, hole: Option<&Hole>) -> Result<()> {
+        let Some((store, _)) = &self.holes else { return Ok(()) };
+        let pending = match hole {
+            Some(h) => store.record(h).await?,
+            None if verified => store.resolve(number).await?,
+            None => return Ok(()),
+        };
+        crate::holes::export(self.rpc.chain(), pending);
+        Ok(())
     }
 
     /// Publishes one transformed block (until every record is acknowledged), numbered now.
-    pub(crate) async fn send_bundle(&self, bundle: &mut BlockBundle, transforming: Duration) -> Result<Sent> {
+    pub(crate) async fn send_bundle(
+        &self,
+        bundle: &mut BlockBundle,
+        transforming: Duration,
+        by: Publication,
+        hole: Option<&Hole>,
+    ) -> Result<Sent> {
         let started = Instant::now();
         bundle.block.seq = self.seq.next();
+        bundle.block.publisher = Some(by.label().to_owned());
         self.publisher.publish(bundle).await?;
+        self.settle(bundle.block.number, bundle.block.verified, hole).await?;
         Ok(Sent {
             number: bundle.block.number,
             txs: bundle.txs.len() as u64,
@@ -155,13 +256,16 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             transforming,
             publishing: started.elapsed(),
             unverified: false,
+            link: Some((bundle.block.hash.clone(), bundle.block.parent_hash.clone())),
         })
     }
 
-    /// Publishes a block that could not be verified to `{chain}.unverified` only.
-    pub(crate) async fn send_unverified(&self, record: &UnverifiedRecord) -> Result<Sent> {
+    /// Publishes a block that could not be verified to `{chain}.unverified` only, and keeps
+    /// its height as a hole.
+    pub(crate) async fn send_unverified(&self, record: &UnverifiedRecord, hole: &Hole) -> Result<Sent> {
         let started = Instant::now();
         self.publisher.publish_unverified(record).await?;
+        self.settle(record.number, false, Some(hole)).await?;
         Ok(Sent {
             number: record.number,
             txs: 0,
@@ -169,19 +273,23 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             transforming: Duration::ZERO,
             publishing: started.elapsed(),
             unverified: true,
+            link: None,
         })
     }
 
-    async fn send(&self, raw: RawBlock) -> Result<Sent> {
+    pub(crate) async fn send(&self, raw: RawBlock, by: Publication) -> Result<Sent> {
         match self.prepare(&raw) {
-            Prepared::Good(mut bundle, transforming) => self.send_bundle(&mut bundle, transforming).await,
-            Prepared::Unverified(record) => self.send_unverified(&record).await,
+            Prepared::Good(mut bundle, transforming, hole) => {
+                self.send_bundle(&mut bundle, transforming, by, hole.as_ref()).await
+            }
+            Prepared::Unverified(record, hole) => self.send_unverified(&record, &hole).await,
         }
     }
 
     pub(crate) fn account(&self, sent: Sent, stats: &mut CrawlStats) {
         stats.transforming += sent.transforming;
         stats.publishing += sent.publishing;
+        stats.last_height = stats.last_height.max(Some(sent.number));
         if sent.unverified {
             stats.unverified += 1;
             self.published.send_replace(Some(sent.number));
@@ -228,7 +336,8 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         Ok(stats)
     }
 
-    /// Like [`Crawler::backfill`], adding to `stats` and calling `on_block` after each publish.
+    /// Like [`Crawler::backfill`], adding to `stats` and calling `on_block` after each height
+    /// (published or kept as a hole).
     pub async fn backfill_into(
         &self,
         from: u64,
@@ -254,13 +363,40 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             .buffered(concurrency.max(1))
             .take_until(cancel.cancelled());
         let mut sent = std::pin::pin!(timed
-            .map(|raw| async move { self.send(raw?).await })
+            .map(|raw| async move { self.send(raw?, Publication::Backfill).await })
             .buffered(concurrency.max(1)));
-        while let Some(done) = sent.try_next().await? {
+        // The previous height's hash, while it was published just before.
+        let mut below: Option<(u64, String)> = None;
+        while let Some(mut done) = sent.try_next().await? {
+            if let Some((hash, parent)) = done.link.take() {
+                if let Some((n, h)) = below.as_ref().filter(|(n, _)| *n + 1 == done.number) {
+                    if *h != parent {
+                        self.unlinked(*n, h, done.number, &hash, &parent).await?;
+                    }
+                }
+                below = Some((done.number, hash));
+            }
             self.account(done, stats);
             on_block(stats);
         }
         stats.waited_for_node += Duration::from_micros(fetch_time.load(Ordering::Relaxed));
+        Ok(())
+    }
+}
+
+impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
+    /// Blocks `n` and `n + 1`, both proven, do not link (a reorg between the two fetches, or a
+    /// provider serving another branch): both heights become holes, so each is fetched again
+    /// later and the node's canonical block of each reaches Bronze; Silver follows the links.
+    async fn unlinked(&self, n: u64, hash: &str, above: u64, above_hash: &str, parent: &str) -> Result<()> {
+        let chain = self.rpc.chain();
+        tracing::warn!(chain, block = n, %hash, above, %above_hash, %parent,
+            "consecutive blocks do not link: both heights re-driven");
+        let detail = format!("block {above} ({above_hash}) names parent {parent}, block {n} is {hash}");
+        for (height, h) in [(n, hash), (above, above_hash)] {
+            let hole = self.new_hole(height, UNLINKED, detail.clone(), "", h);
+            self.settle(height, false, Some(&hole)).await?;
+        }
         Ok(())
     }
 }

@@ -20,7 +20,28 @@ pub enum Error {
         code: Option<i64>,
         reason: String,
         retryable: bool,
+        /// How long the provider asked to be left alone (`Retry-After`, or "try again in").
+        retry_after: Option<std::time::Duration>,
     },
+    /// The answer for `block` from `provider` is not the block asked for, or not the one its
+    /// header commits to: a lie (or a reorg between two calls), retried elsewhere and later
+    /// like a 502. `raw` is the answer as received, kept for `{chain}.unverified`.
+    #[error("block {block} from provider {provider} failed verification (chain {chain}): {failure}")]
+    Unproven {
+        chain: String,
+        block: u64,
+        provider: String,
+        failure: Box<crate::verify::Failure>,
+        raw: Box<crate::rpc::RawBlock>,
+        /// Answers for this block that failed verification so far (over every provider).
+        attempts: u32,
+    },
+    /// Every provider is resting after asking to be left alone (`Retry-After`) until `until`.
+    #[error("every provider of chain {chain} asked to be left alone for {wait:?} more")]
+    Resting { chain: String, wait: std::time::Duration },
+    /// No provider serves the configured chain: each answered `eth_chainId` with another id.
+    #[error("no provider serves chain {chain} (chain id {configured}): {found}")]
+    WrongChain { chain: String, configured: u64, found: String },
     /// The node returned `null` for a block that should exist.
     #[error("block {block} not found (chain {chain})")]
     BlockNotFound { chain: String, block: u64 },
@@ -112,7 +133,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Rpc { retryable, .. } => *retryable,
+            // A lie, a malformed hash or a missing block is another provider's chance.
             Error::BlockNotFound { .. } | Error::Produce { .. } => true,
+            Error::Unproven { .. } | Error::BadHash { .. } | Error::Resting { .. } => true,
             Error::Kafka { .. } | Error::Redis { .. } => true,
             Error::ReorgTooDeep { .. }
             | Error::AboveHead { .. }
@@ -120,7 +143,7 @@ impl Error {
             | Error::Encode { .. }
             | Error::ProviderUrl { .. }
             | Error::NoProvider { .. }
-            | Error::BadHash { .. }
+            | Error::WrongChain { .. }
             | Error::ProvidersDown { .. }
             | Error::Cancelled { .. }
             | Error::Config(_)
@@ -128,6 +151,19 @@ impl Error {
             #[cfg(feature = "devnet")]
             Error::Devnet { .. } => false,
             Error::LeaseLost { .. } | Error::NoKey { .. } | Error::Keys(_) => true,
+        }
+    }
+
+    /// Whether the provider answered, but with a block that does not prove (see [`Error::Unproven`]).
+    pub fn is_lie(&self) -> bool {
+        matches!(self, Error::Unproven { .. })
+    }
+
+    /// The rest a provider asked for with this answer (`Retry-After`), if any.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Rpc { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::canonical::CanonicalWindow;
-use crate::crawler::{CrawlStats, Crawler, Prepared};
+use crate::crawler::{CrawlStats, Crawler, Prepared, Publication};
 use crate::heads::HeadCursor;
 use crate::source::{BlockSource, RecordSink};
 use crate::{Error, Result};
@@ -48,9 +48,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             Some(store) => store.load(self.reorg_window).await?,
             None => CanonicalWindow::new(self.reorg_window),
         };
-        if let Some(store) = &self.store {
-            self.seq.advance_to(store.claim_epoch(crate::sequence::unix_seconds()).await?);
-        }
+        self.claim_epoch().await?;
         let mut next = from;
         // After a restart the blocks published before the crash may have been reorged away.
         match self.tip_reorg(&mut window, &mut stats).await {
@@ -163,14 +161,17 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
                 Err(e) if moved(&e) => return Ok(next),
                 Err(e) => return Err(e),
             };
-            let (mut bundle, transforming) = match self.prepare(&raw) {
-                Prepared::Good(bundle, took) => (bundle, took),
-                Prepared::Unverified(record) => {
-                    // The line goes on: the height is reported, never published as good.
+            let (mut bundle, transforming, hole) = match self.prepare(&raw) {
+                Prepared::Good(bundle, took, hole) => (bundle, took, hole),
+                Prepared::Unverified(record, hole) => {
+                    // The line goes on: the height is a hole, never published as good.
                     self.raise_high(next, window).await?;
-                    let sent = self.send_unverified(&record).await?;
+                    let sent = self.send_unverified(&record, &hole).await?;
                     self.account(sent, stats);
-                    if let Ok(hash) = record.hash.parse::<B256>() {
+                    // Its hash is remembered only when its header was proven to be the block
+                    // asked for (a lie about the contents); otherwise the next block's parent
+                    // cannot be checked against it.
+                    if let Some(hash) = raw.check.failure().and_then(|f| f.proven_hash) {
                         self.remember(next, hash, window).await?;
                     }
                     next += 1;
@@ -179,20 +180,21 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             };
             let hash = hash_of(&bundle, "hash", &bundle.block.hash)?;
             let parent = hash_of(&bundle, "parent_hash", &bundle.block.parent_hash)?;
-            if !window.extends(bundle.block.number, parent) {
+            let number = bundle.block.number;
+            if !window.extends(number, parent) {
                 // Drop the prefetched blocks of the old view before walking back.
-                let number = bundle.block.number.saturating_sub(1);
-                return match self.heal_from(number, vec![hash.to_string()], window, stats).await {
+                return match self.heal_from(number.saturating_sub(1), vec![hash.to_string()], window, stats).await {
                     Err(e) if moved(&e) => Ok(next),
                     healed => healed,
                 };
             }
-            self.raise_high(next, window).await?;
-            let sent = self.send_bundle(&mut bundle, transforming).await?;
+            self.raise_high(number, window).await?;
+            let sent = self.send_bundle(&mut bundle, transforming, Publication::Follow, hole.as_ref()).await?;
             self.account(sent, stats);
-            self.remember(next, hash, window).await?;
-            self.confirm(next, window).await?;
-            next += 1;
+            // Under its own number: the fetch proved it is the height asked for.
+            self.remember(number, hash, window).await?;
+            self.confirm(number, window).await?;
+            next = number + 1;
         }
         Ok(next)
     }

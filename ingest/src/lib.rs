@@ -4,9 +4,11 @@
 //! - [`source`] names the two roles the crawler drives: a `BlockSource` and a `RecordSink`;
 //! - [`rpc`] extracts raw blocks and receipts (2 requests per block) from one provider, over
 //!   [`transport`] (timeouts, no URL in any span);
-//! - [`verify`] proves a block and its receipts against the header (hash and roots);
-//! - [`providers`] puts several providers behind one interface (failover, demotion decided
-//!   by [`health`]), with [`heads`] for `newHeads` over WebSocket;
+//! - [`verify`] proves a block and its receipts are the ones asked for and the ones the header
+//!   commits to (hash, roots, senders);
+//! - [`providers`] puts several providers behind one interface (failover, demotion, rests; an
+//!   answer that does not prove is a fault like a 502), with [`heads`] for `newHeads`;
+//! - [`holes`] keeps the heights not yet published verified, and re-drives them;
 //! - [`transform`] turns them into the wire records of `chainlake_wire`, classifying every transaction;
 //! - [`publish`] writes those records to the `{chain}.*` Kafka topics;
 //! - [`sequence`] numbers what the follower publishes (Silver orders by it);
@@ -26,10 +28,9 @@ pub mod decoded;
 #[cfg(feature = "devnet")]
 pub mod devnet;
 pub mod error;
-mod fetch;
 pub mod follow;
 pub mod heads;
-pub mod health;
+pub mod holes;
 pub mod keys;
 pub mod metrics;
 pub mod probe;

@@ -31,7 +31,9 @@ metrics! {
     PROVIDER_ACTIVE = "chainlake_provider_active", Gauge, ["chain", "provider"], "1 for the provider in use";
     PROVIDER_DEMOTED = "chainlake_provider_demoted", Gauge, ["chain", "provider"], "1 while demoted";
     PROVIDER_DEMOTIONS = "chainlake_provider_demotions_total", Counter, ["chain", "provider", "reason"],
-        "demotions (`failing`, `lag_blocks`, `stale`)";
+        "demotions (`failing`, `lying`, `lag_blocks`, `stale`, `outlier`)";
+    PROVIDER_REFUSED = "chainlake_provider_refused_total", Counter, ["chain", "provider"],
+        "providers refused at start because they serve another chain id";
     WS_CONNECTED = "chainlake_ws_connected", Gauge, ["chain", "provider"], "1 while the `newHeads` WebSocket is up";
     WS_RECONNECTS = "chainlake_ws_reconnects_total", Counter, ["chain", "provider"], "`newHeads` WebSocket reconnects";
     BACKFILL_CHUNKS = "chainlake_backfill_chunks_total", Counter, ["chain"], "backfill chunks finished by this process";
@@ -55,7 +57,9 @@ metrics! {
     BLOCKS_VERIFIED = "chainlake_blocks_verified_total", Counter, ["chain"],
         "blocks proven against their header before publishing";
     BLOCKS_UNVERIFIED = "chainlake_blocks_unverified_total", Counter, ["chain", "reason"],
-        "blocks that failed every attempt (strict: to `{chain}.unverified`; warn: published flagged)";
+        "blocks that failed every attempt (strict: to `{chain}.unverified`; warn: published flagged), each kept as a hole";
+    HOLES = "chainlake_holes", Gauge, ["chain"],
+        "heights not yet published verified, pending re-drive (as of this process's last change to them)";
     KEY_LEASED = "chainlake_key_leased", Gauge, ["chain", "key"], "1 while this replica holds the key's lease";
     KEY_WAITS = "chainlake_key_waits_total", Counter, ["chain"],
         "attempts to lease a key that found none free (held, cooling or parked)";

@@ -3,8 +3,9 @@
 //! remembered; its receipts then come in JSON-RPC batches of `eth_getTransactionReceipt`.
 //!
 //! Requests go through [`RedactedHttp`] (a per-request timeout, no URL in any span or error);
-//! 429s are retried on the same provider by alloy's `RetryBackoffLayer`, every other fault is
-//! returned typed and retryable for [`crate::providers::Providers`] to retry elsewhere. Every
+//! 429s asking for a short wait are retried on the same provider by alloy's
+//! `RetryBackoffLayer` ([`ShortWaits`]); every other fault, and a longer `Retry-After`, is
+//! returned typed and retryable for [`crate::providers::Providers`] to serve elsewhere. Every
 //! HTTP request is counted by provider pseudonym, method and outcome.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -13,8 +14,8 @@ use std::time::Instant;
 
 use alloy::primitives::{B256, U64};
 use alloy::rpc::client::{ClientBuilder, RpcClient};
-use alloy::transports::layers::RetryBackoffLayer;
-use alloy::transports::{RpcError, TransportErrorKind};
+use alloy::transports::layers::{RateLimitRetryPolicy, RetryBackoffLayer, RetryPolicy};
+use alloy::transports::{RpcError, TransportError, TransportErrorKind};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -102,7 +103,12 @@ impl RpcSource {
         if !provider.ws_url.is_empty() {
             secrets.push(provider.ws_url.clone());
         }
-        let retry = RetryBackoffLayer::new(rpc.max_retries, rpc.initial_backoff.as_millis() as u64, u64::MAX);
+        let retry = RetryBackoffLayer::new_with_policy(
+            rpc.max_retries,
+            rpc.initial_backoff.as_millis() as u64,
+            u64::MAX,
+            ShortWaits { longest: rpc.max_backoff },
+        );
         let is_local = alloy::transports::utils::guess_local_url(url.as_str());
         let http = RedactedHttp::new(url, &provider.pseudonym, rpc.request_timeout).map_err(|e| {
             Error::ProviderUrl {
@@ -196,17 +202,17 @@ impl RpcSource {
             RpcError::ErrorResp(p) => Some(p.code),
             _ => None,
         };
-        // Everything a provider can do wrong is worth another try (elsewhere, later), but a
-        // method it does not have: -32601 is handled by the caller (receipts fallback).
-        let retryable = code != Some(-32601);
+        // Everything a provider can do wrong is worth another try, elsewhere or later; a
+        // method it lacks too (another provider may have it; receipts fall back per tx).
         Error::Rpc {
             chain: self.chain.clone(),
             provider: self.provider.clone(),
             method,
             block,
             code,
+            retry_after: RateLimitRetryPolicy::default().backoff_hint(&e),
             reason: self.redact(&e.to_string()),
-            retryable,
+            retryable: true,
         }
     }
 
@@ -268,7 +274,9 @@ impl RpcSource {
                 self.receipts_mode.store(ReceiptsMode::BlockReceipts as u8, Ordering::Relaxed);
                 Ok(RawBlock::new(number, block, receipts, &self.provider))
             }
-            Err(e) if self.receipts_mode() == ReceiptsMode::Unknown && e.is_method_missing() => {
+            // Learned on the first answer, or later from a load-balanced provider whose nodes
+            // differ: this provider only is served per transaction from now on.
+            Err(e) if e.is_method_missing() => {
                 tracing::warn!(chain = %self.chain, provider = %self.provider, block = number, error = %e,
                     "provider lacks eth_getBlockReceipts: using batched eth_getTransactionReceipt from now on");
                 metrics::counter!(crate::metrics::RPC_RECEIPTS_FALLBACK,
@@ -333,6 +341,25 @@ impl RpcSource {
             }
         }
         Ok(Value::Array(receipts))
+    }
+}
+
+/// alloy's rate-limit policy, retrying in place only when the wait asked for is at most
+/// `longest` (`rpc.max-backoff`): a provider asking for more is rested by
+/// [`crate::providers::Providers`] while the others serve.
+#[derive(Debug, Clone, Copy)]
+struct ShortWaits {
+    longest: std::time::Duration,
+}
+
+impl RetryPolicy for ShortWaits {
+    fn should_retry(&self, error: &TransportError) -> bool {
+        let base = RateLimitRetryPolicy::default();
+        base.should_retry(error) && base.backoff_hint(error).is_none_or(|wait| wait <= self.longest)
+    }
+
+    fn backoff_hint(&self, error: &TransportError) -> Option<std::time::Duration> {
+        RateLimitRetryPolicy::default().backoff_hint(error)
     }
 }
 

@@ -1,11 +1,13 @@
 //! Publication order: the sequence number every block and chain event carries (`seq`).
 //!
-//! `seq = epoch << 32 | counter`. The epoch is claimed once per process start: from Redis with
-//! the canonical window (`chainlake:{namespace}{chain}:seq-epoch`, always above the last one,
-//! whatever the clock does), else the Unix second. So everything published after a restart
-//! orders after everything published before it, without one write per block. Silver picks a
-//! height's block and applies reorg events by `seq`, never by arrival time (a backlog sunk
-//! partition by partition arrives in no useful order).
+//! `seq = epoch << 32 | counter`. The epoch is claimed once per process start by every
+//! publisher — follower, backfill, repair — from one Redis counter beside the canonical window
+//! (`chainlake:{namespace}{chain}:seq-epoch`, always above the last claim, whatever the clock
+//! does). So everything published after a claim orders after everything published before it,
+//! without one write per block. Without Redis the epoch is 0: below every claimed epoch, so such
+//! a process can never outrank one that claimed. Silver takes the latest head the follower
+//! announced, and which of its copies of a block came after a reorg event, by `seq`, never by
+//! arrival time (a backlog sunk partition by partition arrives in no useful order).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,8 +19,9 @@ pub struct Sequencer {
 }
 
 impl Default for Sequencer {
+    /// Epoch 0, until a claim moves it ([`Sequencer::advance_to`]).
     fn default() -> Self {
-        Sequencer::starting_at(unix_seconds())
+        Sequencer::starting_at(0)
     }
 }
 

@@ -96,6 +96,7 @@ fn header_record(chain: &str, b: &Obj) -> std::result::Result<BlockRecord, Field
         // Set by the crawler: whether verify.rs proved the block, and its publication order.
         verified: false,
         seq: 0,
+        publisher: None,
     })
 }
 

@@ -40,13 +40,22 @@ impl WindowStore {
         })
     }
 
-    /// Claims the sequence epoch of this run: above every earlier claim, at least `now`.
+    /// Claims the sequence epoch of this run: above every earlier claim (of any follower,
+    /// backfill or repair of the chain), at least `now`; one atomic step, so two processes
+    /// starting at once never share an epoch.
     pub async fn claim_epoch(&self, now: u64) -> Result<u64> {
+        const CLAIM: &str = r"
+local prev = tonumber(redis.call('GET', KEYS[1]) or '0')
+local epoch = math.max(tonumber(ARGV[1]), prev + 1)
+redis.call('SET', KEYS[1], epoch)
+return epoch";
         let mut conn = self.conn.clone();
-        let prev: Option<u64> = conn.get(&self.epoch_key).await.map_err(redis_err("read seq epoch"))?;
-        let epoch = prev.map_or(now, |p| now.max(p + 1));
-        conn.set::<_, _, ()>(&self.epoch_key, epoch).await.map_err(redis_err("claim seq epoch"))?;
-        Ok(epoch)
+        redis::Script::new(CLAIM)
+            .key(&self.epoch_key)
+            .arg(now)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_err("claim seq epoch"))
     }
 
     /// The stored window (empty when nothing was followed yet).

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chainlake_ingest::verify::{verify_block, verify_header, Reason};
+use chainlake_ingest::verify::{verify_block, verify_header, Reason, VerifyOptions};
 use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
@@ -29,6 +29,12 @@ fn block_numbers() -> Vec<u64> {
         .collect();
     out.sort_unstable();
     out
+}
+
+/// Verifies `block` as the block of its own height, every sender recovered.
+fn verify(block: &Value, receipts: &Value) -> Result<(), chainlake_ingest::verify::Failure> {
+    let height = block["number"].as_str().and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok());
+    verify_block(block, receipts, height.unwrap_or(0), &VerifyOptions::default())
 }
 
 fn hydrated(block: &Value) -> bool {
@@ -53,11 +59,11 @@ fn every_recorded_mainnet_block_verifies() {
         let empty = block["transactions"].as_array().is_some_and(Vec::is_empty);
         if receipts_file.exists() || empty {
             let receipts = if empty { json!([]) } else { read(&format!("receipts-{n}.json")) };
-            verify_block(&block, &receipts).unwrap_or_else(|e| panic!("block {n}: {e}"));
+            verify(&block, &receipts).unwrap_or_else(|e| panic!("block {n}: {e}"));
             with_receipts.push(n);
         } else {
             // No receipts recorded: everything but the receipts is still proven.
-            let err = verify_block(&block, &Value::Null).unwrap_err();
+            let err = verify(&block, &Value::Null).unwrap_err();
             assert_eq!(err.reason, Reason::NullReceipts, "block {n}: {err}");
         }
     }
@@ -70,7 +76,7 @@ fn shanghai() -> (Value, Value) {
 }
 
 fn reason(block: &Value, receipts: &Value) -> Reason {
-    verify_block(block, receipts).unwrap_err().reason
+    verify(block, receipts).unwrap_err().reason
 }
 
 #[test]
@@ -154,4 +160,82 @@ fn garbled_or_hash_only_answers_are_refused() {
     assert_eq!(reason(&garbled, &r), Reason::Decode);
     assert_eq!(reason(&read("block-9515350.json"), &json!([])), Reason::NotHydrated);
     assert_eq!(reason(&json!({"number": "0x1"}), &r), Reason::Decode);
+}
+
+/// The block of another height, even a perfectly proven one, is not the block asked for.
+#[test]
+fn another_heights_block_is_refused() {
+    let (b, r) = shanghai();
+    let err = verify_block(&b, &r, 17_999_999, &VerifyOptions::default()).unwrap_err();
+    assert_eq!(err.reason, Reason::WrongBlock);
+    assert_eq!(err.proven_hash, None, "the hash of another height is not remembered");
+}
+
+/// Values outside every trie: each derived from what the tries prove, and compared.
+#[test]
+fn a_changed_sender_position_or_derived_value_is_refused() {
+    let (b, r) = shanghai();
+    let other = json!("0x00000000000000000000000000000000000000a1");
+    let mut sender = b.clone();
+    sender["transactions"][5]["from"] = other.clone();
+    assert_eq!(reason(&sender, &r), Reason::Sender);
+    let mut position = b.clone();
+    position["transactions"][5]["blockNumber"] = json!("0x1");
+    assert_eq!(reason(&position, &r), Reason::TxPosition);
+    let changed = |f: &dyn Fn(&mut Value)| {
+        let mut r = r.clone();
+        f(&mut r);
+        let err = verify(&b, &r).unwrap_err();
+        assert!(err.proven_hash.is_some(), "the header was proven: its hash is kept");
+        err.reason
+    };
+    let deploy = r.as_array().unwrap().iter().position(|x| !x["contractAddress"].is_null()).unwrap();
+    assert_eq!(changed(&|r| r[deploy]["contractAddress"] = other.clone()), Reason::ContractAddress);
+    assert_eq!(changed(&|r| r[0]["contractAddress"] = other.clone()), Reason::ContractAddress);
+    assert_eq!(changed(&|r| r[0]["from"] = other.clone()), Reason::ReceiptTx);
+    assert_eq!(changed(&|r| r[0]["blockNumber"] = json!("0x1")), Reason::ReceiptBlockHash);
+    let with_logs =
+        r.as_array().unwrap().iter().position(|x| !x["logs"].as_array().unwrap().is_empty()).unwrap();
+    assert_eq!(changed(&|r| r[with_logs]["logs"][0]["removed"] = json!(true)), Reason::LogContext);
+    let foreign = json!(format!("0x{}", "ab".repeat(32)));
+    assert_eq!(changed(&|r| r[with_logs]["logs"][0]["transactionHash"] = foreign.clone()), Reason::LogContext);
+}
+
+/// Sender recovery can be sampled (`chain.verify-senders`): a changed `from` outside the
+/// sample goes unnoticed, as docs/tables.md says.
+#[test]
+fn sampled_sender_recovery_checks_only_its_sample() {
+    let (b, r) = shanghai();
+    let mut sender = b.clone();
+    sender["transactions"][5]["from"] = json!("0x00000000000000000000000000000000000000a1");
+    let half = VerifyOptions { senders: 0.5 };
+    assert!(verify_block(&sender, &r, 18_000_000, &half).is_ok(), "transaction 5 is outside every 2nd");
+    sender["transactions"][4]["from"] = json!("0x00000000000000000000000000000000000000a1");
+    assert_eq!(verify_block(&sender, &r, 18_000_000, &half).unwrap_err().reason, Reason::Sender);
+}
+
+/// A transaction type this code does not know is named as such, not as garbled data.
+#[test]
+fn an_unknown_transaction_type_has_its_own_reason() {
+    let (mut b, r) = shanghai();
+    b["transactions"][0]["type"] = json!("0x7e");
+    assert_eq!(reason(&b, &r), Reason::UnknownTxType);
+}
+
+/// Every recorded hydrated block's senders recover to its `from` (every era's signatures:
+/// Frontier, EIP-155, typed).
+#[test]
+fn every_recorded_sender_recovers() {
+    for n in block_numbers() {
+        let block = read(&format!("block-{n}.json"));
+        if !hydrated(&block) {
+            continue;
+        }
+        let err = verify_block(&block, &json!([]), n, &VerifyOptions::default()).err();
+        // Past the transactions every block without recorded receipts stops at the receipts.
+        assert!(
+            err.as_ref().is_none_or(|e| matches!(e.reason, Reason::ReceiptsCount | Reason::NullReceipts)),
+            "block {n}: {err:?}"
+        );
+    }
 }

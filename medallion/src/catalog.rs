@@ -30,6 +30,7 @@ pub fn new_session_with(registry: &Arc<Registry>) -> Result<SessionContext> {
 fn add_layer_schemas(ctx: &SessionContext, registry: &Arc<Registry>) -> Result<()> {
     crate::udf::register(ctx);
     crate::decode_udf::register(ctx, registry);
+    crate::canonical::udwf::register(ctx);
     let catalog = ctx.catalog("datafusion").ok_or_else(|| Error::Config {
         what: "datafusion session".into(),
         reason: "no default catalog".into(),

@@ -194,12 +194,20 @@ async fn canonical(blocks: &[BlockRecord], events: &[ChainEventRecord]) -> Vec<(
     out
 }
 
-fn at(number: u64, branch: &str, seq: u64) -> BlockRecord {
+/// Block `number` of `branch` (hash `0x{branch}{number}`) on top of `parent`'s block below,
+/// announced by the follower at `seq`.
+fn on(number: u64, branch: &str, parent: &str, seq: u64) -> BlockRecord {
     BlockRecord {
         hash: format!("0x{branch}{number}"),
+        parent_hash: format!("0x{parent}{}", number - 1),
         seq,
         ..fixtures::block("t", number, DAY1 + number * 12)
     }
+}
+
+/// Block `number` of `branch` on top of the same branch.
+fn at(number: u64, branch: &str, seq: u64) -> BlockRecord {
+    on(number, branch, branch, seq)
 }
 
 fn reorg_at(number: u64, seq: u64) -> ChainEventRecord {
@@ -212,7 +220,7 @@ fn reorg_at(number: u64, seq: u64) -> ChainEventRecord {
 #[tokio::test]
 async fn silver_blocks_after_a_quick_flip_back() {
     let mut blocks = vec![at(10, "a", 10), at(11, "a", 11), at(12, "a", 12)];
-    blocks.extend([at(11, "b", 14), at(12, "b", 15), at(13, "b", 16)]);
+    blocks.extend([on(11, "b", "a", 14), at(12, "b", 15), at(13, "b", 16)]);
     blocks.extend([at(11, "a", 18), at(12, "a", 19)]);
     blocks.reverse();
     let got = canonical(&blocks, &[reorg_at(11, 13), reorg_at(11, 17)]).await;
@@ -229,13 +237,47 @@ async fn silver_blocks_after_a_crash_between_ack_and_record() {
         at(10, "a", 10),
         at(11, "a", 11),
         at(12, "a", 12), // acknowledged, never recorded
-        at(11, "c", epoch + 1),
+        on(11, "c", "a", epoch + 1),
     ];
     let got = canonical(&blocks, &[reorg_at(11, epoch)]).await;
     assert_eq!(got, vec![(10, "0xa10".into()), (11, "0xc11".into())]);
-    // The same crash with the reorg only at 12: the new 12 outranks the unrecorded one.
-    let got = canonical(&[at(11, "a", 11), at(12, "a", 12), at(12, "c", epoch)], &[]).await;
+    // The same crash with the reorg only at 12: the new 12 is the head the follower announced.
+    let got = canonical(&[at(11, "a", 11), at(12, "a", 12), on(12, "c", "a", epoch)], &[]).await;
     assert_eq!(got, vec![(11, "0xa11".into()), (12, "0xc12".into())]);
+}
+
+/// A backfill fetched 12a and 13a before the reorg the follower healed, and published them
+/// after the follower's new branch (a later `seq`, `publisher = backfill`): the event orphaned
+/// them and the follower never announced them again, and the links from the follower's head
+/// run through b; Silver ends on b. Without the event (the follower never saw a), the links
+/// alone decide the same.
+#[tokio::test]
+async fn silver_blocks_when_a_backfill_publishes_orphans_late() {
+    let backfill = |b: BlockRecord, seq: u64| BlockRecord { seq, publisher: Some("backfill".into()), ..b };
+    let mut blocks = vec![at(10, "a", 10), at(11, "a", 11), at(12, "a", 12), at(13, "a", 13)];
+    blocks.extend([on(12, "b", "a", 15), at(13, "b", 16), at(14, "b", 17)]);
+    blocks.extend([backfill(at(12, "a", 0), 20), backfill(at(13, "a", 0), 21)]);
+    let event = ChainEventRecord {
+        seq: 14,
+        ..fixtures::reorg("t", 12, vec!["0xa12".into(), "0xa13".into()], vec!["0xb12".into(), "0xb13".into()])
+    };
+    let expected: Vec<(u64, String)> =
+        [(10, "0xa10"), (11, "0xa11"), (12, "0xb12"), (13, "0xb13"), (14, "0xb14")]
+            .into_iter()
+            .map(|(n, h)| (n, h.to_owned()))
+            .collect();
+    assert_eq!(canonical(&blocks, &[event]).await, expected);
+    let follower_never_saw_a: Vec<BlockRecord> = blocks.iter().filter(|b| b.seq != 12 && b.seq != 13).cloned().collect();
+    assert_eq!(canonical(&follower_never_saw_a, &[]).await, expected);
+}
+
+/// Version-2 records (no `publisher`) count as the follower's, as they did.
+#[tokio::test]
+async fn silver_blocks_of_version_2_records() {
+    let old = |b: BlockRecord| BlockRecord { publisher: None, ..b };
+    let blocks = vec![old(at(10, "a", 10)), old(at(11, "a", 11)), old(on(11, "b", "a", 13)), old(at(12, "b", 14))];
+    let got = canonical(&blocks, &[]).await;
+    assert_eq!(got, vec![(10, "0xa10".into()), (11, "0xb11".into()), (12, "0xb12".into())]);
 }
 
 #[tokio::test]

@@ -2,14 +2,16 @@
 //! real crawler and reports throughput, RPC economy, memory, and where the time went (waiting
 //! for the node vs. transforming vs. publishing, and the node's CPU against ours). The same
 //! chain is backfilled with `chain.verify = strict` and `off` in the same run (alternating,
-//! best of two each), and the cost of verifying one block is timed on a block of the bench
-//! chain and on the recorded mainnet block 18000000.
+//! best of two each), and the cost of verifying one block is timed, with every sender recovered
+//! and with none, on a block of the bench chain, on the recorded mainnet block 18000000 (94 txs,
+//! with receipts) and on mainnet 19900000 (147 txs, header and transactions only: its receipts
+//! are not recorded).
 
 use std::time::{Duration, Instant};
 
 use chainlake_ingest::config::VerifyMode;
 use chainlake_ingest::devnet::{bulk, Anvil, Artifacts};
-use chainlake_ingest::verify::verify_block;
+use chainlake_ingest::verify::{verify_block, VerifyOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::{cpu_of, own_cpu, peak_rss_kib};
@@ -34,9 +36,28 @@ pub struct IngestBench {
     pub node_cpu: Duration,
     /// Backfill wall time of the same chain with `chain.verify = off`.
     pub wall_unverified: Duration,
-    /// µs to verify one block of the bench chain, and the mainnet block (if found).
-    pub verify_us: f64,
-    pub verify_mainnet_us: Option<f64>,
+    /// µs to verify one block of the bench chain, and the mainnet blocks (if found).
+    pub verify: VerifyCost,
+    pub verify_mainnet: Option<VerifyCost>,
+    pub verify_mainnet_txs: Option<VerifyCost>,
+}
+
+/// µs to verify one block with every sender recovered, and with none.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyCost {
+    pub with_senders: f64,
+    pub without_senders: f64,
+    pub txs: u64,
+}
+
+impl VerifyCost {
+    fn text(&self, what: &str) -> String {
+        let per_tx = (self.with_senders - self.without_senders) / self.txs.max(1) as f64;
+        format!(
+            "{:.0} µs with senders, {:.0} µs without ({what}, {} txs; sender recovery {per_tx:.1} µs/tx)",
+            self.with_senders, self.without_senders, self.txs
+        )
+    }
 }
 
 impl IngestBench {
@@ -84,14 +105,14 @@ impl IngestBench {
                     pct(self.publishing) / 100.0
                 ),
             ),
+            ("verify cost / block (bench chain)", self.verify.text("bench chain")),
             (
-                "verify cost / block",
-                format!(
-                    "{:.0} µs ({} txs, bench chain); {} (mainnet 18000000, 94 txs)",
-                    self.verify_us,
-                    self.txs / self.blocks.max(1),
-                    self.verify_mainnet_us.map_or("n/a".into(), |u| format!("{u:.0} µs"))
-                ),
+                "verify cost / block (mainnet 18000000)",
+                self.verify_mainnet.map_or("n/a (no testdata/)".into(), |c| c.text("whole block")),
+            ),
+            (
+                "verify cost / block (mainnet 19900000)",
+                self.verify_mainnet_txs.map_or("n/a (no testdata/)".into(), |c| c.text("header and transactions")),
             ),
             (
                 "blocks/s verify strict / off",
@@ -134,7 +155,7 @@ pub async fn run(cfg: &mut Config, blocks: u64, txs_per_block: u64) -> Result<In
             best = Some((run.wall, run));
         }
     }
-    let verify_us = time_verify(cfg, (chain.first_block + chain.last_block) / 2).await?;
+    let verify = time_verify(cfg, (chain.first_block + chain.last_block) / 2).await?;
     anvil.stop().await;
     let Some((wall, run)) = best else {
         return Err(PipelineError::Incomplete { what: "bench backfill", done: 0, expected: blocks });
@@ -155,8 +176,9 @@ pub async fn run(cfg: &mut Config, blocks: u64, txs_per_block: u64) -> Result<In
         our_cpu,
         node_cpu,
         wall_unverified,
-        verify_us,
-        verify_mainnet_us: time_mainnet_verify(),
+        verify,
+        verify_mainnet: time_mainnet_verify("block-18000000.json", Some("receipts-18000000.json")),
+        verify_mainnet_txs: time_mainnet_verify("block-19900000.json", None),
     })
 }
 
@@ -195,30 +217,43 @@ async fn backfill(cfg: &Config, anvil: &Anvil, from: u64, to: u64) -> Result<Run
 
 const VERIFY_ROUNDS: u32 = 200;
 
-/// µs per `verify_block` of the bench chain's block `n` (fetched once).
-async fn time_verify(cfg: &Config, n: u64) -> Result<f64> {
+/// The cost of verifying the bench chain's block `n` (fetched once).
+async fn time_verify(cfg: &Config, n: u64) -> Result<VerifyCost> {
     let crawler = pipeline::connect(cfg).await?;
     let raw = crawler.rpc().fetch_block(n).await?;
-    Ok(time(&raw.block, &raw.receipts))
+    Ok(cost(&raw.block, &raw.receipts, n, true))
 }
 
-fn time(block: &serde_json::Value, receipts: &serde_json::Value) -> f64 {
-    let started = Instant::now();
-    let mut ok = 0u32;
-    for _ in 0..VERIFY_ROUNDS {
-        ok += u32::from(verify_block(block, receipts).is_ok());
-    }
-    if ok < VERIFY_ROUNDS {
-        tracing::warn!("the timed block did not verify: the figure is not a verification cost");
-    }
-    started.elapsed().as_secs_f64() * 1e6 / f64::from(VERIFY_ROUNDS)
+/// µs per `verify_block` of `block`, every sender recovered and none. `whole`: the block must
+/// verify (else only its header and transactions are timed: the receipts are not recorded).
+fn cost(block: &serde_json::Value, receipts: &serde_json::Value, n: u64, whole: bool) -> VerifyCost {
+    let time = |senders: f64| {
+        let options = VerifyOptions { senders };
+        let started = Instant::now();
+        let mut ok = 0u32;
+        for _ in 0..VERIFY_ROUNDS {
+            ok += u32::from(verify_block(block, receipts, n, &options).is_ok());
+        }
+        if whole && ok < VERIFY_ROUNDS {
+            tracing::warn!("the timed block did not verify: the figure is not a verification cost");
+        }
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(VERIFY_ROUNDS)
+    };
+    let txs = block["transactions"].as_array().map_or(0, Vec::len) as u64;
+    VerifyCost { with_senders: time(1.0), without_senders: time(0.0), txs }
 }
 
-/// µs per `verify_block` of mainnet block 18000000 (94 txs), from testdata/ in a checkout.
-fn time_mainnet_verify() -> Option<f64> {
+/// The cost of verifying a recorded mainnet block of testdata/ in a checkout.
+fn time_mainnet_verify(block: &str, receipts: Option<&str>) -> Option<VerifyCost> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/mainnet");
     let read = |f: &str| -> Option<serde_json::Value> {
         serde_json::from_str(&std::fs::read_to_string(dir.join(f)).ok()?).ok()
     };
-    Some(time(&read("block-18000000.json")?, &read("receipts-18000000.json")?))
+    let block = read(block)?;
+    let n = block["number"].as_str().and_then(chainlake_wire::hexnum::parse_u64)?;
+    let receipts = match receipts {
+        Some(r) => read(r)?,
+        None => serde_json::json!([]),
+    };
+    Some(cost(&block, &receipts, n, receipts.as_array().is_some_and(|a| !a.is_empty())))
 }

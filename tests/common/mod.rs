@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)] // shared by test crates that each use a part
 
 pub mod keys;
+pub mod lies;
 pub mod node;
 pub mod proxy;
 pub mod sink;
@@ -254,4 +255,33 @@ pub async fn bronze_heights(cfg: &Config) -> BTreeMap<u64, u64> {
     let sql = "SELECT CAST(number AS VARCHAR), CAST(count(*) AS VARCHAR) FROM bronze.blocks GROUP BY number";
     let rows = pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap();
     rows.iter().map(|r| (r[0].parse().unwrap(), r[1].parse().unwrap())).collect()
+}
+
+/// Silver's transactions as [`node::transactions`] describes the node's (after a medallion run).
+pub async fn silver_transactions(cfg: &Config) -> BTreeMap<String, Vec<String>> {
+    let sql = "SELECT lower(hash), CAST(block_number AS VARCHAR), lower(from_address), \
+               coalesce(lower(to_address), ''), CAST(value_wei AS VARCHAR), CAST(status AS VARCHAR), \
+               CAST(gas_used AS VARCHAR), CAST(effective_gas_price AS VARCHAR), \
+               coalesce(lower(contract_address), ''), CAST(logs_count AS VARCHAR) FROM silver.transactions";
+    let rows = pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap();
+    rows.into_iter().map(|mut r| (r.remove(0), r)).collect()
+}
+
+/// Every value of Silver (blocks and transactions) differing from the node's, up to `to`:
+/// heights missing or holding another block, and transactions missing, extra or different.
+pub async fn silver_differs_from_node(cfg: &Config, node_url: &str, to: u64) -> Vec<String> {
+    let c = node::client(node_url);
+    let (missing, wrong) = chain_diff(&node::chain(&c, to).await, &silver_blocks(cfg).await);
+    let mut out: Vec<String> = missing.iter().map(|n| format!("height {n} missing")).collect();
+    out.extend(wrong.iter().map(|n| format!("height {n} holds another block")));
+    let (truth, silver) = (node::transactions(&c, to).await, silver_transactions(cfg).await);
+    for (hash, facts) in &truth {
+        match silver.get(hash) {
+            None => out.push(format!("tx {hash} missing")),
+            Some(s) if s != facts => out.push(format!("tx {hash}: silver {s:?}, node {facts:?}")),
+            Some(_) => {}
+        }
+    }
+    out.extend(silver.keys().filter(|h| !truth.contains_key(*h)).map(|h| format!("tx {h} not on the node's chain")));
+    out
 }

@@ -68,3 +68,36 @@ pub async fn reach(to: u64) {
     })
     .await;
 }
+
+/// Every transaction of heights `0..=to` as the node reports it, by hash: block number, sender,
+/// recipient, value, status, gas used, effective gas price, deployed contract, log count — the
+/// values Silver carries (hex quantities as decimals, addresses lowercase).
+pub async fn transactions(c: &RpcClient, to: u64) -> BTreeMap<String, Vec<String>> {
+    let dec = |v: &Value| {
+        v.as_str()
+            .map(|h| u128::from_str_radix(h.trim_start_matches("0x"), 16).unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let text = |v: &Value| v.as_str().map(str::to_ascii_lowercase).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for n in 0..=to {
+        let block: Value = c.request("eth_getBlockByNumber", (format!("{n:#x}"), true)).await.unwrap();
+        let receipts: Value = c.request("eth_getBlockReceipts", (format!("{n:#x}"),)).await.unwrap();
+        for (t, r) in block["transactions"].as_array().unwrap().iter().zip(receipts.as_array().unwrap()) {
+            let logs = r["logs"].as_array().map_or(0, Vec::len).to_string();
+            let facts = vec![
+                n.to_string(),
+                text(&t["from"]),
+                text(&t["to"]),
+                dec(&t["value"]),
+                dec(&r["status"]),
+                dec(&r["gasUsed"]),
+                dec(&r["effectiveGasPrice"]),
+                text(&r["contractAddress"]),
+                logs,
+            ];
+            out.insert(text(&t["hash"]), facts);
+        }
+    }
+    out
+}

@@ -4,7 +4,11 @@
 //! It counts the methods it saw. With [`Proxy::inject_faults`] it becomes the fault storm a
 //! flaky hosted provider is: seeded random 429/500/502, truncated or garbage bodies, `null`
 //! blocks, short/long/foreign receipt lists, tampered receipts, hangs past the client's timeout
-//! and a lagging head; each injected fault is counted by kind.
+//! and a lagging head; each injected fault is counted by kind. With [`Proxy::inject_lies`] it
+//! lies plausibly (lies.rs: changed header, value, sender, gas, status, logs, swapped receipts,
+//! another height's answer; an HTML page with status 200, a reset, a trickled body), and with
+//! [`Proxy::pin_lie`] it tells one lie about some heights (or all) every time. The behaviours
+//! also give a bogus head (`head_offset`), a `Retry-After` on every answer (`retry_after`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+use super::lies;
 use super::Rng;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,6 +29,21 @@ pub struct Behaviour {
     pub frozen_head: AtomicU64,
     /// Every `eth_getBlockReceipts` answer has receipt 0's status flipped.
     pub tamper_receipts: AtomicBool,
+    /// Added to every `eth_blockNumber` answer (a bogus head).
+    pub head_offset: AtomicU64,
+    /// When set (seconds), every call is answered 429 with this `Retry-After`.
+    pub retry_after: AtomicU64,
+    /// While set, block and receipts answers (computed when the request arrives) are held back: released by
+    /// [`Proxy::release`], they are what the node said then (a stale answer after a reorg).
+    pub hold: AtomicBool,
+    released: tokio::sync::Notify,
+}
+
+/// Lies told every time: about these heights (`None`: every height).
+#[derive(Debug, Clone)]
+struct Pinned {
+    heights: Option<Vec<u64>>,
+    lie: &'static str,
 }
 
 /// Every fault the storm can inject.
@@ -56,6 +76,14 @@ enum Answer {
     Ok(Vec<u8>),
     Status(u16, Vec<u8>),
     Hang(std::time::Duration),
+    /// Status 200 with an HTML page.
+    Html,
+    /// The connection closed without an answer.
+    Reset,
+    /// The answer, a few bytes at a time.
+    Trickle(Vec<u8>),
+    /// 429 with `Retry-After` (seconds).
+    RetryAfter(u64),
 }
 
 #[derive(Clone)]
@@ -64,6 +92,8 @@ pub struct Proxy {
     pub behaviour: Arc<Behaviour>,
     calls: Arc<Mutex<HashMap<String, u64>>>,
     storm: Arc<Mutex<Option<Storm>>>,
+    lie_storm: Arc<Mutex<Option<Storm>>>,
+    pinned: Arc<Mutex<Vec<Pinned>>>,
     /// `host:port` of the node requests go to; [`Proxy::switch_to`] changes it.
     upstream: Arc<Mutex<String>>,
 }
@@ -77,6 +107,8 @@ impl Proxy {
             behaviour: Arc::default(),
             calls: Arc::default(),
             storm: Arc::default(),
+            lie_storm: Arc::default(),
+            pinned: Arc::default(),
             upstream: Arc::new(Mutex::new(host_port(upstream))),
         };
         let p = proxy.clone();
@@ -100,14 +132,40 @@ impl Proxy {
         *self.storm.lock().unwrap() = Some(storm);
     }
 
-    /// Stops injecting faults.
-    pub fn calm(&self) {
-        self.storm.lock().unwrap().take();
+    /// From now on, tells a random lie (lies.rs) in answer to `percent` % of the calls it can
+    /// be told about.
+    pub fn inject_lies(&self, seed_name: &str, percent: u64) {
+        let storm = Storm { rng: Rng::new(seed_name), percent, hang: Default::default(), injected: HashMap::new() };
+        *self.lie_storm.lock().unwrap() = Some(storm);
     }
 
-    /// How many faults of each kind were injected.
+    /// From now on, tells `lie` about `heights` (every height: `None`) every time.
+    pub fn pin_lie(&self, heights: Option<Vec<u64>>, lie: &'static str) {
+        self.pinned.lock().unwrap().push(Pinned { heights, lie });
+    }
+
+    /// Sends the answers held back, and every later one at once.
+    pub fn release(&self) {
+        self.behaviour.hold.store(false, Ordering::SeqCst);
+        self.behaviour.released.notify_waiters();
+    }
+
+    /// Stops injecting faults and telling lies.
+    pub fn calm(&self) {
+        self.storm.lock().unwrap().take();
+        self.lie_storm.lock().unwrap().take();
+        self.pinned.lock().unwrap().clear();
+    }
+
+    /// How many faults and lies of each kind were injected.
     pub fn injected(&self) -> HashMap<&'static str, u64> {
-        self.storm.lock().unwrap().as_ref().map(|s| s.injected.clone()).unwrap_or_default()
+        let mut all = HashMap::new();
+        for storm in [&self.storm, &self.lie_storm] {
+            for (k, v) in storm.lock().unwrap().as_ref().map(|s| s.injected.clone()).unwrap_or_default() {
+                *all.entry(k).or_default() += v;
+            }
+        }
+        all
     }
 
     /// How often each method was called (batched calls counted one by one).
@@ -141,16 +199,43 @@ impl Proxy {
                 return;
             }
             let upstream = self.upstream.lock().unwrap().clone();
-            let (status, answer) = match self.faulty(&body, &upstream).await {
-                Answer::Ok(a) => (200, a),
-                Answer::Status(s, a) => (s, a),
+            let answer = self.faulty(&body, &upstream).await;
+            let block_call = [&b"eth_getBlockByNumber"[..], b"eth_getBlockReceipts"]
+                .iter()
+                .any(|m| body.windows(m.len()).any(|w| w == *m));
+            if block_call && self.behaviour.hold.load(Ordering::SeqCst) {
+                let released = self.behaviour.released.notified();
+                if self.behaviour.hold.load(Ordering::SeqCst) {
+                    released.await;
+                }
+            }
+            let (status, answer, extra) = match answer {
+                Answer::Ok(a) => (200, a, String::new()),
+                Answer::Status(s, a) => (s, a, String::new()),
+                Answer::Html => (200, b"<html><body>502 Bad Gateway</body></html>".to_vec(), String::new()),
+                Answer::RetryAfter(secs) => (429, b"{}".to_vec(), format!("retry-after: {secs}\r\n")),
                 Answer::Hang(d) => {
                     tokio::time::sleep(d).await;
                     return;
                 }
+                Answer::Reset => return,
+                Answer::Trickle(a) => {
+                    let head = format!(
+                        "HTTP/1.1 200 X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        a.len()
+                    );
+                    let _ = conn.get_mut().write_all(head.as_bytes()).await;
+                    for chunk in a.chunks(a.len().div_ceil(8).max(1)) {
+                        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+                        if conn.get_mut().write_all(chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                    continue;
+                }
             };
             let head = format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n",
                 answer.len()
             );
             if conn.get_mut().write_all(head.as_bytes()).await.is_err()
@@ -161,10 +246,17 @@ impl Proxy {
         }
     }
 
-    /// The node's answer, or a fault drawn from the storm.
+    /// The node's answer, or a fault drawn from the storm, or a lie.
     async fn faulty(&self, body: &[u8], upstream: &str) -> Answer {
         let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let method = req["method"].as_str().unwrap_or("").to_owned();
+        let secs = self.behaviour.retry_after.load(Ordering::Relaxed);
+        if secs > 0 && !method.is_empty() {
+            return Answer::RetryAfter(secs);
+        }
+        if let Some(answer) = self.lie(&req, &method, upstream).await {
+            return answer;
+        }
         let fault = {
             let mut guard = self.storm.lock().unwrap();
             match guard.as_mut() {
@@ -215,6 +307,58 @@ impl Proxy {
         answer
     }
 
+    /// A pinned lie about this call's height, else one drawn from the lie storm, told.
+    async fn lie(&self, req: &Value, method: &str, upstream: &str) -> Option<Answer> {
+        let asked = req["params"][0].as_str().and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok());
+        let pinned = self.pinned.lock().unwrap().iter().find_map(|p| {
+            let here = match &p.heights {
+                None => true,
+                Some(hs) => asked.is_some_and(|a| hs.contains(&a)),
+            };
+            (here && lies::applies(p.lie, method)).then_some(p.lie)
+        });
+        let (lie, pick) = match pinned {
+            Some(lie) => (lie, asked.unwrap_or(0)),
+            None => {
+                let mut guard = self.lie_storm.lock().unwrap();
+                let storm = guard.as_mut()?;
+                let kinds: Vec<&'static str> = lies::all().into_iter().filter(|l| lies::applies(l, method)).collect();
+                if method.is_empty() || kinds.is_empty() || storm.rng.below(100) >= storm.percent {
+                    return None;
+                }
+                let lie = kinds[storm.rng.below(kinds.len() as u64) as usize];
+                (lie, storm.rng.next_u64())
+            }
+        };
+        let count = |proxy: &Proxy| {
+            if let Some(s) = proxy.lie_storm.lock().unwrap().as_mut() {
+                *s.injected.entry(lie).or_default() += 1;
+            }
+        };
+        match lie {
+            "html_200" | "reset" => {
+                count(self);
+                return Some(if lie == "reset" { Answer::Reset } else { Answer::Html });
+            }
+            _ => {}
+        }
+        let mut asked_req = req.clone();
+        if let Some(other) = asked.and_then(|a| lies::other_height(lie, a)) {
+            asked_req["params"][0] = json!(format!("{other:#x}"));
+        }
+        let full: Value =
+            serde_json::from_slice(&self.answer(&serde_json::to_vec(&asked_req).unwrap(), upstream).await).ok()?;
+        if lie == "trickle" {
+            count(self);
+            return Some(Answer::Trickle(serde_json::to_vec(&full).unwrap()));
+        }
+        let told = lies::tell(lie, &full["result"], pick)?;
+        count(self);
+        let mut out = full;
+        out["result"] = told;
+        Some(Answer::Ok(serde_json::to_vec(&out).unwrap()))
+    }
+
     async fn answer(&self, body: &[u8], upstream: &str) -> Vec<u8> {
         let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let calls: Vec<&Value> = match &req {
@@ -247,6 +391,16 @@ impl Proxy {
                         let result = format!("{:#x}", frozen - 1);
                         return serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
                             .unwrap();
+                    }
+                    let offset = self.behaviour.head_offset.load(Ordering::Relaxed);
+                    if offset > 0 {
+                        let mut full: Value = serde_json::from_slice(&forward(body, upstream).await).unwrap();
+                        let head = full["result"]
+                            .as_str()
+                            .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+                            .unwrap_or(0);
+                        full["result"] = json!(format!("{:#x}", head + offset));
+                        return serde_json::to_vec(&full).unwrap();
                     }
                 }
                 _ => {}

@@ -50,6 +50,7 @@ pub fn block(chain: &str, number: u64, timestamp: u64) -> BlockRecord {
         requests_hash: None,
         verified: true,
         seq: number,
+        publisher: Some("follow".into()),
     }
 }
 

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::wire_record;
 
-/// Version of the record layouts below; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version of the record layouts below; bump on any change. 3: `BlockRecord::publisher`
+/// (absent, null in Bronze, on version-2 records).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// What a transaction does, decided from its `to` and `input` alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -82,9 +83,14 @@ pub struct BlockRecord {
     /// True when the header hash, transactions, receipts and withdrawals roots were
     /// recomputed and matched (`chain.verify = strict` publishes nothing else).
     pub verified: bool,
-    /// Publication order of the follower (epoch << 32 | counter, see ingest/src/sequence.rs):
-    /// Silver orders a height's candidates and the reorg events by it, never by arrival time.
+    /// Publication order (epoch << 32 | counter, see ingest/src/sequence.rs), one scale for
+    /// every publisher: which head the follower announced last, and which of its copies of a
+    /// block came after a reorg event, are decided by it, never by arrival time.
     pub seq: u64,
+    /// Who published it: `follow` (the follower, announcing it as the new head), `backfill`
+    /// or `repair` (a hole re-driven). Absent on version-2 records. Silver's canonical chain
+    /// ends at the latest head the follower announced (sql/silver_blocks.sql).
+    pub publisher: Option<String>,
 }
 }
 

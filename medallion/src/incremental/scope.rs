@@ -7,7 +7,9 @@
 //! - a reorg event (`bronze.chain_events`) at height n can orphan every block at or above n:
 //!   every day with a Bronze block at or above n is rewritten;
 //! - the blocks of one height are decided together, and two branches' blocks at one height
-//!   can fall on two sides of midnight: the days are closed over the heights they hold.
+//!   can fall on two sides of midnight: the days are closed over the heights they hold;
+//! - a new block at height n can change which block is canonical at n - 1 (the parent it
+//!   names): the day of the height below the lowest new block is rewritten too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -86,6 +88,7 @@ pub async fn scope(
     }
     let mut days = BTreeSet::new();
     let mut reorg_files = Vec::new();
+    let mut block_files = Vec::new();
     for (name, input) in inputs {
         let (Some(table), Some(now)) = (&input.table, input.version()) else { continue };
         let seen = txn_version(out, &app_id(name)).await?.and_then(|v| u64::try_from(v).ok());
@@ -106,6 +109,9 @@ pub async fn scope(
         };
         if c.rewrote_all {
             return Ok(Scope::Full(format!("{name} was rewritten whole")));
+        }
+        if *name == bronze_blocks() {
+            block_files.extend(c.added.iter().map(|p| table.table_url().join(p)).filter_map(|u| u.ok()));
         }
         match &input.partition {
             Some(_) => {
@@ -128,6 +134,13 @@ pub async fn scope(
         if let Some(n) = lowest {
             days.extend(
                 day_list(ctx, &format!("SELECT DISTINCT block_date FROM bronze.blocks WHERE number >= {n}"))
+                    .await?,
+            );
+        }
+        if let Some(n) = lowest_new_block(ctx, &block_files).await? {
+            let below = n.saturating_sub(1);
+            days.extend(
+                day_list(ctx, &format!("SELECT DISTINCT block_date FROM bronze.blocks WHERE number = {below}"))
                     .await?,
             );
         }
@@ -164,6 +177,24 @@ async fn new_reorgs(ctx: &SessionContext, files: &[url::Url]) -> Result<(Option<
     .await;
     ctx.deregister_table(NEW_EVENTS).map_err(Error::sql("new chain events"))?;
     Ok((lowest.into_iter().next(), detected?))
+}
+
+/// The lowest height among the Bronze blocks in `files` (the bronze.blocks files added).
+async fn lowest_new_block(ctx: &SessionContext, files: &[url::Url]) -> Result<Option<i64>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let paths: Vec<String> = files.iter().map(ToString::to_string).collect();
+    let df = ctx
+        .read_parquet(paths, ParquetReadOptions::default())
+        .await
+        .and_then(|df| df.aggregate(vec![], vec![deltalake::datafusion::functions_aggregate::expr_fn::min(col("number"))]))
+        .map_err(Error::sql("read the new blocks"))?;
+    let batches = df.collect().await.map_err(Error::sql("read the new blocks"))?;
+    Ok(batches.first().and_then(|b| {
+        let c = b.column(0).as_primitive::<Int64Type>();
+        (c.len() > 0 && c.is_valid(0)).then(|| c.value(0))
+    }))
 }
 
 /// The name the new chain events are read under while the scope is decided.

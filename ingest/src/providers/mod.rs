@@ -1,13 +1,16 @@
 //! Several providers of one chain behind one interface, with failover and demotion.
 //!
 //! Reads: each provider's head (`eth_blockNumber`, or its `newHeads` WebSocket) and the outcome
-//! of every call. Which provider is active is decided by [`crate::health`] (demotion after
-//! `max-failures`, `max-head-lag-blocks` or `max-head-lag-time`, for `demotion-cooldown`); this
-//! file does the I/O, the log lines and the metrics. A failed call is retried on the next
-//! provider at once; when every provider has failed it, ingest waits (backoff from
-//! `rpc.initial-backoff` to `rpc.max-backoff`, saying so in a log line and `chainlake_rpc_waiting`)
-//! and tries again, until `rpc.give-up-after` has passed without a single answer. Verified
-//! fetches (re-fetch on mismatch) are in fetch.rs.
+//! of every call. Which provider is active is decided by [`health`] (demotion after
+//! `max-failures` failures or lies, `max-head-lag-blocks`, `max-head-lag-time`, or a head more
+//! than `max-head-lead-blocks` above the others', for `demotion-cooldown`; rests after a
+//! `Retry-After`; refusal of a provider on the wrong chain); this file does the I/O, the log
+//! lines and the metrics. How one call goes over the providers, rounds and backoff, is
+//! call.rs; verified fetches (a lie retried elsewhere, then kept as a hole) are fetch.rs.
+
+mod call;
+mod fetch;
+pub(crate) mod health;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -16,8 +19,9 @@ use alloy::primitives::B256;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ProviderConfig, RpcConfig, VerifyMode};
+use crate::verify::VerifyOptions;
 use crate::heads::{HeadCursor, WsHeads};
-use crate::health::{Changes, HealthTable, Policy};
+use health::{Changes, HealthTable, Policy};
 use crate::keys::lease::KeyLeases;
 use crate::keys::ledger::UsageLedger;
 use crate::keys::pool::KeyPool;
@@ -26,7 +30,7 @@ use crate::source::BlockSource;
 use crate::transport::RequestGate;
 use crate::{Error, Result};
 
-pub use crate::health::Demotion;
+pub use health::Demotion;
 
 /// The providers of one chain; clones share state.
 #[derive(Clone)]
@@ -38,6 +42,7 @@ pub struct Providers {
     max_lag_time: Duration,
     retry: Retry,
     pub(crate) verify: VerifyMode,
+    pub(crate) verify_options: VerifyOptions,
     pub(crate) verify_attempts: u32,
     cancel: CancellationToken,
     /// With a key pool: one source per key, and only the key this replica leases is used.
@@ -59,6 +64,8 @@ struct Retry {
     initial: Duration,
     max: Duration,
     give_up_after: Duration,
+    /// The longest `Retry-After` honoured (a provider asking for more rests this long).
+    max_retry_after: Duration,
 }
 
 impl Providers {
@@ -123,6 +130,7 @@ impl Providers {
         }
         let policy = Policy {
             max_lag_blocks: cfg.max_head_lag_blocks,
+            max_lead_blocks: cfg.max_head_lead_blocks,
             max_lag_time: cfg.max_head_lag_time,
             max_failures: cfg.max_failures,
             check_every: cfg.head_check_interval,
@@ -138,8 +146,10 @@ impl Providers {
                 initial: cfg.initial_backoff,
                 max: cfg.max_backoff.max(cfg.initial_backoff),
                 give_up_after: cfg.give_up_after,
+                max_retry_after: cfg.max_retry_after,
             },
             verify: VerifyMode::Strict,
+            verify_options: VerifyOptions::default(),
             verify_attempts: cfg.verify_attempts.max(1),
             cancel: CancellationToken::new(),
             gate: None,
@@ -150,9 +160,10 @@ impl Providers {
         Ok(p)
     }
 
-    /// Sets `chain.verify` (strict by default).
-    pub fn with_verify(mut self, mode: VerifyMode) -> Self {
+    /// Sets `chain.verify` (strict by default) and `chain.verify-senders`.
+    pub fn with_verify(mut self, mode: VerifyMode, options: VerifyOptions) -> Self {
         self.verify = mode;
+        self.verify_options = options;
         self
     }
 
@@ -212,6 +223,9 @@ impl Providers {
             .get(i)?
             .as_ref()?
             .fresh_head(self.max_lag_time)?;
+        if self.lock().is_outlier(i, head) {
+            return None; // polled instead, where an outlier is demoted
+        }
         self.record_head(i, head);
         Some(head)
     }
@@ -220,86 +234,6 @@ impl Providers {
     pub fn ws_heads(&self) -> Option<WsHeads> {
         let i = self.lock().active();
         self.ws.lock().unwrap_or_else(|e| e.into_inner()).get(i)?.clone()
-    }
-
-    /// Calls `f` on the active provider, then on the others in order of preference until one
-    /// succeeds; after a round where all failed with a retryable error, waits and starts again
-    /// (see the module doc). Failures count towards demotion. `call` names the call in logs.
-    pub async fn call<T, F, Fut>(&self, call: &'static str, f: F) -> Result<T>
-    where
-        F: Fn(RpcSource) -> Fut,
-        Fut: std::future::Future<Output = Result<T>>,
-    {
-        let started = Instant::now();
-        let mut backoff = self.retry.initial;
-        let mut rounds = 0u32;
-        loop {
-            let last = match self.round(call, &f).await {
-                Ok(v) => {
-                    if rounds > 0 {
-                        tracing::info!(chain = %self.chain, call, waited = ?started.elapsed(), "a provider answered again");
-                        metrics::gauge!(crate::metrics::RPC_WAITING, "chain" => self.chain.clone(), "call" => call).set(0.0);
-                    }
-                    return Ok(v);
-                }
-                Err(e) if e.is_retryable() => e,
-                Err(e) => return Err(e),
-            };
-            let waited = started.elapsed();
-            if waited >= self.retry.give_up_after {
-                return Err(Error::ProvidersDown {
-                    chain: self.chain.clone(),
-                    call,
-                    waited,
-                    last: Box::new(last),
-                });
-            }
-            rounds += 1;
-            tracing::warn!(chain = %self.chain, call, round = rounds, retry_in = ?backoff, error = %last,
-                "every provider failed: waiting, then trying again");
-            metrics::counter!(crate::metrics::RPC_RETRY_ROUNDS, "chain" => self.chain.clone(), "call" => call).increment(1);
-            metrics::gauge!(crate::metrics::RPC_WAITING, "chain" => self.chain.clone(), "call" => call)
-                .set(1.0);
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = self.cancel.cancelled() => return Err(Error::Cancelled { chain: self.chain.clone() }),
-            }
-            backoff = (backoff * 2).min(self.retry.max);
-        }
-    }
-
-    /// One pass over the providers in order of preference.
-    async fn round<T, F, Fut>(&self, call: &'static str, f: &F) -> Result<T>
-    where
-        F: Fn(RpcSource) -> Fut,
-        Fut: std::future::Future<Output = Result<T>>,
-    {
-        let mut last = None;
-        let order = self.order();
-        if order.is_empty() {
-            if let Some(waiting) = &self.waiting {
-                return Err(Error::NoKey { chain: self.chain.clone(), why: waiting().await });
-            }
-        }
-        for i in order {
-            match f(self.sources[i].clone()).await {
-                Ok(v) => {
-                    self.lock().succeeded(i);
-                    return Ok(v);
-                }
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!(chain = %self.chain, provider = self.sources[i].provider(), call, error = %e,
-                        "provider call failed: trying the next provider");
-                    self.failed(i);
-                    last = Some(e);
-                }
-                Err(e) => {
-                    self.failed(i);
-                    return Err(e);
-                }
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::NoProvider { chain: self.chain.clone() }))
     }
 
     /// The providers to try in turn; with a key pool, the leased key alone (or none).
@@ -353,7 +287,9 @@ impl Providers {
     }
 
     /// The active provider's head (`eth_blockNumber`, with failover), after the periodic
-    /// health check of every provider when it is due.
+    /// health check of every provider when it is due. A head far above what the other
+    /// providers report is not believed: its provider is demoted as an outlier and the head
+    /// they agree on is used instead.
     pub async fn head(&self) -> Result<u64> {
         self.check_health().await;
         let active = self.lock().active();
@@ -363,11 +299,34 @@ impl Providers {
                 s.head().await.map(|h| (idx, h))
             })
             .await?;
+        let mut st = self.lock();
+        if st.is_outlier(i, head) {
+            let agreed = st.agreed_head(i).unwrap_or(head);
+            tracing::warn!(chain = %self.chain, provider = self.sources[i].provider(), head, agreed,
+                "a provider's head is far above the others': not believed");
+            let changes = st.demote(i, Demotion::Outlier, Instant::now());
+            self.report(&st, changes);
+            return Ok(agreed);
+        }
+        drop(st);
         self.record_head(i, head);
         let mut st = self.lock();
         let switched = st.answered_instead(i, active);
         self.report(&st, Changes { demoted: Vec::new(), switched });
         Ok(head)
+    }
+
+    /// Never calls the provider `pseudonym` again (it serves another chain).
+    pub fn refuse(&self, pseudonym: &str, why: &str) {
+        let i = self.position(pseudonym);
+        tracing::error!(chain = %self.chain, provider = pseudonym, why, "provider refused: never called again");
+        metrics::counter!(crate::metrics::PROVIDER_REFUSED, "chain" => self.chain.clone(),
+            "provider" => pseudonym.to_owned())
+        .increment(1);
+        let mut st = self.lock();
+        let switched = st.refuse(i, Instant::now());
+        self.report(&st, Changes { demoted: Vec::new(), switched });
+        self.export_state(&st);
     }
 
     fn index_of(&self, s: &RpcSource) -> usize {
@@ -387,8 +346,11 @@ impl Providers {
         if !self.lock().check_due(Instant::now()) {
             return;
         }
-        let heads = futures::future::join_all(self.sources.iter().map(RpcSource::head)).await;
-        for (i, h) in heads.into_iter().enumerate() {
+        // Refused providers are not asked, resting ones not before their rest ends.
+        let now = Instant::now();
+        let asked: Vec<usize> = (0..self.sources.len()).filter(|i| self.lock().callable(*i, now)).collect();
+        let heads = futures::future::join_all(asked.iter().map(|i| self.sources[*i].head())).await;
+        for (i, h) in asked.into_iter().zip(heads) {
             match h {
                 Ok(h) => self.record_head(i, h),
                 Err(_) => self.failed(i),
@@ -428,22 +390,74 @@ impl Providers {
         self.call("block", |s| async move { below_head(&s, number, s.fetch_block(number).await).await }).await
     }
 
-    /// `eth_chainId` of every provider (each must serve the configured chain).
-    pub async fn chain_ids(&self) -> Vec<(String, Result<u64>)> {
+    /// Checks that the providers serve chain id `expected`: one that answers another id is
+    /// refused (named in an error line, never called again). One that does not answer is asked
+    /// again with backoff: a few times while another serves the chain (then it is left to the
+    /// failover), until `rpc.give-up-after` while none does. Fails only when no provider
+    /// serves the chain.
+    pub async fn check_chain_id(&self, expected: u64) -> Result<()> {
         if self.gate.is_some() {
             // Keys of a pool are asked through the one this replica leases (waiting for it).
-            let id = self.call("eth_chainId", |s| async move { s.chain_id().await }).await;
-            return vec![("key pool".to_owned(), id)];
+            let id = self.call("eth_chainId", |s| async move { s.chain_id().await }).await?;
+            return match id == expected {
+                true => Ok(()),
+                false => Err(self.wrong_chain(expected, format!("the key pool answers {id}"))),
+            };
         }
-        let ids = futures::future::join_all(self.sources.iter().map(RpcSource::chain_id)).await;
-        self.sources.iter().map(|s| s.provider().to_owned()).zip(ids).collect()
+        const TRIES_BESIDE_A_RIGHT_ONE: u32 = 3;
+        let started = Instant::now();
+        let (mut right, mut wrong, mut backoff) = (false, Vec::new(), self.retry.initial);
+        let mut unanswered: Vec<usize> = (0..self.sources.len()).collect();
+        for round in 1.. {
+            let ids = futures::future::join_all(unanswered.iter().map(|i| self.sources[*i].chain_id())).await;
+            let mut last_err = None;
+            let mut still = Vec::new();
+            for (i, id) in unanswered.iter().copied().zip(ids) {
+                let source = &self.sources[i];
+                match id {
+                    Ok(id) if id == expected => right = true,
+                    Ok(id) => {
+                        self.refuse(source.provider(), &format!("serves chain id {id}, not {expected}"));
+                        wrong.push(format!("{} answers {id}", source.provider()));
+                    }
+                    Err(e) => {
+                        tracing::warn!(chain = %self.chain, provider = source.provider(), error = %e,
+                            "provider did not answer eth_chainId: asking again");
+                        still.push(i);
+                        last_err = Some(e);
+                    }
+                }
+            }
+            unanswered = still;
+            let waited = started.elapsed();
+            match (right, last_err) {
+                (_, None) if !right => return Err(self.wrong_chain(expected, wrong.join(", "))),
+                (_, None) => return Ok(()),
+                (true, Some(_)) if round >= TRIES_BESIDE_A_RIGHT_ONE => return Ok(()),
+                (false, Some(e)) if waited >= self.retry.give_up_after => {
+                    let last = Box::new(e);
+                    return Err(Error::ProvidersDown { chain: self.chain.clone(), call: "eth_chainId", waited, last });
+                }
+                _ => {}
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = self.cancel.cancelled() => return Err(Error::Cancelled { chain: self.chain.clone() }),
+            }
+            backoff = (backoff * 2).min(self.retry.max);
+        }
+        Ok(())
+    }
+
+    fn wrong_chain(&self, configured: u64, found: String) -> Error {
+        Error::WrongChain { chain: self.chain.clone(), configured, found }
     }
 }
 
 /// A `null` block is retried (a load-balanced provider's node may lag behind the one that
 /// announced it) unless the provider's head is below it: then the chain is shorter than that
 /// height now, and waiting would only stall the follower ([`Error::AboveHead`]).
-async fn below_head<T>(s: &RpcSource, number: u64, res: Result<T>) -> Result<T> {
+pub(super) async fn below_head<T>(s: &RpcSource, number: u64, res: Result<T>) -> Result<T> {
     match res {
         Err(Error::BlockNotFound { chain, block }) => match s.head().await {
             Ok(head) if head < number => Err(Error::AboveHead { chain, block, head }),
@@ -490,3 +504,6 @@ impl std::fmt::Debug for Providers {
         f.debug_struct("Providers").field("chain", &self.chain).field("sources", &self.sources).finish()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,32 @@
 //! In-process fakes of the crawler's roles for the unit tests of its decisions: a chain whose
-//! head moves and reorganises on a script ([`ScriptedChain`]), a sink that remembers what was
-//! published in order ([`MemorySink`]), and chunk leases in memory ([`MemoryLeases`]).
-//! They run on tokio's paused clock, so a test of leases expiring takes milliseconds.
+//! head moves and reorganises on a script, and whose answers at some heights do not prove
+//! ([`ScriptedChain`]), a sink that remembers what was published in order ([`MemorySink`]),
+//! chunk leases and holes in memory ([`MemoryLeases`], [`MemoryHoles`]), and JSON-RPC servers
+//! on loopback answering as a script says (rpc_fake.rs). The role fakes run on tokio's paused
+//! clock, so a test of leases expiring takes milliseconds.
+
+mod holes;
+mod rpc_fake;
+
+pub(crate) use holes::MemoryHoles;
+
+/// Polls `check` on tokio's paused clock, advancing it 10 ms between polls, until it yields
+/// a value (at most 10,000 polls: the wall clock moves meanwhile, for decisions made on it).
+pub(crate) async fn eventually_paused<T, F, Fut>(mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..10_000 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    panic!("not within 10,000 polls")
+}
+pub(crate) use rpc_fake::{mainnet, Reply, RpcFake};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,6 +72,9 @@ struct ChainState {
     on_head: VecDeque<Option<Step>>,
     /// Applied right after the block at the key height was served.
     after_fetch: HashMap<u64, Step>,
+    /// Answers at these heights that do not prove, still to come (given up on, as the
+    /// providers would after their attempts).
+    lies: HashMap<u64, usize>,
 }
 
 impl ChainState {
@@ -96,6 +124,12 @@ impl ScriptedChain {
         lock(&self.state).after_fetch.insert(height, step);
         self
     }
+
+    /// The next `times` fetches of `height` do not prove (`usize::MAX`: never).
+    pub(crate) fn lie_at(self, height: u64, times: usize) -> Self {
+        lock(&self.state).lies.insert(height, times);
+        self
+    }
 }
 
 impl BlockSource for ScriptedChain {
@@ -125,7 +159,14 @@ impl BlockSource for ScriptedChain {
         if let Some(step) = st.after_fetch.remove(&number) {
             st.apply(step);
         }
-        Ok(RawBlock::new(number, block, json!([]), "scripted"))
+        let mut raw = RawBlock::new(number, block, json!([]), "scripted");
+        raw.check = crate::verify::Check::Verified;
+        if let Some(left) = st.lies.get_mut(&number).filter(|n| **n > 0) {
+            *left = left.saturating_sub(usize::from(*left != usize::MAX));
+            let failure = crate::verify::Failure::decode("scripted lie");
+            raw.check = crate::verify::Check::Rejected { failure, attempts: 1 };
+        }
+        Ok(raw)
     }
 
     async fn block_hash(&self, number: u64) -> Result<B256> {

@@ -1,0 +1,70 @@
+//! [`HoleStore`] in memory, with the Redis store's semantics (claims push the due time).
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::lock;
+use crate::holes::{Hole, HoleStore};
+use crate::Result;
+
+/// Holes by height, with when each is due.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MemoryHoles {
+    holes: Arc<Mutex<BTreeMap<u64, (Hole, i64)>>>,
+}
+
+impl MemoryHoles {
+    pub(crate) fn heights(&self) -> Vec<u64> {
+        lock(&self.holes).keys().copied().collect()
+    }
+
+    pub(crate) fn get(&self, height: u64) -> Option<Hole> {
+        lock(&self.holes).get(&height).map(|(h, _)| h.clone())
+    }
+}
+
+impl HoleStore for MemoryHoles {
+    fn record<'a>(&'a self, hole: &'a Hole) -> BoxFuture<'a, Result<u64>> {
+        let mut holes = lock(&self.holes);
+        holes.insert(hole.height, (hole.clone(), hole.next_try));
+        let n = holes.len() as u64;
+        Box::pin(async move { Ok(n) })
+    }
+
+    fn resolve(&self, height: u64) -> BoxFuture<'_, Result<u64>> {
+        let mut holes = lock(&self.holes);
+        holes.remove(&height);
+        let n = holes.len() as u64;
+        Box::pin(async move { Ok(n) })
+    }
+
+    fn claim_due(
+        &self,
+        range: RangeInclusive<u64>,
+        now: i64,
+        lease: Duration,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<Hole>>> {
+        let until = now + lease.as_millis() as i64;
+        let mut holes = lock(&self.holes);
+        let taken: Vec<Hole> = holes
+            .range_mut(range)
+            .filter(|(_, (_, due))| *due <= now)
+            .take(limit)
+            .map(|(_, (hole, due))| {
+                *due = until;
+                hole.clone()
+            })
+            .collect();
+        Box::pin(async move { Ok(taken) })
+    }
+
+    fn list(&self, range: RangeInclusive<u64>) -> BoxFuture<'_, Result<Vec<Hole>>> {
+        let listed: Vec<Hole> = lock(&self.holes).range(range).map(|(_, (h, _))| h.clone()).collect();
+        Box::pin(async move { Ok(listed) })
+    }
+}
