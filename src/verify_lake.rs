@@ -100,7 +100,11 @@ pub async fn verify_lake(cfg: &Config, from: u64, to: u64) -> Result<LakeVerifyR
     let ctx = pipeline::session(cfg).await?;
     let jobs = chainlake_medallion::jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
     let blocks_job = jobs.iter().find(|j| j.table().to_string() == "silver.blocks").ok_or_else(|| {
-        PipelineError::QueryShape { query: "silver.blocks".into(), expected: "a blocks job", found: "none".into() }
+        PipelineError::QueryShape {
+            query: "silver.blocks".into(),
+            expected: "a blocks job",
+            found: "none".into(),
+        }
     })?;
     let pending = pending_holes(cfg, from, to).await;
     let mut report = LakeVerifyReport::default();

@@ -48,7 +48,8 @@ async fn follower_caught_up(cfg: &Config, anvil: &Anvil) {
             let head = node::head(c).await;
             let window = store.load(cfg.chain.reorg_window).await.unwrap();
             let node_hash = node::hash_at(c, head).await;
-            (window.tip() == Some(head) && window.hash_at(head).map(|h| h.to_string()) == Some(node_hash)).then_some(())
+            (window.tip() == Some(head) && window.hash_at(head).map(|h| h.to_string()) == Some(node_hash))
+                .then_some(())
         }
     })
     .await;
@@ -74,6 +75,18 @@ async fn setup(name: &str, dir: &tempfile::TempDir) -> (Config, Anvil) {
 async fn backfill(cfg: &Config, from: u64, to: u64) {
     let r = pipeline::backfill_shared(cfg, from, to, true, false, &CancellationToken::new()).await.unwrap();
     assert!(r.complete, "{r:?}");
+}
+
+/// Blocks the backfill published that are not on the node's chain, each after (a larger `seq`
+/// than) every block the follower published.
+async fn orphans_published_late(cfg: &Config, anvil: &Anvil) -> usize {
+    let c = node::client(&anvil.url());
+    let canonical = node::chain(&c, node::head(&c).await).await;
+    pipeline::sink(cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
+    let sql = "SELECT hash, CAST(seq > (SELECT max(seq) FROM bronze.blocks WHERE publisher = 'follow') AS VARCHAR) \
+               FROM bronze.blocks WHERE publisher = 'backfill'";
+    let rows = pipeline::rows(&pipeline::query(cfg, sql).await.unwrap()).unwrap();
+    rows.iter().filter(|r| !canonical.values().any(|h| *h == r[0]) && r[1] == "true").count()
 }
 
 async fn assert_silver_is_the_node(cfg: &Config, anvil: &Anvil) {
@@ -112,6 +125,9 @@ async fn stale_backfill_answers_after_the_follower_never_become_canonical() {
     follower_caught_up(&cfg, &anvil).await;
     front.release();
     stale.await.unwrap();
+    // The race happened: the backfill published orphans after the follower's new branch.
+    let orphans = orphans_published_late(&cfg, &anvil).await;
+    assert!(orphans >= 1, "the backfill published {orphans} stale blocks after the follower");
 
     // Restart both, with another reorg in between.
     stop_follower(follower).await;

@@ -65,7 +65,8 @@ async fn holes_are_named_by_verify_and_filled_by_repair() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config("holes-repair", dir.path().to_str().unwrap());
     let (anvil, front, last) = lying_chain(&mut cfg).await;
-    let report = pipeline::backfill_shared(&cfg, 0, last, true, false, &CancellationToken::new()).await.unwrap();
+    let report =
+        pipeline::backfill_shared(&cfg, 0, last, true, false, &CancellationToken::new()).await.unwrap();
     assert!(report.complete, "{report:?}");
     assert_eq!(report.holes_left, 2, "{report:?}");
     assert_eq!(redis_holes(&cfg, last).await, LIES_AT);
@@ -74,7 +75,10 @@ async fn holes_are_named_by_verify_and_filled_by_repair() {
     for (h, why) in &named {
         assert!(why.contains("unverified (header_hash"), "height {h}: {why}");
     }
-    let rows = pipeline::rows(&pipeline::query(&cfg, "SELECT count(*) FROM bronze.blocks WHERE number IN (11, 23)").await.unwrap()).unwrap();
+    let rows = pipeline::rows(
+        &pipeline::query(&cfg, "SELECT count(*) FROM bronze.blocks WHERE number IN (11, 23)").await.unwrap(),
+    )
+    .unwrap();
     assert_eq!(rows[0][0], "0", "no block of a lying answer reached Bronze");
 
     front.calm();
@@ -117,20 +121,31 @@ async fn a_follower_re_drives_holes_on_its_schedule() {
 
 fn backfill_command(cfg: &Config, to: u64) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlake"));
-    cmd.args(["ingest", "backfill", "--from", "0", "--to", &to.to_string(), "--chunk-size", "10", "--no-progress"])
-        .env("CHAINLAKE__RPC__URL", &cfg.rpc.url)
-        .env("CHAINLAKE__RPC__MAX_RETRIES", "0")
-        .env("CHAINLAKE__RPC__VERIFY_ATTEMPTS", "2")
-        .env("CHAINLAKE__RPC__INITIAL_BACKOFF", "10ms")
-        .env("CHAINLAKE__RPC__MAX_BACKOFF", "50ms")
-        .env("CHAINLAKE__HOLES__INITIAL_BACKOFF", "100ms")
-        .env("CHAINLAKE__HOLES__BACKFILL_WAIT", "500ms")
-        .env("CHAINLAKE__KAFKA__BROKERS", &cfg.kafka.brokers)
-        .env("CHAINLAKE__KAFKA__TOPIC_PREFIX", &cfg.kafka.topic_prefix)
-        .env("CHAINLAKE__REDIS__URL", &cfg.redis.url)
-        .env("CHAINLAKE__METRICS__LISTEN", "")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args([
+        "ingest",
+        "backfill",
+        "--from",
+        "0",
+        "--to",
+        &to.to_string(),
+        "--chunk-size",
+        "10",
+        "--no-progress",
+    ])
+    .env("CHAINLAKE__RPC__URL", &cfg.rpc.url)
+    .env("CHAINLAKE__RPC__MAX_RETRIES", "0")
+    .env("CHAINLAKE__RPC__VERIFY_ATTEMPTS", "2")
+    .env("CHAINLAKE__RPC__INITIAL_BACKOFF", "10ms")
+    .env("CHAINLAKE__RPC__MAX_BACKOFF", "50ms")
+    .env("CHAINLAKE__HOLES__INITIAL_BACKOFF", "100ms")
+    .env("CHAINLAKE__HOLES__MAX_BACKOFF", "200ms")
+    .env("CHAINLAKE__HOLES__BACKFILL_WAIT", "3s")
+    .env("CHAINLAKE__KAFKA__BROKERS", &cfg.kafka.brokers)
+    .env("CHAINLAKE__KAFKA__TOPIC_PREFIX", &cfg.kafka.topic_prefix)
+    .env("CHAINLAKE__REDIS__URL", &cfg.redis.url)
+    .env("CHAINLAKE__METRICS__LISTEN", "")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
     cmd
 }
 

@@ -38,7 +38,10 @@ impl ChainConfig {
     /// Refuses a sender fraction outside 0..=1.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         if !(0.0..=1.0).contains(&self.verify_senders) {
-            return Err(InvalidConfig { key: "chain.verify-senders", reason: "must be within 0.0..=1.0".into() });
+            return Err(InvalidConfig {
+                key: "chain.verify-senders",
+                reason: "must be within 0.0..=1.0".into(),
+            });
         }
         Ok(())
     }

@@ -193,11 +193,8 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         }
         // Flagged under `warn`: a hole, unless no provider could ever prove it (a transaction
         // type this code does not know is kept and flagged, not re-driven forever).
-        let hole = raw
-            .check
-            .failure()
-            .filter(|f| f.reason != Reason::UnknownTxType)
-            .map(|f| self.hole(raw, f));
+        let hole =
+            raw.check.failure().filter(|f| f.reason != Reason::UnknownTxType).map(|f| self.hole(raw, f));
         Prepared::Good(bundle, took, hole)
     }
 
@@ -208,7 +205,14 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     }
 
     /// A hole found now, due for its first re-drive.
-    pub(crate) fn new_hole(&self, height: u64, reason: &str, detail: String, provider: &str, hash: &str) -> Hole {
+    pub(crate) fn new_hole(
+        &self,
+        height: u64,
+        reason: &str,
+        detail: String,
+        provider: &str,
+        hash: &str,
+    ) -> Hole {
         let now = crate::follow::now_millis();
         let next_try = self.holes.as_ref().map_or(now, |(_, cfg)| crate::holes::next_try(cfg, 0, now));
         Hole {

@@ -183,13 +183,17 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             let number = bundle.block.number;
             if !window.extends(number, parent) {
                 // Drop the prefetched blocks of the old view before walking back.
-                return match self.heal_from(number.saturating_sub(1), vec![hash.to_string()], window, stats).await {
+                return match self
+                    .heal_from(number.saturating_sub(1), vec![hash.to_string()], window, stats)
+                    .await
+                {
                     Err(e) if moved(&e) => Ok(next),
                     healed => healed,
                 };
             }
             self.raise_high(number, window).await?;
-            let sent = self.send_bundle(&mut bundle, transforming, Publication::Follow, hole.as_ref()).await?;
+            let sent =
+                self.send_bundle(&mut bundle, transforming, Publication::Follow, hole.as_ref()).await?;
             self.account(sent, stats);
             // Under its own number: the fetch proved it is the height asked for.
             self.remember(number, hash, window).await?;

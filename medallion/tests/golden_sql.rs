@@ -267,7 +267,8 @@ async fn silver_blocks_when_a_backfill_publishes_orphans_late() {
             .map(|(n, h)| (n, h.to_owned()))
             .collect();
     assert_eq!(canonical(&blocks, &[event]).await, expected);
-    let follower_never_saw_a: Vec<BlockRecord> = blocks.iter().filter(|b| b.seq != 12 && b.seq != 13).cloned().collect();
+    let follower_never_saw_a: Vec<BlockRecord> =
+        blocks.iter().filter(|b| b.seq != 12 && b.seq != 13).cloned().collect();
     assert_eq!(canonical(&follower_never_saw_a, &[]).await, expected);
 }
 
@@ -275,7 +276,8 @@ async fn silver_blocks_when_a_backfill_publishes_orphans_late() {
 #[tokio::test]
 async fn silver_blocks_of_version_2_records() {
     let old = |b: BlockRecord| BlockRecord { publisher: None, ..b };
-    let blocks = vec![old(at(10, "a", 10)), old(at(11, "a", 11)), old(on(11, "b", "a", 13)), old(at(12, "b", 14))];
+    let blocks =
+        vec![old(at(10, "a", 10)), old(at(11, "a", 11)), old(on(11, "b", "a", 13)), old(at(12, "b", 14))];
     let got = canonical(&blocks, &[]).await;
     assert_eq!(got, vec![(10, "0xa10".into()), (11, "0xb11".into()), (12, "0xb12".into())]);
 }

@@ -112,7 +112,8 @@ impl IngestBench {
             ),
             (
                 "verify cost / block (mainnet 19900000)",
-                self.verify_mainnet_txs.map_or("n/a (no testdata/)".into(), |c| c.text("header and transactions")),
+                self.verify_mainnet_txs
+                    .map_or("n/a (no testdata/)".into(), |c| c.text("header and transactions")),
             ),
             (
                 "blocks/s verify strict / off",

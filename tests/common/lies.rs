@@ -61,8 +61,11 @@ pub fn tell(lie: &str, result: &Value, pick: u64) -> Option<Value> {
         "value_changed" | "from_changed" => {
             let txs = r["transactions"].as_array_mut().filter(|t| !t.is_empty())?;
             let i = nth(txs.len());
-            let (key, value) =
-                if lie == "value_changed" { ("value", flip_hex(&txs[i]["value"])) } else { ("from", json!(OTHER_ADDRESS)) };
+            let (key, value) = if lie == "value_changed" {
+                ("value", flip_hex(&txs[i]["value"]))
+            } else {
+                ("from", json!(OTHER_ADDRESS))
+            };
             txs[i][key] = value;
         }
         "gas_used_changed" | "status_changed" | "contract_address_changed" => {

@@ -282,6 +282,8 @@ pub async fn silver_differs_from_node(cfg: &Config, node_url: &str, to: u64) -> 
             Some(_) => {}
         }
     }
-    out.extend(silver.keys().filter(|h| !truth.contains_key(*h)).map(|h| format!("tx {h} not on the node's chain")));
+    out.extend(
+        silver.keys().filter(|h| !truth.contains_key(*h)).map(|h| format!("tx {h} not on the node's chain")),
+    );
     out
 }

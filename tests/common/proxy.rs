@@ -135,7 +135,8 @@ impl Proxy {
     /// From now on, tells a random lie (lies.rs) in answer to `percent` % of the calls it can
     /// be told about.
     pub fn inject_lies(&self, seed_name: &str, percent: u64) {
-        let storm = Storm { rng: Rng::new(seed_name), percent, hang: Default::default(), injected: HashMap::new() };
+        let storm =
+            Storm { rng: Rng::new(seed_name), percent, hang: Default::default(), injected: HashMap::new() };
         *self.lie_storm.lock().unwrap() = Some(storm);
     }
 
@@ -309,7 +310,8 @@ impl Proxy {
 
     /// A pinned lie about this call's height, else one drawn from the lie storm, told.
     async fn lie(&self, req: &Value, method: &str, upstream: &str) -> Option<Answer> {
-        let asked = req["params"][0].as_str().and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok());
+        let asked =
+            req["params"][0].as_str().and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok());
         let pinned = self.pinned.lock().unwrap().iter().find_map(|p| {
             let here = match &p.heights {
                 None => true,
@@ -322,7 +324,8 @@ impl Proxy {
             None => {
                 let mut guard = self.lie_storm.lock().unwrap();
                 let storm = guard.as_mut()?;
-                let kinds: Vec<&'static str> = lies::all().into_iter().filter(|l| lies::applies(l, method)).collect();
+                let kinds: Vec<&'static str> =
+                    lies::all().into_iter().filter(|l| lies::applies(l, method)).collect();
                 if method.is_empty() || kinds.is_empty() || storm.rng.below(100) >= storm.percent {
                     return None;
                 }
@@ -347,7 +350,8 @@ impl Proxy {
             asked_req["params"][0] = json!(format!("{other:#x}"));
         }
         let full: Value =
-            serde_json::from_slice(&self.answer(&serde_json::to_vec(&asked_req).unwrap(), upstream).await).ok()?;
+            serde_json::from_slice(&self.answer(&serde_json::to_vec(&asked_req).unwrap(), upstream).await)
+                .ok()?;
         if lie == "trickle" {
             count(self);
             return Some(Answer::Trickle(serde_json::to_vec(&full).unwrap()));

@@ -119,9 +119,11 @@ mod tests {
             payload(k).iter().map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable())).collect()
         };
         let blocks = cols(TopicKind::Blocks);
-        assert_eq!(blocks.len(), 29);
+        assert_eq!(blocks.len(), 30);
         assert_eq!(blocks[0], ("schema_version".into(), DataType::Int64, false));
         assert_eq!(blocks[9], ("base_fee_per_gas".into(), DataType::Utf8, true));
+        // Added in version 3, last and nullable: a table written before gains a NULL column.
+        assert_eq!(blocks[29], ("publisher".into(), DataType::Utf8, true));
         let txs = cols(TopicKind::Txs(crate::TxClass::ContractCall));
         assert_eq!(txs.len(), 29);
         assert_eq!(txs[8], ("type_known".into(), DataType::Boolean, false));
@@ -133,7 +135,7 @@ mod tests {
         assert_eq!(events[6], ("orphaned_hashes".into(), list, true));
         assert_eq!(events[2], ("kind".into(), DataType::Utf8, false));
         let bronze = bronze_schema(TopicKind::Blocks);
-        assert_eq!(bronze.fields().len(), 29 + 5 + 1);
+        assert_eq!(bronze.fields().len(), 30 + 5 + 1);
         assert_eq!(bronze_schema(TopicKind::ChainEvents).fields().len(), 10 + 5);
     }
 }

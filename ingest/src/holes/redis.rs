@@ -79,7 +79,8 @@ impl RedisHoles {
 impl HoleStore for RedisHoles {
     fn record<'a>(&'a self, hole: &'a Hole) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            let info = serde_json::to_string(hole).map_err(|source| Error::Encode { what: "hole", source })?;
+            let info =
+                serde_json::to_string(hole).map_err(|source| Error::Encode { what: "hole", source })?;
             let script = redis::Script::new(RECORD);
             let mut call = script.prepare_invoke();
             self.keys(&mut call);

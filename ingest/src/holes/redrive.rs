@@ -42,7 +42,11 @@ pub struct RedriveReport {
 impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     /// Re-drives up to `holes.batch` holes of `range` that are due now, taking them so that no
     /// other process re-drives them at the same time.
-    pub async fn redrive_due(&self, range: RangeInclusive<u64>, cancel: &CancellationToken) -> Result<RedriveReport> {
+    pub async fn redrive_due(
+        &self,
+        range: RangeInclusive<u64>,
+        cancel: &CancellationToken,
+    ) -> Result<RedriveReport> {
         let Some((store, cfg)) = &self.holes else { return Ok(RedriveReport::default()) };
         let now = crate::follow::now_millis();
         let holes = store.claim_due(range, now, CLAIM_LEASE, cfg.batch).await?;
@@ -57,7 +61,9 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             return Ok(RedriveReport::default());
         };
         let mut known: BTreeMap<u64, Hole> = match &self.holes {
-            Some((store, _)) => store.list(*first..=*last).await?.into_iter().map(|h| (h.height, h)).collect(),
+            Some((store, _)) => {
+                store.list(*first..=*last).await?.into_iter().map(|h| (h.height, h)).collect()
+            }
             None => BTreeMap::new(),
         };
         let holes = heights
@@ -82,18 +88,30 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
                 () = cancel.cancelled() => return Ok(()),
             }
             match self.redrive_due(0..=u64::MAX, cancel).await {
-                Ok(r) if r.tried > 0 => tracing::info!(chain = self.rpc.chain(), tried = r.tried,
-                    filled = r.filled, failed = r.failed, "holes re-driven"),
+                Ok(r) if r.tried > 0 => tracing::info!(
+                    chain = self.rpc.chain(),
+                    tried = r.tried,
+                    filled = r.filled,
+                    failed = r.failed,
+                    "holes re-driven"
+                ),
                 Ok(_) => {}
                 Err(Error::Cancelled { .. }) => return Ok(()),
-                Err(e) => tracing::warn!(chain = self.rpc.chain(), error = %e, "re-driving holes failed: trying again later"),
+                Err(e) => {
+                    tracing::warn!(chain = self.rpc.chain(), error = %e, "re-driving holes failed: trying again later")
+                }
             }
         }
     }
 
     /// Re-drives `holes`, a few at once; `report_missing`: a height no hole named that does
     /// not prove is published to `{chain}.unverified` too.
-    async fn redrive(&self, holes: Vec<Hole>, report_missing: bool, cancel: &CancellationToken) -> Result<RedriveReport> {
+    async fn redrive(
+        &self,
+        holes: Vec<Hole>,
+        report_missing: bool,
+        cancel: &CancellationToken,
+    ) -> Result<RedriveReport> {
         let mut report = RedriveReport::default();
         let mut done = std::pin::pin!(futures::stream::iter(holes)
             .map(|hole| self.redrive_one(hole, report_missing))
@@ -129,8 +147,12 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
                 match failed {
                     // Published flagged (`warn`): still a hole.
                     Some(f) => self.again(hole, &f.reason, f.detail).await?,
-                    None => tracing::info!(chain = self.rpc.chain(), block = raw.number, verified,
-                        "hole filled: the block proved and was published"),
+                    None => tracing::info!(
+                        chain = self.rpc.chain(),
+                        block = raw.number,
+                        verified,
+                        "hole filled: the block proved and was published"
+                    ),
                 }
                 Ok(verified)
             }
@@ -149,7 +171,8 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         let Some((store, cfg)) = &self.holes else { return Ok(()) };
         let tries = hole.tries.saturating_add(1);
         let now = crate::follow::now_millis();
-        let hole = Hole { reason: reason.to_owned(), detail, tries, next_try: next_try(cfg, tries, now), ..hole };
+        let hole =
+            Hole { reason: reason.to_owned(), detail, tries, next_try: next_try(cfg, tries, now), ..hole };
         tracing::warn!(chain = self.rpc.chain(), block = hole.height, reason = %hole.reason, tries,
             "hole re-driven, still not proven: due again later");
         let pending = store.record(&hole).await?;

@@ -26,7 +26,11 @@ fn holes_cfg() -> HolesConfig {
     }
 }
 
-fn crawler(chain: &ScriptedChain, sink: &MemorySink, holes: &MemoryHoles) -> Crawler<ScriptedChain, MemorySink> {
+fn crawler(
+    chain: &ScriptedChain,
+    sink: &MemorySink,
+    holes: &MemoryHoles,
+) -> Crawler<ScriptedChain, MemorySink> {
     Crawler::new(chain.clone(), sink.clone(), 2, 8).with_holes(Arc::new(holes.clone()), holes_cfg())
 }
 
@@ -51,14 +55,17 @@ async fn backfill(crawler: &Crawler<ScriptedChain, MemorySink>, to: u64, concurr
 
 fn unverified(sink: &MemorySink) -> Vec<u64> {
     let published = sink.published().into_iter();
-    published.filter_map(|p| if let Published::Unverified { number, .. } = p { Some(number) } else { None }).collect()
+    published
+        .filter_map(|p| if let Published::Unverified { number, .. } = p { Some(number) } else { None })
+        .collect()
 }
 
 /// The last height of a chunk never proves: the chunk (and the backfill) still ends, the
 /// height is a hole in `{chain}.unverified` and in the store, and the report says so.
 #[tokio::test(start_paused = true)]
 async fn a_chunk_ending_on_a_hole_ends_and_keeps_the_hole() {
-    let (chain, sink, holes) = (ScriptedChain::new(29).lie_at(9, usize::MAX), MemorySink::default(), MemoryHoles::default());
+    let (chain, sink, holes) =
+        (ScriptedChain::new(29).lie_at(9, usize::MAX), MemorySink::default(), MemoryHoles::default());
     let report = backfill(&crawler(&chain, &sink, &holes), 29, 4).await;
     assert!(report.complete, "{report:?}");
     assert_eq!((report.holes_left, report.stats.unverified), (1, 1), "{report:?}");
@@ -75,7 +82,8 @@ async fn a_chunk_ending_on_a_hole_ends_and_keeps_the_hole() {
 /// A lie told once: the backfill's own re-drive publishes the block before it ends.
 #[tokio::test(start_paused = true)]
 async fn a_transient_hole_is_filled_before_the_backfill_ends() {
-    let (chain, sink, holes) = (ScriptedChain::new(19).lie_at(5, 1), MemorySink::default(), MemoryHoles::default());
+    let (chain, sink, holes) =
+        (ScriptedChain::new(19).lie_at(5, 1), MemorySink::default(), MemoryHoles::default());
     let report = backfill(&crawler(&chain, &sink, &holes), 19, 4).await;
     assert_eq!((report.complete, report.holes_left, report.redriven.filled), (true, 0, 1), "{report:?}");
     assert!(holes.heights().is_empty());
@@ -110,7 +118,8 @@ async fn blocks_that_do_not_link_are_both_re_driven() {
 /// re-drive fills the hole once the lie stops.
 #[tokio::test(start_paused = true)]
 async fn the_follower_goes_on_past_a_hole_and_re_drives_it() {
-    let (chain, sink, holes) = (ScriptedChain::new(12).lie_at(4, 1), MemorySink::default(), MemoryHoles::default());
+    let (chain, sink, holes) =
+        (ScriptedChain::new(12).lie_at(4, 1), MemorySink::default(), MemoryHoles::default());
     let c = crawler(&chain, &sink, &holes);
     let (_tx, stop) = tokio::sync::watch::channel(Some(12));
     let stats = c.follow(0, stop, Duration::from_millis(10), 2, &CancellationToken::new()).await;
@@ -118,7 +127,8 @@ async fn the_follower_goes_on_past_a_hole_and_re_drives_it() {
     assert_eq!((stats.unverified, stats.last_block), (1, Some(12)), "{stats:?}");
     assert_eq!(holes.heights(), vec![4]);
     let filled = crate::testing::eventually_paused(|| async {
-        let r = c.redrive_due(0..=u64::MAX, &CancellationToken::new()).await.unwrap_or_else(|e| panic!("{e}"));
+        let r =
+            c.redrive_due(0..=u64::MAX, &CancellationToken::new()).await.unwrap_or_else(|e| panic!("{e}"));
         (r.filled == 1).then_some(r)
     })
     .await;

@@ -80,7 +80,12 @@ impl Providers {
             let last = match failed.last {
                 Some(e) if !e.is_retryable() => return Err(e),
                 Some(e) if waited >= self.retry.give_up_after => {
-                    return Err(Error::ProvidersDown { chain: self.chain.clone(), call, waited, last: Box::new(e) })
+                    return Err(Error::ProvidersDown {
+                        chain: self.chain.clone(),
+                        call,
+                        waited,
+                        last: Box::new(e),
+                    })
                 }
                 other => other,
             };
@@ -90,7 +95,8 @@ impl Providers {
             tracing::warn!(chain = %self.chain, call, round = rounds, retry_in = ?wait, error = %why,
                 "every provider failed: waiting, then trying again");
             metrics::counter!(crate::metrics::RPC_RETRY_ROUNDS, "chain" => self.chain.clone(), "call" => call).increment(1);
-            metrics::gauge!(crate::metrics::RPC_WAITING, "chain" => self.chain.clone(), "call" => call).set(1.0);
+            metrics::gauge!(crate::metrics::RPC_WAITING, "chain" => self.chain.clone(), "call" => call)
+                .set(1.0);
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.cancel.cancelled() => return Err(Error::Cancelled { chain: self.chain.clone() }),
@@ -105,7 +111,9 @@ impl Providers {
         let now = Instant::now();
         let st = self.lock();
         match st.rest_left(now) {
-            Some(rest) if self.gate.is_none() && st.order(now).is_empty() => rest.max(Duration::from_millis(1)),
+            Some(rest) if self.gate.is_none() && st.order(now).is_empty() => {
+                rest.max(Duration::from_millis(1))
+            }
             _ => backoff,
         }
     }

@@ -2,8 +2,9 @@
 //! test controls. [`crate::providers::Providers`] feeds it call outcomes and heads, and turns
 //! its decisions into log lines and metrics.
 //!
-//! Rules: a provider that fails `max_failures` calls in a row (a lie — an answer that does not
-//! prove — counts as a failure), whose head lags the reference head by more than
+//! Rules: a provider that fails `max_failures` calls in a row, or lies (answers with a block
+//! that does not prove) `max_failures` times within one `cooldown` however many good answers
+//! come between (a liar about a few heights is right about most), whose head lags the reference head by more than
 //! `max_lag_blocks`, or whose head has not moved for `max_lag_time` while another's has, is
 //! demoted for `cooldown`. The reference head is the median of the heads read when three or
 //! more providers answered (else the highest): a head more than `max_lead_blocks` above it is an
@@ -54,7 +55,9 @@ struct Health {
     head: Option<u64>,
     moved_at: Instant,
     failures: u32,
+    /// Lies since `lies_since` (lies older than a cooldown are forgotten).
     lies: u32,
+    lies_since: Option<Instant>,
     demoted_until: Option<Instant>,
     resting_until: Option<Instant>,
     refused: bool,
@@ -94,6 +97,7 @@ impl HealthTable {
             moved_at: now,
             failures: 0,
             lies: 0,
+            lies_since: None,
             demoted_until: None,
             resting_until: None,
             refused: false,
@@ -123,7 +127,8 @@ impl HealthTable {
     /// ones; never a refused or resting one.
     pub(crate) fn order(&self, now: Instant) -> Vec<usize> {
         let n = self.health.len();
-        let mut order: Vec<usize> = Some(self.active).filter(|a| self.callable(*a, now)).into_iter().collect();
+        let mut order: Vec<usize> =
+            Some(self.active).filter(|a| self.callable(*a, now)).into_iter().collect();
         let others = (0..n).filter(|i| *i != self.active && self.callable(*i, now));
         let (demoted, eligible): (Vec<usize>, Vec<usize>) = others.partition(|i| self.is_demoted(*i, now));
         order.extend(eligible);
@@ -150,16 +155,25 @@ impl HealthTable {
     pub(crate) fn failed(&mut self, i: usize, now: Instant) -> Changes {
         self.health[i].failures += 1;
         if self.health[i].failures >= self.policy.max_failures {
-            let why = if self.health[i].lies > 0 { Demotion::Lying } else { Demotion::Failing };
-            return self.demote(i, why, now);
+            return self.demote(i, Demotion::Failing, now);
         }
         Changes::default()
     }
 
-    /// `i` answered with a block that does not prove: a failure, remembered as a lie.
+    /// `i` answered with a block that does not prove: a failure, and a lie that good answers
+    /// do not make up for (forgotten only a cooldown after the first of them).
     pub(crate) fn lied(&mut self, i: usize, now: Instant) -> Changes {
-        self.health[i].lies += 1;
-        self.failed(i, now)
+        let cooldown = self.policy.cooldown;
+        let h = &mut self.health[i];
+        if h.lies_since.is_none_or(|since| now.duration_since(since) > cooldown) {
+            (h.lies, h.lies_since) = (0, Some(now));
+        }
+        h.lies += 1;
+        h.failures += 1;
+        if h.lies >= self.policy.max_failures || h.failures >= self.policy.max_failures {
+            return self.demote(i, Demotion::Lying, now);
+        }
+        Changes::default()
     }
 
     /// `i` asked to be left alone until `until` (`Retry-After`, capped by the caller).
@@ -289,7 +303,7 @@ impl HealthTable {
         let h = &mut self.health[i];
         h.demoted_until = Some(now + self.policy.cooldown);
         h.failures = 0;
-        h.lies = 0;
+        (h.lies, h.lies_since) = (0, None);
         let switched = if self.active == i { self.pick(now) } else { None };
         Changes { demoted: vec![(i, why)], switched }
     }

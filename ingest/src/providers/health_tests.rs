@@ -148,3 +148,25 @@ fn a_refused_provider_is_never_called() {
     assert_eq!(h.order(t0 + Duration::from_secs(3600)), vec![1, 2]);
     assert!(h.assess(t0).demoted.is_empty(), "a refused provider is not assessed");
 }
+
+/// A provider lying about a few heights answers most others well: its lies add up anyway.
+#[test]
+fn lies_are_not_made_up_for_by_good_answers() {
+    let t0 = Instant::now();
+    let mut h = HealthTable::new(2, policy(), t0);
+    h.lied(0, t0);
+    h.succeeded(0);
+    h.lied(0, t0);
+    h.succeeded(0);
+    assert_eq!(h.lied(0, t0).demoted, vec![(0, Demotion::Lying)]);
+    // Lies a cooldown apart are forgotten.
+    let mut h = HealthTable::new(2, policy(), t0);
+    h.lied(1, t0);
+    h.succeeded(1);
+    h.lied(1, t0 + Duration::from_secs(30));
+    h.succeeded(1);
+    assert!(
+        h.lied(1, t0 + Duration::from_secs(90)).demoted.is_empty(),
+        "the first lie is over a cooldown old"
+    );
+}

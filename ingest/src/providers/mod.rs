@@ -19,16 +19,16 @@ use alloy::primitives::B256;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ProviderConfig, RpcConfig, VerifyMode};
-use crate::verify::VerifyOptions;
 use crate::heads::{HeadCursor, WsHeads};
-use health::{Changes, HealthTable, Policy};
 use crate::keys::lease::KeyLeases;
 use crate::keys::ledger::UsageLedger;
 use crate::keys::pool::KeyPool;
 use crate::rpc::{RawBlock, RpcSource};
 use crate::source::BlockSource;
 use crate::transport::RequestGate;
+use crate::verify::VerifyOptions;
 use crate::{Error, Result};
+use health::{Changes, HealthTable, Policy};
 
 pub use health::Demotion;
 
@@ -436,7 +436,12 @@ impl Providers {
                 (true, Some(_)) if round >= TRIES_BESIDE_A_RIGHT_ONE => return Ok(()),
                 (false, Some(e)) if waited >= self.retry.give_up_after => {
                     let last = Box::new(e);
-                    return Err(Error::ProvidersDown { chain: self.chain.clone(), call: "eth_chainId", waited, last });
+                    return Err(Error::ProvidersDown {
+                        chain: self.chain.clone(),
+                        call: "eth_chainId",
+                        waited,
+                        last,
+                    });
                 }
                 _ => {}
             }

@@ -21,7 +21,11 @@ fn config(fakes: &[(&RpcFake, &str)]) -> RpcConfig {
     rpc.set_primary(first.0.url.clone(), first.1.into(), String::new());
     rpc.fallbacks = rest
         .iter()
-        .map(|(f, name)| ProviderConfig { url: f.url.clone(), pseudonym: (*name).into(), ws_url: String::new() })
+        .map(|(f, name)| ProviderConfig {
+            url: f.url.clone(),
+            pseudonym: (*name).into(),
+            ws_url: String::new(),
+        })
         .collect();
     rpc.max_retries = 0;
     rpc.initial_backoff = Duration::from_millis(5);
@@ -113,7 +117,10 @@ async fn a_lone_liar_is_asked_again_with_backoff_then_the_height_is_given_up() {
 
 #[tokio::test]
 async fn a_transient_lie_is_followed_by_the_truth() {
-    let flaky = RpcFake::start(|m, p, n| if m == "eth_getBlockByNumber" && n < 2 { header_liar(m, p) } else { honest(m, p) })
+    let flaky =
+        RpcFake::start(
+            |m, p, n| if m == "eth_getBlockByNumber" && n < 2 { header_liar(m, p) } else { honest(m, p) },
+        )
         .await;
     let p = providers(&[(&flaky, "flaky")]);
     assert_eq!(fetch(&p).await.check, Check::Verified);
@@ -147,7 +154,8 @@ async fn a_long_retry_after_rests_one_provider_while_the_other_serves() {
 
 #[tokio::test]
 async fn a_lone_provider_is_waited_for_no_longer_than_the_cap() {
-    let once = RpcFake::start(|m, p, n| if n == 0 { Reply::Status(429, Some(3000)) } else { honest(m, p) }).await;
+    let once =
+        RpcFake::start(|m, p, n| if n == 0 { Reply::Status(429, Some(3000)) } else { honest(m, p) }).await;
     let p = providers(&[(&once, "once")]);
     let started = Instant::now();
     assert_eq!(p.head().await.unwrap_or_else(|e| panic!("{e}")), HEIGHT);
@@ -187,7 +195,9 @@ async fn a_lagging_provider_saying_above_the_head_leaves_the_block_to_the_next()
 
 #[tokio::test]
 async fn a_provider_on_another_chain_is_refused_and_none_on_this_chain_fails_the_start() {
-    let other = RpcFake::start(|m, p, _| if m == "eth_chainId" { Reply::Result(json!("0x5")) } else { honest(m, p) }).await;
+    let other =
+        RpcFake::start(|m, p, _| if m == "eth_chainId" { Reply::Result(json!("0x5")) } else { honest(m, p) })
+            .await;
     let good = RpcFake::start(|m, p, _| honest(m, p)).await;
     let p = providers(&[(&other, "goerli"), (&good, "good")]);
     p.check_chain_id(1).await.unwrap_or_else(|e| panic!("{e}"));
@@ -195,7 +205,10 @@ async fn a_provider_on_another_chain_is_refused_and_none_on_this_chain_fails_the
     assert_eq!(other.calls("eth_getBlockByNumber"), 0, "a refused provider is never called");
     let only = providers(&[(&other, "goerli")]);
     let err = only.check_chain_id(1).await.err();
-    assert!(matches!(&err, Some(Error::WrongChain { found, .. }) if found.contains("goerli answers 5")), "{err:?}");
+    assert!(
+        matches!(&err, Some(Error::WrongChain { found, .. }) if found.contains("goerli answers 5")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -117,7 +117,10 @@ fn check_position(t: &Value, i: usize, number: u64, block: B256, what: &str) -> 
     if let Some(b) = t.get("blockHash").filter(|b| !b.is_null()) {
         let b: B256 = decode(b, what)?;
         if b != block {
-            return Err(Failure::new(Reason::TxPosition, format!("{what} names block {b}, expected {block}")));
+            return Err(Failure::new(
+                Reason::TxPosition,
+                format!("{what} names block {b}, expected {block}"),
+            ));
         }
     }
     if let Some(n) = t.get("blockNumber").filter(|n| !n.is_null()) {

@@ -23,7 +23,15 @@ impl Chain {
         for n in from..=to {
             self.seq += 1;
             let parent = if n == from { hash(n - 1, below) } else { hash(n - 1, branch) };
-            self.blocks.push((n, hash(n, branch), parent, true, self.seq, announce.then_some(self.seq), false));
+            self.blocks.push((
+                n,
+                hash(n, branch),
+                parent,
+                true,
+                self.seq,
+                announce.then_some(self.seq),
+                false,
+            ));
         }
         self
     }
@@ -168,9 +176,33 @@ fn blocks_published_ahead_of_the_follower_are_canonical_when_they_link() {
 #[test]
 fn at_the_top_of_a_backfill_a_verified_copy_wins() {
     let blocks = [
-        Candidate { number: 1, hash: "x", parent: "g", verified: false, seq: 9, announced: None, orphaned: false },
-        Candidate { number: 1, hash: "y", parent: "g", verified: true, seq: 1, announced: None, orphaned: false },
-        Candidate { number: 0, hash: "g", parent: "-", verified: true, seq: 0, announced: None, orphaned: false },
+        Candidate {
+            number: 1,
+            hash: "x",
+            parent: "g",
+            verified: false,
+            seq: 9,
+            announced: None,
+            orphaned: false,
+        },
+        Candidate {
+            number: 1,
+            hash: "y",
+            parent: "g",
+            verified: true,
+            seq: 1,
+            announced: None,
+            orphaned: false,
+        },
+        Candidate {
+            number: 0,
+            hash: "g",
+            parent: "-",
+            verified: true,
+            seq: 0,
+            announced: None,
+            orphaned: false,
+        },
     ];
     assert_eq!(canonical(&blocks), vec![false, true, true]);
     assert!(canonical(&[]).is_empty());

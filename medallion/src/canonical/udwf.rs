@@ -68,7 +68,10 @@ struct Evaluator;
 impl PartitionEvaluator for Evaluator {
     fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
         let [number, hash, parent, verified, seq, announced, orphaned] = values else {
-            return Err(DataFusionError::Execution(format!("{NAME} takes 7 arguments, got {}", values.len())));
+            return Err(DataFusionError::Execution(format!(
+                "{NAME} takes 7 arguments, got {}",
+                values.len()
+            )));
         };
         let number = number.as_primitive::<Int64Type>();
         let (hash, parent) = (text(hash)?, text(parent)?);

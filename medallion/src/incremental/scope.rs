@@ -140,8 +140,11 @@ pub async fn scope(
         if let Some(n) = lowest_new_block(ctx, &block_files).await? {
             let below = n.saturating_sub(1);
             days.extend(
-                day_list(ctx, &format!("SELECT DISTINCT block_date FROM bronze.blocks WHERE number = {below}"))
-                    .await?,
+                day_list(
+                    ctx,
+                    &format!("SELECT DISTINCT block_date FROM bronze.blocks WHERE number = {below}"),
+                )
+                .await?,
             );
         }
         close_over_heights(ctx, &mut days).await?;
@@ -188,7 +191,12 @@ async fn lowest_new_block(ctx: &SessionContext, files: &[url::Url]) -> Result<Op
     let df = ctx
         .read_parquet(paths, ParquetReadOptions::default())
         .await
-        .and_then(|df| df.aggregate(vec![], vec![deltalake::datafusion::functions_aggregate::expr_fn::min(col("number"))]))
+        .and_then(|df| {
+            df.aggregate(
+                vec![],
+                vec![deltalake::datafusion::functions_aggregate::expr_fn::min(col("number"))],
+            )
+        })
         .map_err(Error::sql("read the new blocks"))?;
     let batches = df.collect().await.map_err(Error::sql("read the new blocks"))?;
     Ok(batches.first().and_then(|b| {

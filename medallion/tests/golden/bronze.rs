@@ -14,10 +14,11 @@ use chainlake_wire::{fixtures, BlockRecord, ChainEventRecord, LogRecord, TopicKi
 pub(crate) const DAY1: u64 = 1_700_000_000; // 2023-11-14T22:13:20Z
 pub(crate) const DAY2: u64 = DAY1 + 86_400;
 
+/// Block `number` with `hash`, on top of the block `0xb{number - 1}` (the data set's chain).
 pub(crate) fn block(number: u64, hash: &str, ts: u64, miner: &str, base_gwei: u64) -> BlockRecord {
     BlockRecord {
         hash: hash.into(),
-        parent_hash: format!("0xparent{number}"),
+        parent_hash: format!("0xb{}", number - 1),
         miner: miner.into(),
         gas_used: 100_000 * number,
         base_fee_per_gas: Some((base_gwei * 1_000_000_000).to_string()),
