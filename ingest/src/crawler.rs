@@ -172,7 +172,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
                     "block cannot be transformed: kept raw in the unverified topic");
                 let failure = Failure {
                     reason: Reason::Malformed,
-                    detail: e.to_string(),
+                    detail: e.to_string().into_boxed_str(),
                     expected: None,
                     computed: None,
                     proven_hash: None,
@@ -201,7 +201,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     /// The hole `raw` leaves.
     fn hole(&self, raw: &RawBlock, failure: &Failure) -> Hole {
         let hash = raw.block.get("hash").and_then(serde_json::Value::as_str).unwrap_or_default();
-        self.new_hole(raw.number, failure.reason.label(), failure.detail.clone(), &raw.provider, hash)
+        self.new_hole(raw.number, failure.reason.label(), failure.detail.to_string(), &raw.provider, hash)
     }
 
     /// A hole found now, due for its first re-drive.
@@ -414,7 +414,7 @@ fn unverified(chain: &str, raw: &RawBlock, failure: &Failure, attempts: u32) -> 
         hash: raw.block.get("hash").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned(),
         provider: raw.provider.clone(),
         reason: failure.reason.label().to_owned(),
-        detail: failure.detail.clone(),
+        detail: failure.detail.to_string(),
         expected: failure.expected.map(|h| h.to_string()),
         computed: failure.computed.map(|h| h.to_string()),
         attempts: u64::from(attempts),

@@ -16,12 +16,13 @@ pub enum Error {
         provider: String,
         method: &'static str,
         block: Option<u64>,
-        /// The JSON-RPC error code, when the node answered with an error object.
-        code: Option<i64>,
+        /// The JSON-RPC error code, when the node answered with an error object (codes are
+        /// small: -32768..-32000 and a few positive ones).
+        code: Option<i32>,
         reason: String,
-        retryable: bool,
-        /// How long the provider asked to be left alone (`Retry-After`, or "try again in").
-        retry_after: Option<std::time::Duration>,
+        /// How long the provider asked to be left alone (`Retry-After`, or "try again in"), in
+        /// milliseconds (kept small: every fallible call returns this error type).
+        retry_after_ms: Option<u32>,
     },
     /// The answer for `block` from `provider` is not the block asked for, or not the one its
     /// header commits to: a lie (or a reorg between two calls), retried elsewhere and later
@@ -132,7 +133,9 @@ impl Error {
     /// Whether retrying the same operation later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Rpc { retryable, .. } => *retryable,
+            // Everything a provider can do wrong is worth another try, elsewhere or later; a
+            // method it lacks too (another provider may have it).
+            Error::Rpc { .. } => true,
             // A lie, a malformed hash or a missing block is another provider's chance.
             Error::BlockNotFound { .. } | Error::Produce { .. } => true,
             Error::Unproven { .. } | Error::BadHash { .. } | Error::Resting { .. } => true,
@@ -162,7 +165,9 @@ impl Error {
     /// The rest a provider asked for with this answer (`Retry-After`), if any.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
-            Error::Rpc { retry_after, .. } => *retry_after,
+            Error::Rpc { retry_after_ms, .. } => {
+                retry_after_ms.map(|ms| std::time::Duration::from_millis(ms.into()))
+            }
             _ => None,
         }
     }

@@ -199,20 +199,20 @@ impl RpcSource {
 
     fn error(&self, method: &'static str, block: Option<u64>, e: RpcError<TransportErrorKind>) -> Error {
         let code = match &e {
-            RpcError::ErrorResp(p) => Some(p.code),
+            RpcError::ErrorResp(p) => i32::try_from(p.code).ok(),
             _ => None,
         };
-        // Everything a provider can do wrong is worth another try, elsewhere or later; a
-        // method it lacks too (another provider may have it; receipts fall back per tx).
+        // Every such error is worth another try, elsewhere or later (Error::is_retryable).
         Error::Rpc {
             chain: self.chain.clone(),
             provider: self.provider.clone(),
             method,
             block,
             code,
-            retry_after: RateLimitRetryPolicy::default().backoff_hint(&e),
+            retry_after_ms: RateLimitRetryPolicy::default()
+                .backoff_hint(&e)
+                .map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX)),
             reason: self.redact(&e.to_string()),
-            retryable: true,
         }
     }
 

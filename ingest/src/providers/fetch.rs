@@ -137,7 +137,7 @@ fn wrong_number(raw: &RawBlock) -> Option<Failure> {
     let found = number.and_then(chainlake_wire::hexnum::parse_u64);
     (found != Some(raw.number)).then(|| Failure {
         reason: Reason::WrongBlock,
-        detail: format!("asked for block {}, the answer is block {number:?}", raw.number),
+        detail: format!("asked for block {}, the answer is block {number:?}", raw.number).into_boxed_str(),
         expected: None,
         computed: None,
         proven_hash: None,

@@ -125,7 +125,8 @@ impl Reason {
 #[error("{}: {detail}", reason.label())]
 pub struct Failure {
     pub reason: Reason,
-    pub detail: String,
+    /// In words, with coordinates (boxed: failures are returned by every check).
+    pub detail: Box<str>,
     pub expected: Option<B256>,
     pub computed: Option<B256>,
     /// The block's hash when its header was proven (it hashes to it) and it is the height
@@ -135,7 +136,13 @@ pub struct Failure {
 
 impl Failure {
     fn new(reason: Reason, detail: impl Into<String>) -> Self {
-        Failure { reason, detail: detail.into(), expected: None, computed: None, proven_hash: None }
+        Failure {
+            reason,
+            detail: detail.into().into_boxed_str(),
+            expected: None,
+            computed: None,
+            proven_hash: None,
+        }
     }
 
     /// An answer that could not be read at all.
@@ -146,7 +153,7 @@ impl Failure {
     fn mismatch(reason: Reason, what: &str, expected: B256, computed: B256) -> Self {
         Failure {
             reason,
-            detail: format!("{what}: header commits to {expected}, answer gives {computed}"),
+            detail: format!("{what}: header commits to {expected}, answer gives {computed}").into_boxed_str(),
             expected: Some(expected),
             computed: Some(computed),
             proven_hash: None,
@@ -213,7 +220,7 @@ impl VerifyOptions {
             return false;
         }
         let every = (1.0 / self.senders).ceil() as usize;
-        i % every.max(1) == 0
+        i.is_multiple_of(every.max(1))
     }
 }
 

@@ -7,8 +7,19 @@ fn hash(n: i64, branch: &str) -> String {
     format!("{branch}{n}")
 }
 
+/// One publication of a block: by the follower (`announced`) or another publisher.
+#[derive(Clone)]
+struct Publication {
+    number: i64,
+    hash: String,
+    parent: String,
+    seq: i64,
+    announced: Option<i64>,
+    orphaned: bool,
+}
+
 struct Chain {
-    blocks: Vec<(i64, String, String, bool, i64, Option<i64>, bool)>,
+    blocks: Vec<Publication>,
     seq: i64,
 }
 
@@ -23,15 +34,15 @@ impl Chain {
         for n in from..=to {
             self.seq += 1;
             let parent = if n == from { hash(n - 1, below) } else { hash(n - 1, branch) };
-            self.blocks.push((
-                n,
-                hash(n, branch),
+            let (seq, announced) = (self.seq, announce.then_some(self.seq));
+            self.blocks.push(Publication {
+                number: n,
+                hash: hash(n, branch),
                 parent,
-                true,
-                self.seq,
-                announce.then_some(self.seq),
-                false,
-            ));
+                seq,
+                announced,
+                orphaned: false,
+            });
         }
         self
     }
@@ -39,33 +50,30 @@ impl Chain {
     /// A reorg event (after everything so far) orphaning `hashes`.
     fn orphan(&mut self, hashes: &[String]) -> &mut Self {
         self.seq += 1;
-        for b in self.blocks.iter_mut().filter(|b| hashes.contains(&b.1)) {
-            // Orphaned unless announced again after this event (checked below, as SQL does).
-            b.6 = true;
+        for b in self.blocks.iter_mut().filter(|b| hashes.contains(&b.hash)) {
+            b.orphaned = true;
         }
         self
     }
 
     /// The canonical hashes, lowest height first. Copies of one hash are merged as the SQL
-    /// does: the latest announcement, orphaned only if no announcement came after the event.
+    /// does: the latest `seq` and announcement, orphaned as the last copy says.
     fn canonical(&self) -> Vec<String> {
-        let mut merged: BTreeMap<&str, (i64, &str, bool, i64, Option<i64>, bool)> = BTreeMap::new();
-        for (n, h, p, v, seq, ann, orph) in &self.blocks {
-            let e = merged.entry(h.as_str()).or_insert((*n, p.as_str(), *v, *seq, *ann, *orph));
-            e.3 = e.3.max(*seq);
-            e.4 = e.4.max(*ann);
-            e.5 = *orph;
+        let mut merged: BTreeMap<&str, Publication> = BTreeMap::new();
+        for b in &self.blocks {
+            let e = merged.entry(b.hash.as_str()).or_insert_with(|| b.clone());
+            (e.seq, e.announced, e.orphaned) = (e.seq.max(b.seq), e.announced.max(b.announced), b.orphaned);
         }
         let cands: Vec<Candidate<'_>> = merged
-            .iter()
-            .map(|(h, (n, p, v, seq, ann, orph))| Candidate {
-                number: *n,
-                hash: h,
-                parent: p,
-                verified: *v,
-                seq: *seq,
-                announced: *ann,
-                orphaned: *orph,
+            .values()
+            .map(|b| Candidate {
+                number: b.number,
+                hash: &b.hash,
+                parent: &b.parent,
+                verified: true,
+                seq: b.seq,
+                announced: b.announced,
+                orphaned: b.orphaned,
             })
             .collect();
         let flags = canonical(&cands);
@@ -120,8 +128,8 @@ fn a_block_re_adopted_after_a_to_b_to_a_is_canonical_again() {
         .orphan(&hashes(7, 10, "B"))
         .publish(7, 11, "A", "A", true);
     // The re-announced copies came after the first event: merged, they are not orphaned.
-    for b in c.blocks.iter_mut().filter(|b| b.1.starts_with('A')) {
-        b.6 = false;
+    for b in c.blocks.iter_mut().filter(|b| b.hash.starts_with('A')) {
+        b.orphaned = false;
     }
     assert_eq!(c.canonical(), hashes(0, 11, "A"));
 }

@@ -201,7 +201,7 @@ async fn lowest_new_block(ctx: &SessionContext, files: &[url::Url]) -> Result<Op
     let batches = df.collect().await.map_err(Error::sql("read the new blocks"))?;
     Ok(batches.first().and_then(|b| {
         let c = b.column(0).as_primitive::<Int64Type>();
-        (c.len() > 0 && c.is_valid(0)).then(|| c.value(0))
+        (!c.is_empty() && c.is_valid(0)).then(|| c.value(0))
     }))
 }
 
