@@ -92,6 +92,8 @@ pub struct Crawler<S = Providers, P = Publisher> {
     published: Arc<watch::Sender<Option<u64>>>,
     pub(crate) store: Option<WindowStore>,
     pub(crate) holes: Option<(Arc<dyn HoleStore>, HolesConfig)>,
+    /// Holes found while their store could not be reached: recorded at its next answer.
+    unrecorded: Arc<std::sync::Mutex<Vec<Hole>>>,
     pub(crate) seq: Sequencer,
 }
 
@@ -115,6 +117,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             published: Arc::new(watch::channel(None).0),
             store: None,
             holes: None,
+            unrecorded: Arc::default(),
             seq: Sequencer::default(),
         }
     }
@@ -228,16 +231,41 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     }
 
     /// After a block of `number` was published: records `hole`, or, for a verified block,
-    /// resolves the height's hole if there is one.
-    pub(crate) async fn settle(&self, number: u64, verified: bool, hole: Option<&Hole>) -> Result<()> {
-        let Some((store, _)) = &self.holes else { return Ok(()) };
-        let pending = match hole {
-            Some(h) => store.record(h).await?,
-            None if verified => store.resolve(number).await?,
-            None => return Ok(()),
+    /// resolves the height's hole if there is one. The store being out of reach never stops
+    /// the line: a hole not recorded is kept here and recorded at the store's next answer (and
+    /// `{chain}.unverified` has it meanwhile); a hole not resolved is re-driven once more later.
+    pub(crate) async fn settle(&self, number: u64, verified: bool, hole: Option<&Hole>) {
+        let Some((store, _)) = &self.holes else { return };
+        let done = match hole {
+            Some(h) => store.record(h).await,
+            None if verified => store.resolve(number).await,
+            None => return,
         };
-        crate::holes::export(self.rpc.chain(), pending);
-        Ok(())
+        match done {
+            Ok(pending) => {
+                crate::holes::export(self.rpc.chain(), pending);
+                self.record_unrecorded(store.as_ref()).await;
+            }
+            Err(e) => {
+                tracing::warn!(chain = self.rpc.chain(), block = number, error = %e,
+                    "holes store unreachable: the hole is recorded when it answers again");
+                if let Some(h) = hole {
+                    self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).push(h.clone());
+                }
+            }
+        }
+    }
+
+    /// Records the holes found while the store was out of reach, until one fails again.
+    async fn record_unrecorded(&self, store: &dyn HoleStore) {
+        loop {
+            let Some(hole) = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).pop() else { return };
+            if let Err(e) = store.record(&hole).await {
+                tracing::warn!(chain = self.rpc.chain(), block = hole.height, error = %e, "holes store unreachable again");
+                self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()).push(hole);
+                return;
+            }
+        }
     }
 
     /// Publishes one transformed block (until every record is acknowledged), numbered now.
@@ -252,7 +280,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         bundle.block.seq = self.seq.next();
         bundle.block.publisher = Some(by.label().to_owned());
         self.publisher.publish(bundle).await?;
-        self.settle(bundle.block.number, bundle.block.verified, hole).await?;
+        self.settle(bundle.block.number, bundle.block.verified, hole).await;
         Ok(Sent {
             number: bundle.block.number,
             txs: bundle.txs.len() as u64,
@@ -269,7 +297,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     pub(crate) async fn send_unverified(&self, record: &UnverifiedRecord, hole: &Hole) -> Result<Sent> {
         let started = Instant::now();
         self.publisher.publish_unverified(record).await?;
-        self.settle(record.number, false, Some(hole)).await?;
+        self.settle(record.number, false, Some(hole)).await;
         Ok(Sent {
             number: record.number,
             txs: 0,
@@ -375,7 +403,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             if let Some((hash, parent)) = done.link.take() {
                 if let Some((n, h)) = below.as_ref().filter(|(n, _)| *n + 1 == done.number) {
                     if *h != parent {
-                        self.unlinked(*n, h, done.number, &hash, &parent).await?;
+                        self.unlinked(*n, h, done.number, &hash, &parent).await;
                     }
                 }
                 below = Some((done.number, hash));
@@ -392,16 +420,15 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     /// Blocks `n` and `n + 1`, both proven, do not link (a reorg between the two fetches, or a
     /// provider serving another branch): both heights become holes, so each is fetched again
     /// later and the node's canonical block of each reaches Bronze; Silver follows the links.
-    async fn unlinked(&self, n: u64, hash: &str, above: u64, above_hash: &str, parent: &str) -> Result<()> {
+    async fn unlinked(&self, n: u64, hash: &str, above: u64, above_hash: &str, parent: &str) {
         let chain = self.rpc.chain();
         tracing::warn!(chain, block = n, %hash, above, %above_hash, %parent,
             "consecutive blocks do not link: both heights re-driven");
         let detail = format!("block {above} ({above_hash}) names parent {parent}, block {n} is {hash}");
         for (height, h) in [(n, hash), (above, above_hash)] {
             let hole = self.new_hole(height, UNLINKED, detail.clone(), "", h);
-            self.settle(height, false, Some(&hole)).await?;
+            self.settle(height, false, Some(&hole)).await;
         }
-        Ok(())
     }
 }
 

@@ -136,3 +136,19 @@ async fn the_follower_goes_on_past_a_hole_and_re_drives_it() {
     assert!(holes.heights().is_empty(), "a verified block resolves the hole");
     assert_eq!(sink.heights().iter().filter(|h| **h == 4).count(), 1);
 }
+
+/// The holes store out of reach never stops the line: the hole found meanwhile is recorded at
+/// its next answer.
+#[tokio::test(start_paused = true)]
+async fn a_hole_found_while_the_store_is_down_is_recorded_when_it_answers() {
+    let (chain, sink, holes) =
+        (ScriptedChain::new(9).lie_at(3, usize::MAX), MemorySink::default(), MemoryHoles::default());
+    let c = crawler(&chain, &sink, &holes);
+    holes.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let stats = c.backfill(0, 5, 2, &CancellationToken::new()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((stats.blocks, stats.unverified), (5, 1), "{stats:?}");
+    assert!(holes.heights().is_empty());
+    holes.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    c.backfill(6, 9, 2, &CancellationToken::new()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(holes.heights(), vec![3], "recorded at the store's next answer");
+}

@@ -11,13 +11,22 @@ use super::lock;
 use crate::holes::{Hole, HoleStore};
 use crate::Result;
 
-/// Holes by height, with when each is due.
+/// Holes by height, with when each is due; `down` makes every call fail as Redis would.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MemoryHoles {
     holes: Arc<Mutex<BTreeMap<u64, (Hole, i64)>>>,
+    pub(crate) down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MemoryHoles {
+    fn check(&self) -> Result<()> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            let e = redis::RedisError::from((redis::ErrorKind::Io, "down"));
+            return Err(crate::Error::Redis { action: "memory holes", source: Box::new(e) });
+        }
+        Ok(())
+    }
+
     pub(crate) fn heights(&self) -> Vec<u64> {
         lock(&self.holes).keys().copied().collect()
     }
@@ -29,6 +38,9 @@ impl MemoryHoles {
 
 impl HoleStore for MemoryHoles {
     fn record<'a>(&'a self, hole: &'a Hole) -> BoxFuture<'a, Result<u64>> {
+        if let Err(e) = self.check() {
+            return Box::pin(async move { Err(e) });
+        }
         let mut holes = lock(&self.holes);
         holes.insert(hole.height, (hole.clone(), hole.next_try));
         let n = holes.len() as u64;
@@ -36,6 +48,9 @@ impl HoleStore for MemoryHoles {
     }
 
     fn resolve(&self, height: u64) -> BoxFuture<'_, Result<u64>> {
+        if let Err(e) = self.check() {
+            return Box::pin(async move { Err(e) });
+        }
         let mut holes = lock(&self.holes);
         holes.remove(&height);
         let n = holes.len() as u64;
