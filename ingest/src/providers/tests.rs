@@ -5,10 +5,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
 use super::Providers;
 use crate::config::{ProviderConfig, RpcConfig};
-use crate::testing::{mainnet, Reply, RpcFake};
+use crate::testing::{mainnet, FlakyServer, Reply, RpcFake};
 use crate::verify::{Check, Reason};
 use crate::Error;
 
@@ -227,4 +228,55 @@ async fn a_bogus_head_from_one_of_three_is_not_believed() {
     let st = p.lock();
     let now = Instant::now();
     assert!(st.is_demoted(0, now) && !st.is_demoted(1, now) && !st.is_demoted(2, now));
+}
+
+fn flaky_config(url: &str) -> RpcConfig {
+    let mut rpc: RpcConfig = crate::config::tests::defaults();
+    rpc.url = url.into();
+    rpc.pseudonym = "flaky".into();
+    rpc.max_retries = 0;
+    rpc.initial_backoff = Duration::from_millis(5);
+    rpc.max_backoff = Duration::from_millis(20);
+    rpc.head_check_interval = Duration::from_secs(3600);
+    rpc
+}
+
+/// Seven 500s in a row from the only provider: waited out, then the answer.
+#[tokio::test]
+async fn transient_failures_are_waited_out_not_fatal() {
+    let server = FlakyServer::start(7).await;
+    let providers = Providers::new("c", &flaky_config(&server.url)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(providers.head().await.unwrap_or_else(|e| panic!("{e}")), 0x10);
+    assert!(server.requests.load(std::sync::atomic::Ordering::SeqCst) >= 8);
+}
+
+/// Every provider failing past `give-up-after` is the one fault that stops ingest.
+#[tokio::test]
+async fn every_provider_down_past_the_deadline_is_an_error() {
+    let (a, b) = (FlakyServer::start(usize::MAX).await, FlakyServer::start(usize::MAX).await);
+    let mut cfg = flaky_config(&a.url);
+    cfg.give_up_after = Duration::from_millis(150);
+    cfg.fallbacks = vec![crate::config::ProviderConfig {
+        url: b.url.clone(),
+        pseudonym: "flaky-b".into(),
+        ws_url: String::new(),
+    }];
+    let providers = Providers::new("c", &cfg).unwrap_or_else(|e| panic!("{e}"));
+    let err = providers.head().await.err();
+    assert!(matches!(err, Some(Error::ProvidersDown { call: "eth_blockNumber", .. })), "{err:?}");
+    let text = err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(text.contains("HTTP error 500"), "the last cause is named: {text}");
+    assert!(b.requests.load(std::sync::atomic::Ordering::SeqCst) > 1, "the fallback was tried too");
+}
+
+/// Shutdown ends a wait for a provider at once.
+#[tokio::test]
+async fn cancellation_ends_the_wait() {
+    let server = FlakyServer::start(usize::MAX).await;
+    let cancel = CancellationToken::new();
+    let providers = Providers::new("c", &flaky_config(&server.url))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_cancel(cancel.clone());
+    cancel.cancel();
+    assert!(matches!(providers.head().await, Err(Error::Cancelled { .. })));
 }
