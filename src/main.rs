@@ -271,10 +271,13 @@ async fn verify(cfg: &Config, from: u64, to: u64) -> anyhow::Result<ExitCode> {
         r.header_ok,
         r.complete,
         r.flagged_verified,
-        r.holes.len()
+        r.hole_heights().count()
     );
     for h in &r.holes {
-        println!("  hole {}: {}", h.height, h.reason);
+        match h.from == h.to {
+            true => println!("  hole {}: {}", h.from, h.reason),
+            false => println!("  holes {}..={}: {}", h.from, h.to, h.reason),
+        }
     }
     for p in &r.problems {
         println!("  {p}");

@@ -202,16 +202,29 @@ pub async fn repair(cfg: &Config, from: u64, to: u64, cancel: &CancellationToken
     let crawler = connect_until(cfg, cancel).await?;
     crawler.claim_epoch().await?;
     let holes = RedisHoles::connect(&cfg.redis.url, &cfg.kafka.topic_prefix, &cfg.chain.name).await?;
-    let mut targets: std::collections::BTreeSet<u64> =
-        holes.list(from..=to).await?.into_iter().map(|h| h.height).collect();
-    let lake = crate::verify_lake::verify_lake(cfg, from, to).await?;
-    targets.extend(lake.holes.iter().map(|h| h.height));
-    let heights: Vec<u64> = targets.into_iter().collect();
-    let redriven = crawler.repair(&heights, cancel).await;
+    let lake = crate::verify_lake::LakeVerifier::open(cfg).await?;
+    let mut report = RepairReport::default();
+    // A window at a time: the heights to fill are those Redis names and those the lake lacks.
+    for (lo, hi) in crate::verify_lake::windows(from, to) {
+        let mut targets: std::collections::BTreeSet<u64> =
+            holes.list(lo..=hi).await?.into_iter().map(|h| h.height).collect();
+        let mut found = crate::verify_lake::LakeVerifyReport::default();
+        lake.check(lo, hi, &mut found).await?;
+        targets.extend(found.hole_heights());
+        let heights: Vec<u64> = targets.into_iter().collect();
+        let r = match crawler.repair(&heights, cancel).await {
+            Ok(r) => r,
+            Err(e) => {
+                crawler.rpc().release_key().await;
+                return Err(e.into());
+            }
+        };
+        report.targets += heights.len() as u64;
+        report.redriven += r;
+    }
     crawler.rpc().release_key().await;
-    let redriven = redriven?;
-    let holes_left = holes.list(from..=to).await?.into_iter().map(|h| h.height).collect();
-    Ok(RepairReport { targets: heights.len() as u64, redriven, holes_left })
+    report.holes_left = holes.list(from..=to).await?.into_iter().map(|h| h.height).collect();
+    Ok(report)
 }
 
 /// Runs the sink on the configured lake.

@@ -42,10 +42,11 @@ pub struct LakeVerifyReport {
     pub problems: Vec<String>,
 }
 
-/// A height of the range without a canonical verified block.
+/// Consecutive heights of the range without a canonical verified block, for one reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LakeHole {
-    pub height: u64,
+    pub from: u64,
+    pub to: u64,
     /// Why, in words (with the pending re-drive when Redis has one).
     pub reason: String,
 }
@@ -53,6 +54,19 @@ pub struct LakeHole {
 impl LakeVerifyReport {
     pub fn ok(&self) -> bool {
         self.problems.is_empty() && self.holes.is_empty()
+    }
+
+    /// Every height of every hole, lowest first.
+    pub fn hole_heights(&self) -> impl Iterator<Item = u64> + '_ {
+        self.holes.iter().flat_map(|h| h.from..=h.to)
+    }
+
+    /// Adds `height` to the holes, joining the previous run when it continues it.
+    fn hole(&mut self, height: u64, reason: String) {
+        match self.holes.last_mut() {
+            Some(h) if h.to + 1 == height && h.reason == reason => h.to = height,
+            _ => self.holes.push(LakeHole { from: height, to: height, reason }),
+        }
     }
 
     fn problem(&mut self, p: String) {
@@ -92,34 +106,59 @@ const HEADER_COLUMNS: [(&str, &str); 22] = [
 const QUANTITIES: [&str; 7] =
     ["number", "timestamp", "gasUsed", "gasLimit", "baseFeePerGas", "blobGasUsed", "excessBlobGas"];
 
-/// Re-checks Bronze for `from..=to`.
+/// Re-checks Bronze for `from..=to`, a window of heights at a time.
 pub async fn verify_lake(cfg: &Config, from: u64, to: u64) -> Result<LakeVerifyReport> {
     if to < from {
         return Err(PipelineError::EmptyRange { from, to });
     }
-    let ctx = pipeline::session(cfg).await?;
-    let jobs = chainlake_medallion::jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
-    let blocks_job = jobs.iter().find(|j| j.table().to_string() == "silver.blocks").ok_or_else(|| {
-        PipelineError::QueryShape {
-            query: "silver.blocks".into(),
-            expected: "a blocks job",
-            found: "none".into(),
-        }
-    })?;
-    let pending = pending_holes(cfg, from, to).await;
+    let verifier = LakeVerifier::open(cfg).await?;
     let mut report = LakeVerifyReport::default();
-    let mut lo = from;
-    while lo <= to {
-        let hi = to.min(lo.saturating_add(WINDOW - 1));
-        check_headers(&ctx, lo, hi, &mut report).await?;
-        find_holes(&ctx, cfg, blocks_job, lo, hi, &pending, &mut report).await?;
-        check_contents(&ctx, lo, hi, &mut report).await?;
-        lo = match hi.checked_add(1) {
-            Some(n) => n,
-            None => break,
-        };
+    for (lo, hi) in windows(from, to) {
+        verifier.check(lo, hi, &mut report).await?;
     }
     Ok(report)
+}
+
+/// `from..=to` in windows of [`WINDOW`] heights.
+pub fn windows(from: u64, to: u64) -> impl Iterator<Item = (u64, u64)> {
+    let mut next = Some(from).filter(|f| *f <= to);
+    std::iter::from_fn(move || {
+        let lo = next?;
+        let hi = to.min(lo.saturating_add(WINDOW - 1));
+        next = hi.checked_add(1).filter(|n| *n <= to);
+        Some((lo, hi))
+    })
+}
+
+/// The lake (every table registered once) and the holes store, for checks window by window.
+pub struct LakeVerifier<'a> {
+    cfg: &'a Config,
+    ctx: SessionContext,
+    blocks_job: Job,
+}
+
+impl<'a> LakeVerifier<'a> {
+    pub async fn open(cfg: &'a Config) -> Result<Self> {
+        let ctx = pipeline::session(cfg).await?;
+        let jobs = chainlake_medallion::jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
+        let blocks_job =
+            jobs.into_iter().find(|j| j.table().to_string() == "silver.blocks").ok_or_else(|| {
+                PipelineError::QueryShape {
+                    query: "silver.blocks".into(),
+                    expected: "a blocks job",
+                    found: "none".into(),
+                }
+            })?;
+        Ok(LakeVerifier { cfg, ctx, blocks_job })
+    }
+
+    /// Checks `lo..=hi` (at most a window), adding to `report`.
+    pub async fn check(&self, lo: u64, hi: u64, report: &mut LakeVerifyReport) -> Result<()> {
+        let pending = pending_holes(self.cfg, lo, hi).await;
+        check_headers(&self.ctx, lo, hi, report).await?;
+        find_holes(&self.ctx, self.cfg, &self.blocks_job, lo, hi, &pending, report).await?;
+        check_contents(&self.ctx, lo, hi, report).await
+    }
 }
 
 async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<String>>> {
@@ -211,7 +250,7 @@ async fn find_holes(
             Some(h) => format!("{why}; pending re-drive (reason {}, {} tries so far)", h.reason, h.tries),
             None => why,
         };
-        report.holes.push(LakeHole { height, reason });
+        report.hole(height, reason);
     }
     Ok(())
 }

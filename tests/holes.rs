@@ -56,7 +56,7 @@ async fn redis_holes(cfg: &Config, to: u64) -> Vec<u64> {
 async fn lake_holes(cfg: &Config, to: u64) -> Vec<(u64, String)> {
     pipeline::sink(cfg, Until::CaughtUp, &CancellationToken::new()).await.unwrap();
     let r = chainlake::verify_lake::verify_lake(cfg, 0, to).await.unwrap();
-    r.holes.into_iter().map(|h| (h.height, h.reason)).collect()
+    r.holes.into_iter().flat_map(|h| (h.from..=h.to).map(move |n| (n, h.reason.clone()))).collect()
 }
 
 /// Holes are recorded, named by `verify`, kept out of Silver; `repair` fills them.

@@ -37,14 +37,9 @@ fn sample(name: &str, labels: &[&str]) -> f64 {
 }
 
 fn stormy(cfg: &mut Config) {
-    cfg.rpc.max_retries = 0; // every fault reaches chainlake's own policy
-    cfg.rpc.request_timeout = Duration::from_millis(800);
-    cfg.rpc.initial_backoff = Duration::from_millis(10);
-    cfg.rpc.max_backoff = Duration::from_millis(100);
-    cfg.rpc.give_up_after = Duration::from_secs(120);
+    common::stormy(cfg);
     cfg.rpc.verify_attempts = 10;
     cfg.rpc.demotion_cooldown = Duration::from_millis(300);
-    cfg.rpc.poll_interval = Duration::from_millis(20);
     cfg.holes.initial_backoff = Duration::from_millis(200);
     cfg.holes.max_backoff = Duration::from_secs(1);
     cfg.holes.backfill_wait = Duration::from_secs(60);

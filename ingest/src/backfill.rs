@@ -295,9 +295,9 @@ impl<S: BlockSource, P: RecordSink, L: ChunkLeases> SharedBackfill<'_, S, P, L> 
                 return Ok((done, left.len() as u64));
             }
             let r = self.crawler.redrive_due(range.clone(), cancel).await?;
-            (done.tried, done.filled, done.failed) =
-                (done.tried + r.tried, done.filled + r.filled, done.failed + r.failed);
-            if r.tried == 0 {
+            let tried = r.tried;
+            done += r;
+            if tried == 0 {
                 // Nothing due (or another worker re-drives them): wait for the first hole to
                 // fall due, or the deadline.
                 let wait = u64::try_from(first_due - crate::follow::now_millis()).unwrap_or(0);

@@ -159,6 +159,18 @@ pub fn test_config(name: &str, lake_root: &str) -> Config {
     c
 }
 
+/// A provider policy for fronts that fault and lie: every fault reaches chainlake's own
+/// policy (no retries in the transport layer), short timeouts and backoffs.
+pub fn stormy(cfg: &mut Config) {
+    cfg.rpc.max_retries = 0;
+    cfg.rpc.request_timeout = Duration::from_millis(800);
+    cfg.rpc.initial_backoff = Duration::from_millis(10);
+    cfg.rpc.max_backoff = Duration::from_millis(100);
+    cfg.rpc.give_up_after = Duration::from_secs(120);
+    cfg.rpc.max_failures = 3;
+    cfg.rpc.poll_interval = Duration::from_millis(20);
+}
+
 /// The same, with the lake on the S3 server under a fresh prefix.
 pub fn s3_config(name: &str) -> Config {
     require(&[Service::S3]);

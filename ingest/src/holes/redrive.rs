@@ -39,6 +39,14 @@ pub struct RedriveReport {
     pub failed: u64,
 }
 
+impl std::ops::AddAssign for RedriveReport {
+    fn add_assign(&mut self, other: Self) {
+        self.tried += other.tried;
+        self.filled += other.filled;
+        self.failed += other.failed;
+    }
+}
+
 impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     /// Re-drives up to `holes.batch` holes of `range` that are due now, taking them so that no
     /// other process re-drives them at the same time.
