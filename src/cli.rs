@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use chainlake::pipeline;
+use chainlake_medallion::jobs::schedule::Cadence;
+use chainlake_medallion::lake::maintenance::Maintenance;
 use chainlake_medallion::lake::Layer;
-use chainlake_medallion::maintenance::Maintenance;
-use chainlake_medallion::schedule::Cadence;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

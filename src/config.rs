@@ -7,7 +7,7 @@ use chainlake_decode::AbiConfig;
 use chainlake_ingest::config::{BackfillConfig, ChainConfig, HolesConfig, InvalidConfig, RpcConfig};
 use chainlake_ingest::devnet::TrafficConfig;
 use chainlake_ingest::keys::config::KeysConfig;
-use chainlake_ingest::keys::scylla::ScyllaConfig;
+use chainlake_ingest::keys::ledger::scylla::ScyllaConfig;
 use chainlake_medallion::config::{LakeConfig, MedallionConfig, SinkConfig};
 use chainlake_wire::KafkaConfig;
 use figment::providers::{Env, Format, Toml};
@@ -43,7 +43,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Dremio, when `url` is set: `dremio bootstrap` and metadata refreshes.
     #[serde(default)]
-    pub dremio: crate::dremio::DremioConfig,
+    pub dremio: crate::dremio::settings::DremioConfig,
     pub devnet: DevnetConfig,
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use chainlake_ingest::crawler::CrawlStats;
+use chainlake_ingest::crawl::CrawlStats;
 use chainlake_ingest::devnet::{self, Anvil, Artifacts, Ledger, TrafficConfig};
 use chainlake_medallion::bronze::{SinkStats, Until};
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::pipeline::{self, PipelineError, Result};
+use crate::error::{PipelineError, Result};
+use crate::pipeline;
 
 /// What a demo run did.
 #[derive(Debug)]

@@ -5,15 +5,15 @@
 //! `metrics.ready-within` and has not failed since, 503 otherwise, with a JSON body naming each
 //! dependency's state either way. Kafka, Redis and the lake are probed every
 //! `metrics.probe-interval`; the node is judged by its answers to the command's own requests
-//! (`chainlake_ingest::readiness`), never probed. Reads the readiness table, writes the
+//! (`chainlake_ingest::rpc::readiness`), never probed. Reads the readiness table, writes the
 //! `chainlake_dependency_ready` gauges.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chainlake_ingest::probe::KafkaProbe;
-use chainlake_ingest::readiness::{self, Dependency, Report};
+use chainlake_ingest::rpc::probe::KafkaProbe;
+use chainlake_ingest::rpc::readiness::{self, Dependency, Report};
 use chainlake_medallion::deltalake::{ObjectStore, ObjectStoreError};
 use chainlake_medallion::lake::Lake;
 use http_body_util::Full;

@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use chainlake_ingest::keys::lease::RedisKeyLeases;
-use chainlake_ingest::keys::ledger::{AnyLedger, UsageLedger, OBSERVED, RESERVED};
+use chainlake_ingest::keys::ledger::{any::AnyLedger, UsageLedger, OBSERVED, RESERVED};
 use chainlake_ingest::keys::monitor::{MonitorReport, MonitorUntil};
 use chainlake_ingest::keys::pool::KeyPool;
 use chainlake_ingest::keys::KeyError;
-use chainlake_ingest::providers::Providers;
+use chainlake_ingest::rpc::providers::Providers;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::pipeline::Result;
+use crate::error::Result;
 
 /// This process in leases: host and pid.
 pub fn replica_name() -> String {
@@ -46,7 +46,7 @@ async fn pool_when_reachable(cfg: &Config, cancel: &CancellationToken) -> Result
     let mut wait = std::time::Duration::from_millis(200);
     loop {
         match pool(cfg).await {
-            Err(crate::pipeline::PipelineError::Keys(e @ KeyError::Store { .. })) => {
+            Err(crate::error::PipelineError::Keys(e @ KeyError::Store { .. })) => {
                 tracing::warn!(chain = %cfg.chain.name, error = %e, retry_in = ?wait,
                     "key store unreachable at start: no request is sent until it answers");
                 tokio::select! {
@@ -80,8 +80,7 @@ pub async fn status(cfg: &Config) -> Result<Vec<KeyStatus>> {
     let pool = pool(cfg).await?;
     let candidates = pool.candidates().await?;
     let names: Vec<String> = pool.keys().iter().map(|k| k.pseudonym.clone()).collect();
-    let observed =
-        observed_ledger(cfg).await?.usage(&names, chainlake_ingest::usage::now_ms() as u64).await?;
+    let observed = observed_ledger(cfg).await?.usage(&names, chainlake_wire::clock::now_ms() as u64).await?;
     Ok(pool
         .keys()
         .iter()

@@ -8,7 +8,7 @@ use anyhow::Context;
 use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_ingest::devnet::{self, Artifacts, TrafficConfig};
-use chainlake_ingest::readiness::Dependency;
+use chainlake_ingest::rpc::readiness::Dependency;
 use chainlake_medallion::bronze::Until;
 use chainlake_medallion::jobs::Refresh;
 use clap::Parser;
@@ -171,7 +171,7 @@ async fn demo(
             .context("starting local services")?;
     }
     // A demo run owns its namespace: fresh topics and a fresh local lake.
-    let run_id = chainlake::unix_secs();
+    let run_id = chainlake_wire::clock::unix_seconds();
     cfg.kafka.topic_prefix = format!("demo-{run_id}.");
     if !cfg.lake.root.contains("://") {
         cfg.lake.root = format!("{}/demo", cfg.lake.root.trim_end_matches('/'));
@@ -221,8 +221,8 @@ async fn keys_monitor(cfg: &Config, caught_up: bool, cancel: &CancellationToken)
 /// Every RPC request of this process goes to `{chain}.ops.rpc_usage` (the usage ledger's feed).
 fn usage_feed(cfg: &Config) -> anyhow::Result<()> {
     let replica = chainlake::keys::replica_name();
-    let feed = chainlake_ingest::usage::KafkaUsage::start(&cfg.kafka, &cfg.chain.name, &replica)?;
-    chainlake_ingest::usage::install(feed);
+    let feed = chainlake_ingest::rpc::usage::KafkaUsage::start(&cfg.kafka, &cfg.chain.name, &replica)?;
+    chainlake_ingest::rpc::usage::install(feed);
     Ok(())
 }
 
@@ -241,7 +241,7 @@ async fn backfill(
     let (from, to) = (*range.start(), *range.end());
     usage_feed(&cfg)?;
     let report = pipeline::backfill_shared(&cfg, from, to, restart, bar, cancel).await;
-    chainlake_ingest::usage::finish().await;
+    chainlake_ingest::rpc::usage::finish().await;
     let report = report?;
     println!(
         "backfill {from}..={to}: this process published {} blocks, {} txs, {} logs in {} chunks; \
@@ -289,7 +289,7 @@ async fn verify(cfg: &Config, from: u64, to: u64) -> anyhow::Result<ExitCode> {
 async fn follow(cfg: &Config, from: Option<u64>, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
     usage_feed(cfg)?;
     let stats = pipeline::follow(cfg, from, cancel).await;
-    chainlake_ingest::usage::finish().await;
+    chainlake_ingest::rpc::usage::finish().await;
     println!("{:?}", stats?);
     Ok(ExitCode::SUCCESS)
 }
@@ -297,8 +297,8 @@ async fn follow(cfg: &Config, from: Option<u64>, cancel: &CancellationToken) -> 
 /// `chainlake repair`: exits 0 when the range has no hole left, 4 when some are left.
 async fn repair(cfg: &Config, from: u64, to: u64, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
     usage_feed(cfg)?;
-    let r = pipeline::repair(cfg, from, to, cancel).await;
-    chainlake_ingest::usage::finish().await;
+    let r = chainlake::repair::repair(cfg, from, to, cancel).await;
+    chainlake_ingest::rpc::usage::finish().await;
     let r = r?;
     println!(
         "repair {from}..={to}: {} heights to fill, {} fetched again, {} filled, {} holes left {:?}",

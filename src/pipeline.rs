@@ -3,81 +3,30 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chainlake_ingest::backfill::{BackfillPlan, Leases, SharedBackfill, SharedReport};
-use chainlake_ingest::crawler::{CrawlStats, Crawler};
+use chainlake_ingest::crawl::backfill::{BackfillPlan, Leases, SharedBackfill, SharedReport};
+use chainlake_ingest::crawl::progress::Progress;
+use chainlake_ingest::crawl::window_store::WindowStore;
+use chainlake_ingest::crawl::{CrawlStats, Crawler};
 use chainlake_ingest::holes::redis::RedisHoles;
-use chainlake_ingest::holes::{HoleStore, RedriveReport};
-use chainlake_ingest::progress::Progress;
 use chainlake_ingest::publish::{ensure_topics, Publisher};
-use chainlake_ingest::window_store::WindowStore;
 
 use chainlake_decode::Registry;
 use chainlake_medallion::bronze::{BronzeSink, SinkStats, Until, REJECTED_TABLE};
 use chainlake_medallion::deltalake::arrow::array::RecordBatch;
-use chainlake_medallion::deltalake::arrow::error::ArrowError;
 use chainlake_medallion::deltalake::arrow::util::display::array_value_to_string;
 use chainlake_medallion::deltalake::arrow::util::pretty::pretty_format_batches;
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
+use chainlake_medallion::jobs::schedule::{AfterRun, Cadence, Schedule};
 use chainlake_medallion::jobs::{self, JobReport, Refresh, RunLimits};
+use chainlake_medallion::lake::maintenance::{self, Maintenance, MaintenanceReport, TableCheck};
 use chainlake_medallion::lake::{Lake, Layer};
-use chainlake_medallion::maintenance::{self, Maintenance, MaintenanceReport, TableCheck};
-use chainlake_medallion::schedule::{AfterRun, Cadence, Schedule};
 use chainlake_wire::{TopicKind, Topics};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::dremio::{BootstrapPlan, Refresher};
+pub use crate::error::{PipelineError, Result};
 use crate::ticks::RedisTicks;
-
-/// Errors of the wiring layer: one of the stages failed, or the demo found a mismatch.
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    #[error(transparent)]
-    Ingest(Box<chainlake_ingest::Error>),
-    #[error(transparent)]
-    Medallion(#[from] chainlake_medallion::Error),
-    /// A spawned stage panicked or was aborted.
-    #[error("task {task} failed: {source}")]
-    Task {
-        task: &'static str,
-        #[source]
-        source: tokio::task::JoinError,
-    },
-    /// A result could not be rendered as text.
-    #[error("rendering a query result failed: {source}")]
-    Render {
-        #[source]
-        source: ArrowError,
-    },
-    /// A run ended with less done than it was asked for.
-    #[error("{what} did {done} of {expected}")]
-    Incomplete { what: &'static str, done: u64, expected: u64 },
-    /// A query returned something other than the shape its caller reads.
-    #[error("query {query:?}: expected {expected}, found {found}")]
-    QueryShape { query: String, expected: &'static str, found: String },
-    /// A benchmark could not run one of its steps.
-    #[error("bench: {0}")]
-    Bench(String),
-    /// `--from` above `--to`.
-    #[error("empty range: --from {from} is above --to {to}")]
-    EmptyRange { from: u64, to: u64 },
-    #[error(transparent)]
-    Keys(#[from] chainlake_ingest::keys::KeyError),
-    /// `[abi]`: a file, ABI or binding that does not load.
-    #[error(transparent)]
-    Abi(#[from] chainlake_decode::AbiError),
-    /// `[dremio]`: a bootstrap step or its configuration.
-    #[error(transparent)]
-    Dremio(#[from] crate::dremio::DremioError),
-}
-
-pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
-
-impl From<chainlake_ingest::Error> for PipelineError {
-    fn from(e: chainlake_ingest::Error) -> Self {
-        PipelineError::Ingest(Box::new(e))
-    }
-}
 
 /// Connects to the configured node (checking it serves the configured chain), Kafka (creating
 /// the topics) and Redis (the persisted canonical window).
@@ -182,51 +131,6 @@ pub async fn follow(cfg: &Config, from: Option<u64>, cancel: &CancellationToken)
     Ok(stats)
 }
 
-/// What `chainlake repair` did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RepairReport {
-    /// Heights of the range the lake lacks (no canonical verified block) or a hole names.
-    pub targets: u64,
-    pub redriven: RedriveReport,
-    /// Holes of the range left after the repair.
-    pub holes_left: Vec<u64>,
-}
-
-/// `chainlake repair --from A --to B`: fetches again every height of the range that is a hole
-/// (recorded in Redis, or found in the lake by [`crate::verify_lake`]) and publishes each one
-/// that proves; the sink and the medallion then take them in.
-pub async fn repair(cfg: &Config, from: u64, to: u64, cancel: &CancellationToken) -> Result<RepairReport> {
-    if to < from {
-        return Err(PipelineError::EmptyRange { from, to });
-    }
-    let crawler = connect_until(cfg, cancel).await?;
-    crawler.claim_epoch().await?;
-    let holes = RedisHoles::connect(&cfg.redis.url, &cfg.kafka.topic_prefix, &cfg.chain.name).await?;
-    let lake = crate::verify_lake::LakeVerifier::open(cfg).await?;
-    let mut report = RepairReport::default();
-    // A window at a time: the heights to fill are those Redis names and those the lake lacks.
-    for (lo, hi) in crate::verify_lake::windows(from, to) {
-        let mut targets: std::collections::BTreeSet<u64> =
-            holes.list(lo..=hi).await?.into_iter().map(|h| h.height).collect();
-        let mut found = crate::verify_lake::LakeVerifyReport::default();
-        lake.check(lo, hi, &mut found).await?;
-        targets.extend(found.hole_heights());
-        let heights: Vec<u64> = targets.into_iter().collect();
-        let r = match crawler.repair(&heights, cancel).await {
-            Ok(r) => r,
-            Err(e) => {
-                crawler.rpc().release_key().await;
-                return Err(e.into());
-            }
-        };
-        report.targets += heights.len() as u64;
-        report.redriven += r;
-    }
-    crawler.rpc().release_key().await;
-    report.holes_left = holes.list(from..=to).await?.into_iter().map(|h| h.height).collect();
-    Ok(report)
-}
-
 /// Runs the sink on the configured lake.
 pub async fn sink(cfg: &Config, until: Until, cancel: &CancellationToken) -> Result<SinkStats> {
     let lake = Lake::new(&cfg.lake)?;
@@ -285,7 +189,7 @@ pub fn registry(cfg: &Config) -> Result<Arc<Registry>> {
 
 /// `[medallion]`'s limits, decoding with `[abi]`'s registry.
 pub fn limits(cfg: &Config) -> Result<RunLimits> {
-    Ok(RunLimits { registry: registry(cfg)?, ..cfg.medallion.limits() })
+    Ok(RunLimits { registry: registry(cfg)?, ..RunLimits::from(&cfg.medallion) })
 }
 
 /// Runs the jobs every `every` until `cancel`, each tick once across every scheduler of the

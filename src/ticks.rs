@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chainlake_medallion::schedule::TickLease;
+use chainlake_medallion::jobs::schedule::TickLease;
 use chainlake_medallion::Error;
 use redis::aio::MultiplexedConnection;
 

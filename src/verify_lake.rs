@@ -17,14 +17,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use chainlake_ingest::config::VerifyMode;
 use chainlake_ingest::holes::redis::RedisHoles;
 use chainlake_ingest::holes::{Hole, HoleStore};
-use chainlake_ingest::verify::verify_header;
-use chainlake_medallion::canonical::lake::canonical_heights;
+use chainlake_ingest::rpc::verify::verify_header;
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
-use chainlake_medallion::job::Job;
+use chainlake_medallion::jobs::canonical::lake::canonical_heights;
+use chainlake_medallion::jobs::spec::Job;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::pipeline::{self, PipelineError, Result};
+use crate::error::{PipelineError, Result};
+use crate::pipeline;
 
 /// Heights read per query.
 const WINDOW: u64 = 10_000;

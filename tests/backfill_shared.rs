@@ -14,7 +14,7 @@ use std::time::Duration;
 use alloy::rpc::client::ClientBuilder;
 use chainlake::config::Config;
 use chainlake::pipeline;
-use chainlake_ingest::backfill::ChunkLeases;
+use chainlake_ingest::crawl::backfill::ChunkLeases;
 use chainlake_ingest::devnet::{bulk, Anvil, Artifacts};
 use chainlake_medallion::bronze::Until;
 use serde_json::Value;
@@ -146,7 +146,7 @@ fn end_offsets(brokers: &str, topic: &str) -> i64 {
 /// is not claimed again (the claim checks `done` in the same step).
 #[tokio::test]
 async fn a_completed_chunk_cannot_be_claimed_again() {
-    use chainlake_ingest::backfill::{BackfillPlan, Leases};
+    use chainlake_ingest::crawl::backfill::{BackfillPlan, Leases};
     let cfg = common::test_config("leases", "/tmp/unused");
     let plan = BackfillPlan { from: 0, to: 999, chunk_size: 100 };
     let ns = common::unique("leases");

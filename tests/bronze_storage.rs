@@ -7,8 +7,8 @@ mod common;
 
 use chainlake::config::Config;
 use chainlake::pipeline;
+use chainlake_ingest::crawl::transform::transform_block;
 use chainlake_ingest::publish::{ensure_topics, Publisher};
-use chainlake_ingest::transform::transform_block;
 use chainlake_medallion::bronze::Until;
 use chainlake_wire::{TopicKind, Topics};
 use rdkafka::config::ClientConfig;

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use chainlake::config::Config;
 use chainlake::pipeline;
-use chainlake_ingest::crawler::CrawlStats;
+use chainlake_ingest::crawl::window_store::WindowStore;
+use chainlake_ingest::crawl::CrawlStats;
 use chainlake_ingest::devnet::Anvil;
-use chainlake_ingest::window_store::WindowStore;
 use chainlake_medallion::bronze::Until;
 use common::node;
 use common::proxy::Proxy;

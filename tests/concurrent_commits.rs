@@ -11,7 +11,7 @@ mod common;
 use std::sync::Arc;
 
 use chainlake::config::Config;
-use chainlake_medallion::bronze::txn_version;
+use chainlake_medallion::lake::txn::txn_version;
 use chainlake_medallion::lake::{Lake, Layer};
 use deltalake::arrow::array::{Int64Array, RecordBatch};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};

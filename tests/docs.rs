@@ -40,7 +40,7 @@ fn metric_names_are_unique_and_prefixed() {
 #[tokio::test]
 async fn tables_md_lists_every_column() {
     use chainlake_medallion::bronze::{bronze_schema, rejected_schema, REJECTED_TABLE};
-    use chainlake_medallion::catalog::{new_session, register_batches};
+    use chainlake_medallion::jobs::catalog::{new_session, register_batches};
     use chainlake_medallion::jobs::{execute, load_jobs};
     use chainlake_medallion::lake::Layer;
     use chainlake_wire::TopicKind;

@@ -122,7 +122,7 @@ async fn backfill_and_follow_survive_a_fault_storm() {
 /// A small bulk chain backfilled through a front that tampers with every receipts answer.
 async fn backfill_through_a_tamperer(
     cfg: &mut Config,
-) -> (chainlake_ingest::devnet::Anvil, bulk::BulkChain, chainlake_ingest::crawler::CrawlStats) {
+) -> (chainlake_ingest::devnet::Anvil, bulk::BulkChain, chainlake_ingest::crawl::CrawlStats) {
     let anvil = common::anvil(cfg, &[]).await;
     let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir()).unwrap();
     let chain = bulk::fill(&anvil.url(), &artifacts, 3, 4).await.unwrap();

@@ -82,7 +82,7 @@ async fn holes_are_named_by_verify_and_filled_by_repair() {
     assert_eq!(rows[0][0], "0", "no block of a lying answer reached Bronze");
 
     front.calm();
-    let repaired = pipeline::repair(&cfg, 0, last, &CancellationToken::new()).await.unwrap();
+    let repaired = chainlake::repair::repair(&cfg, 0, last, &CancellationToken::new()).await.unwrap();
     assert_eq!((repaired.targets, repaired.redriven.filled), (2, 2), "{repaired:?}");
     assert!(repaired.holes_left.is_empty(), "{repaired:?}");
     assert!(lake_holes(&cfg, last).await.is_empty());

@@ -15,8 +15,8 @@ use std::time::Duration;
 use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_medallion::bronze::Until;
+use chainlake_medallion::jobs::schedule::Cadence;
 use chainlake_medallion::jobs::{load_jobs, JobReport, Refresh};
-use chainlake_medallion::schedule::Cadence;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +38,7 @@ async fn tables(cfg: &Config) -> BTreeMap<String, Vec<String>> {
 
 /// Follows the node from `from` up to `tip`, sinks what was published into Bronze, and
 /// returns the height the follower resumes at.
-async fn to_bronze(cfg: &Config, crawler: &chainlake_ingest::crawler::Crawler, from: u64, tip: u64) -> u64 {
+async fn to_bronze(cfg: &Config, crawler: &chainlake_ingest::crawl::Crawler, from: u64, tip: u64) -> u64 {
     let cancel = CancellationToken::new();
     let (_stop, stop_rx) = tokio::sync::watch::channel(Some(tip));
     crawler.follow(from, stop_rx, Duration::from_millis(20), 4, &cancel).await.unwrap();
@@ -227,8 +227,8 @@ async fn two_cron_schedulers_run_each_tick_once() {
 /// `at_start`: the cadence also ticks when the schedulers start.
 async fn two_schedulers(cadence: Cadence, name: &str, at_start: bool) {
     use chainlake::ticks::RedisTicks;
+    use chainlake_medallion::jobs::schedule::Schedule;
     use chainlake_medallion::lake::Lake;
-    use chainlake_medallion::schedule::Schedule;
 
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::test_config(name, dir.path().to_str().unwrap());

@@ -19,7 +19,7 @@ use std::time::Duration;
 use chainlake::config::Config;
 use chainlake::pipeline;
 use chainlake_ingest::publish::{ensure_topics, Publisher};
-use chainlake_medallion::maintenance::Maintenance;
+use chainlake_medallion::lake::maintenance::Maintenance;
 use chainlake_wire::Topics;
 use common::sink::{
     assert_exactly_once, committed_past, produce, setup, sink_process, written, PER_BUNDLE, RECORDS,

@@ -6,8 +6,8 @@
 
 mod common;
 
-use chainlake_ingest::keys::ledger::{AnyLedger, Usage, UsageLedger, OBSERVED, RESERVED};
-use chainlake_ingest::keys::scylla::ScyllaConfig;
+use chainlake_ingest::keys::ledger::scylla::ScyllaConfig;
+use chainlake_ingest::keys::ledger::{any::AnyLedger, KeyUsage, UsageLedger, OBSERVED, RESERVED};
 
 const MINUTE: u64 = 60_000;
 const DAY: u64 = 24 * 60 * MINUTE;
@@ -27,11 +27,11 @@ async fn ledger_body(reserved: AnyLedger, observed: AnyLedger) {
     observed.add("k1", this_minute, 40).await.unwrap();
     let keys = ["k1".to_owned(), "k2".to_owned(), "k3".to_owned()];
     let r = reserved.usage(&keys, now).await.unwrap();
-    assert_eq!(r[0], Usage { last_minute: 5, last_24h: 112, today: 12 });
-    assert_eq!(r[1], Usage { last_minute: 0, last_24h: 1, today: 1 });
-    assert_eq!(r[2], Usage::default(), "a key never used");
+    assert_eq!(r[0], KeyUsage { last_minute: 5, last_24h: 112, today: 12 });
+    assert_eq!(r[1], KeyUsage { last_minute: 0, last_24h: 1, today: 1 });
+    assert_eq!(r[2], KeyUsage::default(), "a key never used");
     let o = observed.usage(&keys, now).await.unwrap();
-    assert_eq!(o[0], Usage { last_minute: 0, last_24h: 40, today: 40 }, "the observed ledger is its own");
+    assert_eq!(o[0], KeyUsage { last_minute: 0, last_24h: 40, today: 40 }, "the observed ledger is its own");
 }
 
 async fn run(scylla: &ScyllaConfig, name: &str) {

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use alloy_dyn_abi::DynSolValue;
 use alloy_primitives::{Address, B256};
 
-use crate::registry::{EventEntry, FunctionEntry, Origin, Registry};
+use crate::entries::{EventEntry, FunctionEntry, Origin};
+use crate::registry::Registry;
 use crate::signatures::{db, plain_split};
 use crate::value::{json, Arg};
 

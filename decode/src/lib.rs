@@ -9,29 +9,16 @@
 
 mod builtin;
 mod decoder;
+mod entries;
+mod error;
 mod lookup;
 mod registry;
 mod signatures;
 pub mod value;
 
-use std::path::PathBuf;
-
 pub use decoder::{Decoded, Status};
+pub use entries::Origin;
+pub use error::AbiError;
 pub use lookup::Candidate;
-pub use registry::{parse_abi, AbiConfig, Binding, Origin, Registry};
+pub use registry::{parse_abi, AbiConfig, Binding, Registry};
 pub use value::Arg;
-
-/// A registry that could not be built: the file, ABI or binding, and why.
-#[derive(Debug, thiserror::Error)]
-pub enum AbiError {
-    #[error("ABI file {}: {reason}", file.display())]
-    File { file: PathBuf, reason: String },
-    #[error("ABI directory {}: {reason}", dir.display())]
-    Dir { dir: PathBuf, reason: String },
-    #[error("ABI {name}: {reason}")]
-    Abi { name: String, reason: String },
-    #[error("built-in ABI {name}: {reason}")]
-    BuiltIn { name: &'static str, reason: String },
-    #[error("[[abi.contracts]] address {address}: {reason}")]
-    Binding { address: String, reason: String },
-}

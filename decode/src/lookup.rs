@@ -3,7 +3,8 @@
 
 use alloy_primitives::B256;
 
-use crate::registry::{Origin, Registry};
+use crate::entries::Origin;
+use crate::registry::Registry;
 use crate::signatures::db;
 use crate::value::unhex;
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use alloy_json_abi::{Event, Function};
 use alloy_primitives::B256;
 
-use crate::registry::{EventEntry, FunctionEntry};
+use crate::entries::{EventEntry, FunctionEntry};
 
 const FUNCTIONS: &[u8] = include_bytes!("../signatures/functions.txt.gz");
 const EVENTS: &[u8] = include_bytes!("../signatures/events.txt.gz");

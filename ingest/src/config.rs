@@ -31,8 +31,8 @@ fn all_senders() -> f64 {
 
 impl ChainConfig {
     /// What verification checks beyond the roots (`chain.verify-senders`).
-    pub fn verify_options(&self) -> crate::verify::VerifyOptions {
-        crate::verify::VerifyOptions { senders: self.verify_senders }
+    pub fn verify_options(&self) -> crate::rpc::verify::VerifyOptions {
+        crate::rpc::verify::VerifyOptions { senders: self.verify_senders }
     }
 
     /// Refuses a sender fraction outside 0..=1.

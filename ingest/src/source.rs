@@ -1,6 +1,6 @@
 //! The two roles the crawler drives: a [`BlockSource`] it reads the chain from and a
 //! [`RecordSink`] it publishes the records to. Production uses
-//! [`crate::providers::Providers`] (JSON-RPC, failover) and [`crate::publish::Publisher`]
+//! [`crate::rpc::providers::Providers`] (JSON-RPC, failover) and [`crate::publish::Publisher`]
 //! (Kafka); the unit tests script both in process (`testing.rs`).
 
 use std::future::Future;
@@ -9,12 +9,14 @@ use alloy::primitives::B256;
 use chainlake_wire::{BlockBundle, ChainEventRecord, UnverifiedRecord};
 use tokio_util::sync::CancellationToken;
 
-use crate::heads::HeadCursor;
-use crate::rpc::RawBlock;
+use crate::rpc::raw::RawBlock;
 use crate::{Error, Result};
 
 /// Reads one chain: its head, its blocks with their receipts, and canonical hashes.
 pub trait BlockSource: Clone + Send + Sync + 'static {
+    /// Where a follower is in the source's head announcements (`()` for a source without).
+    type HeadCursor: Default + Send;
+
     /// Short chain name (topics, metrics).
     fn chain(&self) -> &str;
 
@@ -49,7 +51,7 @@ pub trait BlockSource: Clone + Send + Sync + 'static {
 
     /// Resolves when a head newer than the one `cursor` saw is announced; never, without
     /// announcements (the follower then polls).
-    fn next_head<'a>(&'a self, _cursor: &'a mut HeadCursor) -> impl Future<Output = ()> + Send + 'a {
+    fn next_head<'a>(&'a self, _cursor: &'a mut Self::HeadCursor) -> impl Future<Output = ()> + Send + 'a {
         std::future::pending()
     }
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use alloy::primitives::U256;
 use chainlake_decode::Registry;
-use chainlake_ingest::decoded::decode_bundle;
-use chainlake_ingest::transform::transform_block;
+use chainlake_ingest::crawl::transform::transform_block;
+use chainlake_ingest::publish::decoded::decode_bundle;
 use chainlake_wire::TxClass;
 use serde_json::Value;
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use alloy::primitives::U256;
-use chainlake_ingest::transform::transform_block;
+use chainlake_ingest::crawl::transform::transform_block;
 use chainlake_wire::hexnum::parse_u256;
 use chainlake_wire::TxClass;
 use serde_json::Value;

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chainlake_ingest::verify::{verify_block, verify_header, Reason, VerifyOptions};
+use chainlake_ingest::rpc::verify::{verify_block, verify_header, Reason, VerifyOptions};
 use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
@@ -32,7 +32,7 @@ fn block_numbers() -> Vec<u64> {
 }
 
 /// Verifies `block` as the block of its own height, every sender recovered.
-fn verify(block: &Value, receipts: &Value) -> Result<(), chainlake_ingest::verify::Failure> {
+fn verify(block: &Value, receipts: &Value) -> Result<(), chainlake_ingest::rpc::verify::Failure> {
     let height =
         block["number"].as_str().and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok());
     verify_block(block, receipts, height.unwrap_or(0), &VerifyOptions::default())

@@ -90,20 +90,14 @@ pub struct MedallionConfig {
     pub rows_per_commit: Option<u64>,
 }
 
-impl MedallionConfig {
-    /// What bounds one run of a job.
-    pub fn limits(&self) -> crate::jobs::RunLimits {
-        crate::jobs::RunLimits {
-            memory: self.memory_limit.0,
-            days_per_commit: self.days_per_commit,
-            rows_per_commit: self.rows_per_commit,
-            ..crate::jobs::RunLimits::default()
-        }
-    }
-}
+/// Memory a medallion run may use before it spills (bytes), unless configured.
+pub const DEFAULT_MEMORY: usize = 512 * 1024 * 1024;
+
+/// Days one commit writes at most, unless configured (a week: Gold's week-long windows).
+pub const DAYS_PER_COMMIT: usize = 7;
 
 fn default_days_per_commit() -> usize {
-    crate::incremental::slices::DAYS_PER_COMMIT
+    DAYS_PER_COMMIT
 }
 
 /// A size in bytes, written `512MiB`, `1GiB`, `1048576`.
@@ -111,7 +105,7 @@ fn default_days_per_commit() -> usize {
 pub struct ByteSize(pub usize);
 
 fn default_memory() -> ByteSize {
-    ByteSize(crate::jobs::DEFAULT_MEMORY)
+    ByteSize(DEFAULT_MEMORY)
 }
 
 impl<'de> Deserialize<'de> for ByteSize {

@@ -1,28 +1,20 @@
 //! chainlake-medallion: Kafka → Bronze Delta tables (exactly-once), then Silver and Gold.
 //!
-//! - [`lake`] resolves table locations (local directory or `s3://`) and writes Delta tables;
-//! - [`bronze`] is the sink: one Bronze table per topic, Kafka offsets in the Delta commit;
-//! - [`job`] reads the SQL files of `sql/` (compiled in) and [`jobs`] runs them on DataFusion
-//!   to build Silver and Gold, each job incrementally from its checkpoint ([`incremental`]);
-//! - [`decode_udf`] gives the SQL chainlake-decode's `decode_call` and `decode_event`, and
-//!   [`canonical`] the one canonical rule as `canonical_block(...)`;
-//! - [`catalog`] registers every table of a chain by name (`bronze.x`, `silver.x`, `gold.x`);
-//! - [`maintenance`] compacts, vacuums and checks tables; [`metrics`] lists every metric.
+//! One folder per role; no module imports one that imports it back (tests/layout):
+//! - [`lake`]: table locations (local directory or `s3://`), writing Delta tables, the `txn`
+//!   checkpoints inside commits, maintenance (compact, vacuum, checkpoint, check);
+//! - [`bronze`]: the sink, one Bronze table per topic, Kafka offsets in the Delta commit;
+//! - [`jobs`]: the SQL files of `sql/` run on DataFusion to build Silver and Gold — their specs,
+//!   the catalog of tables by name, the SQL functions (EVM words, decoding, the canonical
+//!   rule), incremental runs from each table's checkpoint, the schedule;
+//! - [`config`] (importing no sibling), [`error`], [`metrics`]: one list each.
 
 pub mod bronze;
-pub mod canonical;
-pub mod catalog;
 pub mod config;
-pub mod decode_udf;
 pub mod error;
-pub mod incremental;
-pub mod job;
 pub mod jobs;
 pub mod lake;
-pub mod maintenance;
 pub mod metrics;
-pub mod schedule;
-pub mod udf;
 
 /// Re-exported so dependants use the exact arrow/datafusion versions of the lake.
 pub use deltalake;

@@ -7,9 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use chainlake_medallion::catalog::new_session;
 use chainlake_medallion::deltalake::arrow::array::RecordBatch;
 use chainlake_medallion::deltalake::datafusion::assert_batches_eq;
+use chainlake_medallion::jobs::catalog::new_session;
 use chainlake_medallion::jobs::{execute, load_jobs};
 use chainlake_wire::{fixtures, BlockRecord, ChainEventRecord};
 
@@ -86,7 +86,7 @@ fn every_sql_file_has_a_golden_test() {
         .filter_map(|e| e.unwrap().path().file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
     assert_eq!(files, COVERED.iter().map(|s| s.to_string()).collect());
-    let built_in: BTreeSet<String> = chainlake_medallion::job::built_in_files()
+    let built_in: BTreeSet<String> = chainlake_medallion::jobs::spec::built_in_files()
         .iter()
         .map(|f| f.trim_end_matches(".sql").to_owned())
         .collect();

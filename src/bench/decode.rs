@@ -15,7 +15,7 @@ use chainlake_medallion::deltalake::arrow::datatypes::{DataType, Field, Schema};
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
 use serde_json::Value;
 
-use crate::pipeline::{PipelineError, Result};
+use crate::error::{PipelineError, Result};
 
 /// One recorded log, as bytes and as the lake's text.
 struct Log {
@@ -149,7 +149,7 @@ async fn sql_path(logs: &[Log], registry: &Arc<Registry>, rounds: u64) -> Result
     let ctx = SessionContext::new_with_config(
         chainlake_medallion::deltalake::datafusion::prelude::SessionConfig::new().with_target_partitions(1),
     );
-    chainlake_medallion::decode_udf::register(&ctx, registry);
+    chainlake_medallion::jobs::decode_udf::register(&ctx, registry);
     let names = ["address", "topic0", "topic1", "topic2", "topic3", "data"];
     let schema = Arc::new(Schema::new(names.map(|n| Field::new(n, DataType::Utf8, true)).to_vec()));
     let columns: Vec<ArrayRef> = (0..6)

@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use chainlake_ingest::config::VerifyMode;
 use chainlake_ingest::devnet::{bulk, Anvil, Artifacts};
-use chainlake_ingest::verify::{verify_block, VerifyOptions};
+use chainlake_ingest::rpc::verify::{verify_block, VerifyOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::{cpu_of, own_cpu, peak_rss_kib};
 use crate::config::Config;
-use crate::pipeline::{self, PipelineError, Result};
+use crate::error::{PipelineError, Result};
+use crate::pipeline;
 
 /// The figures of one `bench ingest` run.
 #[derive(Debug, Clone)]
@@ -137,7 +138,7 @@ impl IngestBench {
 pub async fn run(cfg: &mut Config, blocks: u64, txs_per_block: u64) -> Result<IngestBench> {
     let anvil = Anvil::spawn(&cfg.devnet.anvil_bin(), &["--disable-block-gas-limit"]).await?;
     cfg.rpc.set_primary(anvil.url(), format!("anvil-{}", anvil.port()), String::new());
-    cfg.kafka.topic_prefix = format!("bench-{}.", crate::unix_secs());
+    cfg.kafka.topic_prefix = format!("bench-{}.", chainlake_wire::clock::unix_seconds());
     let artifacts = Artifacts::load(&cfg.devnet.artifacts_dir())?;
     let started = Instant::now();
     let chain = bulk::fill(&cfg.rpc.url, &artifacts, blocks, txs_per_block).await?;
@@ -148,7 +149,7 @@ pub async fn run(cfg: &mut Config, blocks: u64, txs_per_block: u64) -> Result<In
     for round in 0..4 {
         let verify = if round % 2 == 0 { VerifyMode::Off } else { VerifyMode::Strict };
         cfg.chain.verify = verify;
-        cfg.kafka.topic_prefix = format!("bench-{}-{round}.", crate::unix_secs());
+        cfg.kafka.topic_prefix = format!("bench-{}-{round}.", chainlake_wire::clock::unix_seconds());
         let run = backfill(cfg, &anvil, chain.first_block, chain.last_block).await?;
         if verify == VerifyMode::Off {
             wall_unverified = wall_unverified.min(run.wall);
@@ -185,7 +186,7 @@ pub async fn run(cfg: &mut Config, blocks: u64, txs_per_block: u64) -> Result<In
 
 /// One backfill of the bench chain.
 struct Run {
-    stats: chainlake_ingest::crawler::CrawlStats,
+    stats: chainlake_ingest::crawl::CrawlStats,
     wall: Duration,
     requests: u64,
     our_cpu: Duration,

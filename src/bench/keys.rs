@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::pipeline::{PipelineError, Result};
+use crate::error::{PipelineError, Result};
 
 /// What one run measures.
 #[derive(Debug, Clone)]
@@ -52,7 +52,8 @@ pub async fn run(
     blocks_per_key: u64,
     rate: u32,
 ) -> Result<KeysBench> {
-    let dir = PathBuf::from(&cfg.lake.root).join(format!("bench-keys-{}", crate::unix_secs()));
+    let dir =
+        PathBuf::from(&cfg.lake.root).join(format!("bench-keys-{}", chainlake_wire::clock::unix_seconds()));
     std::fs::create_dir_all(&dir).map_err(|e| PipelineError::Bench(format!("{}: {e}", dir.display())))?;
     let mut runs = Vec::new();
     for (i, n) in counts.iter().enumerate() {
@@ -87,7 +88,8 @@ fn one_run(
     }
     std::fs::write(&config, toml).map_err(|e| PipelineError::Bench(format!("{}: {e}", config.display())))?;
     let exe = std::env::current_exe().map_err(|e| PipelineError::Bench(format!("own executable: {e}")))?;
-    let prefix = format!("{}bench-keys-{}-{i}.", cfg.kafka.topic_prefix, crate::unix_secs());
+    let prefix =
+        format!("{}bench-keys-{}-{i}.", cfg.kafka.topic_prefix, chainlake_wire::clock::unix_seconds());
     let started = Instant::now();
     let mut children = Vec::new();
     for (r, _) in keys.iter().enumerate() {

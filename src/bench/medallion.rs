@@ -16,7 +16,7 @@ use chainlake_wire::{fixtures, BlockRecord, LogRecord, TopicKind, TxClass, TxRec
 
 use super::own_cpu;
 use crate::config::Config;
-use crate::pipeline::{PipelineError, Result};
+use crate::error::{PipelineError, Result};
 
 /// The chain's shape.
 #[derive(Debug, Clone, Copy)]
@@ -243,13 +243,14 @@ fn timed(root: &Path, limits: &RunLimits, args: &[&str], name: &str) -> Result<(
 
 /// Runs the benchmark on a fresh local lake under `cfg.lake.root`.
 pub async fn run(cfg: &Config, shape: Shape) -> Result<MedallionBench> {
-    let root = PathBuf::from(&cfg.lake.root).join(format!("bench-medallion-{}", crate::unix_secs()));
+    let root = PathBuf::from(&cfg.lake.root)
+        .join(format!("bench-medallion-{}", chainlake_wire::clock::unix_seconds()));
     let lake = Lake::new(&chainlake_medallion::config::LakeConfig {
         root: root.display().to_string(),
         ..cfg.lake.clone()
     })?;
     let jobs = load_jobs(cfg.medallion.sql_dir.as_deref())?;
-    let limits = cfg.medallion.limits();
+    let limits = chainlake_medallion::jobs::RunLimits::from(&cfg.medallion);
     let b = shape.blocks();
     let step = (b / 100).max(1);
     let mut phases = Vec::new();

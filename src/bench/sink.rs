@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{own_cpu, peak_rss_kib, percentile, reset_peak_rss};
 use crate::config::Config;
-use crate::pipeline::Result;
+use crate::error::Result;
 
 /// One measured run.
 #[derive(Debug, Clone)]
@@ -133,7 +133,7 @@ fn lakes(cfg: &Config, s3_root: Option<&str>, run: &str) -> Vec<(String, LakeCon
 
 /// Runs both paths on the local lake (and on `s3_root` when given) with `rows` tx records.
 pub async fn run(cfg: &mut Config, rows: u64, s3_root: Option<&str>, broker: bool) -> Result<SinkBench> {
-    let run_id = crate::unix_secs().to_string();
+    let run_id = chainlake_wire::clock::unix_seconds().to_string();
     let generate = |first: u64, n: usize| -> Vec<Vec<u8>> {
         // Serialising a derived struct cannot fail; an empty payload would be rejected, not lost.
         (first..first + n as u64).map(|i| serde_json::to_vec(&tx(i)).unwrap_or_default()).collect()

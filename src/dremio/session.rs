@@ -4,12 +4,13 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use chainlake_medallion::incremental::JobReport;
-use chainlake_medallion::schedule::AfterRun;
+use chainlake_medallion::jobs::incremental::JobReport;
+use chainlake_medallion::jobs::schedule::AfterRun;
 use tokio::sync::Mutex;
 
+use super::api::{Api, ApiResponse, Http};
+use super::error::DremioError;
 use super::requests::{self, ApiRequest, S3Access};
-use super::{Api, ApiResponse, DremioError, Http};
 use crate::config::Config;
 
 /// What bootstrap found or did for one thing.
@@ -177,7 +178,8 @@ async fn ensure_dataset(api: &impl Api, auth: &str, path: &[String]) -> Result<O
 /// Returns what it found or did, in order.
 pub async fn bootstrap(api: &impl Api, plan: &BootstrapPlan) -> Result<Vec<(String, Outcome)>, DremioError> {
     let mut report = Vec::new();
-    let first = requests::first_user(&plan.user, &plan.password, crate::unix_secs() * 1000);
+    let first =
+        requests::first_user(&plan.user, &plan.password, chainlake_wire::clock::unix_seconds() * 1000);
     let r = api.send(&first, None).await?;
     // A server that has users answers 4xx: bootstrapped before, by us or by its operator.
     let outcome = match r.status {

@@ -7,8 +7,6 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field};
 
-use crate::records::{ChainEventKind, TxClass};
-
 /// How a Rust field type is stored in Bronze.
 pub trait ArrowColumn {
     /// `Option<T>` columns (and lists) may be null.
@@ -38,8 +36,6 @@ column!(u32 => DataType::Int64);
 column!(i64 => DataType::Int64);
 column!(bool => DataType::Boolean);
 column!(String => DataType::Utf8);
-column!(TxClass => DataType::Utf8);
-column!(ChainEventKind => DataType::Utf8);
 
 impl<T: ArrowColumn> ArrowColumn for Option<T> {
     const NULLABLE: bool = true;

@@ -11,6 +11,7 @@
 //!
 //! It depends on neither alloy nor Kafka nor Delta, so both sides build against it alone.
 
+pub mod clock;
 pub mod columns;
 pub mod hexnum;
 pub mod kafka;

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::columns::wire_record;
+use arrow_schema::DataType;
+
+use crate::columns::{wire_record, ArrowColumn};
 
 /// Version of the record layouts below; bump on any change. 3: `BlockRecord::publisher`
 /// (absent, null in Bronze, on version-2 records).
@@ -42,6 +44,19 @@ impl TxClass {
             TxClass::ContractDeploy => "contract_deploy",
             TxClass::ContractCall => "contract_call",
         }
+    }
+}
+
+// Enums travel as their snake_case names.
+impl ArrowColumn for TxClass {
+    fn data_type() -> DataType {
+        DataType::Utf8
+    }
+}
+
+impl ArrowColumn for ChainEventKind {
+    fn data_type() -> DataType {
+        DataType::Utf8
     }
 }
 

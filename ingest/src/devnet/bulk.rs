@@ -10,7 +10,8 @@ use alloy::primitives::{Address, U256};
 use alloy::rpc::client::RpcClient;
 use serde_json::{json, Value};
 
-use super::{rpc_err, Artifacts};
+use super::artifacts::Artifacts;
+use super::node::{manual_mining, rpc_err};
 use crate::{Error, Result};
 
 const GWEI: u128 = 1_000_000_000;
@@ -30,7 +31,7 @@ pub async fn fill(
     blocks: u64,
     txs_per_block: u64,
 ) -> Result<BulkChain> {
-    let (client, accounts) = super::manual_mining(rpc_url).await?;
+    let (client, accounts) = manual_mining(rpc_url).await?;
     let mut nonces = vec![0u64; accounts.len()];
     for (i, a) in accounts.iter().enumerate() {
         let n: alloy::primitives::U64 =

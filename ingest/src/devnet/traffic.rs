@@ -13,7 +13,9 @@ use alloy::rpc::client::RpcClient;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{rpc_err, Artifacts, Ledger};
+use super::artifacts::Artifacts;
+use super::ledger::Ledger;
+use super::node::{manual_mining, rpc_err};
 use crate::{Error, Result};
 
 /// How much traffic to send after the contracts are set up.
@@ -299,7 +301,7 @@ async fn send_one(
 /// Deploys tokens and a Uniswap V2 pool on the node at `rpc_url`, then sends the traffic.
 #[tracing::instrument(skip(rpc_url, artifacts))]
 pub async fn generate(rpc_url: &str, artifacts: &Artifacts, cfg: &TrafficConfig) -> Result<Ledger> {
-    let (client, accounts) = super::manual_mining(rpc_url).await?;
+    let (client, accounts) = manual_mining(rpc_url).await?;
     let methods = [&artifacts.erc20, &artifacts.weth, &artifacts.factory, &artifacts.router]
         .iter()
         .flat_map(|a| a.abi.functions())

@@ -14,15 +14,12 @@
 //! one (testing.rs).
 
 pub mod redis;
-mod redrive;
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-
-pub use redrive::{RedriveReport, MISSING};
 
 use crate::config::HolesConfig;
 use crate::Result;
@@ -31,7 +28,7 @@ use crate::Result;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hole {
     pub height: u64,
-    /// Why the last attempt failed (a [`crate::verify::Reason`] label).
+    /// Why the last attempt failed (a [`crate::rpc::verify::Reason`] label).
     pub reason: String,
     pub detail: String,
     /// The provider of the last answer (pseudonym).
@@ -66,6 +63,28 @@ pub trait HoleStore: Send + Sync + 'static {
     fn list(&self, range: RangeInclusive<u64>) -> BoxFuture<'_, Result<Vec<Hole>>>;
 }
 
+/// What re-driving holes did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RedriveReport {
+    /// Heights fetched again.
+    pub tried: u64,
+    /// Heights whose block proved and was published (their holes resolved).
+    pub filled: u64,
+    /// Heights still holes after this pass (due again later).
+    pub failed: u64,
+}
+
+impl std::ops::AddAssign for RedriveReport {
+    fn add_assign(&mut self, other: Self) {
+        self.tried += other.tried;
+        self.filled += other.filled;
+        self.failed += other.failed;
+    }
+}
+
+/// The reason of a height the lake lacks and no hole names (`chainlake repair`).
+pub const MISSING: &str = "missing";
+
 /// When a hole that failed `tries` re-drives is due again: `initial-backoff × 2^tries`, at
 /// most `max-backoff`, after `now` (Unix ms).
 pub fn next_try(cfg: &HolesConfig, tries: u32, now: i64) -> i64 {
@@ -77,9 +96,6 @@ pub fn next_try(cfg: &HolesConfig, tries: u32, now: i64) -> i64 {
 pub(crate) fn export(chain: &str, pending: u64) {
     metrics::gauge!(crate::metrics::HOLES, "chain" => chain.to_owned()).set(pending as f64);
 }
-
-#[cfg(test)]
-mod tests;
 
 #[cfg(test)]
 mod backoff {

@@ -61,7 +61,7 @@ impl RedisHoles {
     pub async fn connect(url: &str, namespace: &str, chain: &str) -> Result<Self> {
         let client = redis::Client::open(url).map_err(redis_err("open client"))?;
         let conn = client.get_multiplexed_async_connection().await.map_err(redis_err("connect"))?;
-        Ok(RedisHoles { conn, base: format!("chainlake:{namespace}{chain}:holes") })
+        Ok(RedisHoles { conn, base: crate::redis_keys::RedisKeys::new(namespace, chain).holes() })
     }
 
     fn keys(&self, script: &mut redis::ScriptInvocation<'_>) {

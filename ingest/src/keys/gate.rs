@@ -9,7 +9,7 @@ use super::lease::KeyLeases;
 use super::ledger::UsageLedger;
 use super::pool::{Denied, KeyPool};
 use crate::metrics as m;
-use crate::transport::RequestGate;
+use crate::rpc::transport::RequestGate;
 
 impl std::fmt::Display for Denied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

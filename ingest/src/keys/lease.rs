@@ -83,7 +83,7 @@ impl RedisKeyLeases {
         let conn = connect(url, chain).await?;
         Ok(RedisKeyLeases {
             conn,
-            base: format!("chainlake:{namespace}{chain}:keys"),
+            base: crate::redis_keys::RedisKeys::new(namespace, chain).key_leases(),
             chain: chain.to_owned(),
         })
     }

@@ -5,7 +5,7 @@
 //! - [`lease`]: at any instant a key is used by one replica only (Redis `SET NX PX` with a
 //!   fencing token, heartbeats, cooldowns shared by every replica);
 //! - [`ledger`]: rolling per-key request counts (per minute, last 24 h, per UTC day), in Redis
-//!   or [`scylla`];
+//!   or ScyllaDB ([`ledger::scylla`]);
 //! - [`pick`]: which key a replica takes (the least used among the free ones that have quota
 //!   left) and why it waits when none is free.
 //!
@@ -19,10 +19,7 @@ pub mod ledger;
 pub mod monitor;
 pub mod pick;
 pub mod pool;
-pub mod scylla;
 
-#[cfg(test)]
-mod fake;
 #[cfg(test)]
 mod pool_tests;
 

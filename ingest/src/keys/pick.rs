@@ -7,14 +7,14 @@
 //! the `SET NX`). With none to try it waits, saying which keys are held, cooling or parked.
 
 use super::lease::KeyState;
-use super::ledger::Usage;
+use super::ledger::KeyUsage;
 
 /// What is known of one key when choosing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub pseudonym: String,
     pub state: KeyState,
-    pub usage: Usage,
+    pub usage: KeyUsage,
     pub per_day: Option<u64>,
 }
 
@@ -114,7 +114,7 @@ mod tests {
         Candidate {
             pseudonym: name.into(),
             state: KeyState::default(),
-            usage: Usage { last_24h: used, ..Usage::default() },
+            usage: KeyUsage { last_24h: used, ..KeyUsage::default() },
             per_day: Some(1_000),
         }
     }

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Notify;
@@ -74,10 +74,6 @@ pub struct KeyPool<L: KeyLeases, U: UsageLedger> {
     held: Mutex<Option<Held>>,
     changed: Notify,
     sent: Vec<AtomicU64>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl<L: KeyLeases, U: UsageLedger> KeyPool<L, U> {
@@ -140,7 +136,7 @@ impl<L: KeyLeases, U: UsageLedger> KeyPool<L, U> {
     pub async fn candidates(&self) -> KeyResult<Vec<Candidate>> {
         let names: Vec<String> = self.keys.iter().map(|k| k.pseudonym.clone()).collect();
         let states = self.leases.states(&names).await?;
-        let usage = self.ledger.usage(&names, now_ms()).await?;
+        let usage = self.ledger.usage(&names, chainlake_wire::clock::now_ms() as u64).await?;
         Ok(self
             .keys
             .iter()
@@ -206,7 +202,8 @@ impl<L: KeyLeases, U: UsageLedger> KeyPool<L, U> {
             }
             want.min(left)
         };
-        if let Err(e) = self.ledger.add(&key.pseudonym, now_ms(), reserve).await {
+        if let Err(e) = self.ledger.add(&key.pseudonym, chainlake_wire::clock::now_ms() as u64, reserve).await
+        {
             tracing::warn!(chain = %self.chain, key = %key.pseudonym, error = %e, "usage ledger unreachable: not sending");
             return Err(Denied::NotLeased { key: key.pseudonym.clone() });
         }

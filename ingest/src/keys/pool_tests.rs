@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{KeysConfig, ResolvedKey};
-use super::fake::{MemoryKeyLeases, MemoryLedger};
 use super::pool::{Denied, KeyPool};
+use crate::test_utils::keys::{MemoryKeyLeases, MemoryLedger};
 
 type Pool = Arc<KeyPool<MemoryKeyLeases, MemoryLedger>>;
 

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use chainlake_wire::TopicKind;
 
 use super::buffer::Envelope;
-use super::state::{app_id, txn_version, TopicState};
-use super::stats::SinkStats;
+use super::sink_stats::SinkStats;
+use super::state::{app_id, TopicState};
+use crate::lake::txn::txn_version;
 use crate::lake::{Lake, Layer};
 use crate::Result;
 use chainlake_wire::schema::REJECTED_TABLE;

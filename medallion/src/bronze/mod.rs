@@ -14,8 +14,8 @@ mod latency;
 mod member;
 mod shape;
 mod sink;
+mod sink_stats;
 mod state;
-mod stats;
 
 pub use buffer::{buffer_for, Envelope, LateReject, RejectBuffer, TableBuffer};
 pub use chainlake_wire::schema::{
@@ -23,5 +23,4 @@ pub use chainlake_wire::schema::{
 };
 pub use latency::Latencies;
 pub use sink::{BronzeSink, Until};
-pub use state::txn_version;
-pub use stats::SinkStats;
+pub use sink_stats::SinkStats;

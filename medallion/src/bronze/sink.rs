@@ -27,9 +27,10 @@ use super::buffer::Envelope;
 use super::group::{start_offset, Loader, Offsets, Rebalanced, SinkContext, Stored};
 use super::idle::Watchdog;
 use super::member::Member;
-use super::state::{app_id, reject_app_id, txn_version, TopicState};
-use super::stats::SinkStats;
+use super::sink_stats::SinkStats;
+use super::state::{app_id, reject_app_id, TopicState};
 use crate::config::SinkConfig;
+use crate::lake::txn::txn_version;
 use crate::lake::{Lake, Layer};
 use crate::{Error, Result};
 

@@ -9,8 +9,9 @@ use deltalake::kernel::Transaction;
 use deltalake::DeltaTable;
 
 use super::buffer::{buffer_for, Envelope, RejectBuffer, TableBuffer};
-use super::stats::SinkStats;
+use super::sink_stats::SinkStats;
 use crate::config::SinkConfig;
+use crate::lake::txn::txn_version;
 use crate::lake::Lake;
 use crate::Result;
 
@@ -22,15 +23,6 @@ pub(super) fn app_id(sink_id: &str, topic: &str, partition: i32) -> String {
 /// The Delta `txn` app id of a topic-partition's rejects (in `_rejected`).
 pub(super) fn reject_app_id(sink_id: &str, topic: &str, partition: i32) -> String {
     format!("{sink_id}-rejected-{topic}-{partition}")
-}
-
-/// The last offset a table holds for `app_id`, from its Delta log.
-pub async fn txn_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>> {
-    let Ok(state) = table.snapshot() else { return Ok(None) };
-    state
-        .transaction_version(table.log_store().as_ref(), app_id)
-        .await
-        .map_err(crate::Error::delta("read txn", table.table_url()))
 }
 
 /// Brings `table` to its latest version and checks that each app id's `txn` version is the

@@ -4,9 +4,9 @@
 //! usage records; registered as the sink would write them.
 
 use chainlake_medallion::bronze::{buffer_for, Envelope};
-use chainlake_medallion::catalog::register_batches;
 use chainlake_medallion::deltalake::arrow::array::RecordBatch;
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
+use chainlake_medallion::jobs::catalog::register_batches;
 use chainlake_medallion::lake::Layer;
 use chainlake_wire::records::RpcUsageRecord;
 use chainlake_wire::{fixtures, BlockRecord, ChainEventRecord, LogRecord, TopicKind, TxClass, TxRecord};
