@@ -2,6 +2,22 @@
 -- and UTC day, with the method's name and signature where the call decodes. Reads
 -- silver.transactions (class contract_call; `failed` counts status 0) and silver.decoded_calls.
 -- partition: day
+--
+-- Calls per contract and 4-byte method selector per chain and UTC day, named where the calls
+-- decode (`silver.decoded_calls`). Partition: `day`.
+--
+-- | column | type | meaning |
+-- |---|---|---|
+-- | chain | text | chain name |
+-- | day | date | UTC day |
+-- | contract | text | called contract |
+-- | method_selector | text | first 4 bytes of the input |
+-- | method | text | the method's name where a call decoded, else NULL |
+-- | signature | text | its canonical signature |
+-- | calls | bigint | calls |
+-- | failed | bigint | calls with status 0 |
+-- | callers | bigint | distinct senders |
+-- | gas_used | bigint | gas used (NULL when no call has a receipt) |
 SELECT
   t.chain,
   t.block_date AS day,

@@ -4,6 +4,20 @@
 -- Before London (no base fee) the whole gas price is the recipient's. Where a transaction lacks
 -- its receipt, priority_fees_wei is NULL (txs_without_receipt says how many), never a false 0.
 -- partition: day
+--
+-- What each fee recipient earned, per chain and UTC day, ranked. Partition: `day`.
+--
+-- | column | type | meaning |
+-- |---|---|---|
+-- | chain | text | chain name |
+-- | day | date | UTC day |
+-- | fee_recipient | text | the block's beneficiary |
+-- | blocks | bigint | blocks it produced |
+-- | txs | bigint | transactions in them |
+-- | txs_without_receipt | bigint | of which without receipt |
+-- | priority_fees_wei | decimal(38,0) | priority fees earned; NULL when `txs_without_receipt` > 0 |
+-- | burnt_fees_wei | decimal(38,0) | base fee burnt in its blocks |
+-- | rank | bigint | 1 = earned the most that day / month (unknown earnings rank last) |
 WITH per_block AS (
   SELECT
     b.chain,

@@ -4,6 +4,31 @@
 -- receipt (txs_without_receipt > 0): never a 0 that pretends. Priority fee per gas (effective
 -- gas price minus base fee; the whole price before London) percentiles are DOUBLE.
 -- partition: day
+--
+-- Per chain and UTC hour; partitioned by `day`.
+--
+-- | column | type | meaning |
+-- |---|---|---|
+-- | chain | text | chain name |
+-- | day | date | UTC day |
+-- | hour | timestamp (UTC) | start of the hour |
+-- | blocks | bigint | canonical blocks |
+-- | txs | bigint | transactions |
+-- | txs_without_receipt | bigint | transactions whose receipt the provider did not give |
+-- | gas_used | bigint | gas used |
+-- | gas_used_ratio | double | gas used ÷ gas limit |
+-- | avg_base_fee_wei | decimal | average base fee per gas |
+-- | min_base_fee_wei | decimal(38,0) | lowest base fee per gas |
+-- | max_base_fee_wei | decimal(38,0) | highest base fee per gas |
+-- | avg_effective_gas_price_wei | decimal | average price paid per gas |
+-- | min_effective_gas_price_wei | decimal(38,0) | lowest price paid per gas |
+-- | max_effective_gas_price_wei | decimal(38,0) | highest price paid per gas |
+-- | priority_fee_per_gas_p50_wei | double | median priority fee per gas (price − base fee) |
+-- | priority_fee_per_gas_p90_wei | double | 90th percentile |
+-- | priority_fee_per_gas_p99_wei | double | 99th percentile |
+-- | burnt_fees_wei | decimal(38,0) | Σ block gas used × base fee |
+-- | priority_fees_wei | decimal(38,0) | Σ priority fees; NULL when `txs_without_receipt` > 0 |
+-- | blob_gas_used | bigint | blob gas used |
 WITH b AS (
   SELECT chain, block_date AS day, date_trunc('hour', block_time) AS hour, count(*) AS blocks, sum(gas_used) AS gas_used, sum(gas_limit) AS gas_limit,
     avg(base_fee_per_gas) AS avg_base_fee_wei, min(base_fee_per_gas) AS min_base_fee_wei,

@@ -4,6 +4,21 @@
 -- distinct callers and contracts, and rank by calls that day (1 = called the most; ties share
 -- a rank). Reads silver.decoded_calls.
 -- partition: day
+--
+-- The methods called most per chain and UTC day, across contracts, from `silver.decoded_calls`.
+-- Partition: `day`.
+--
+-- | column | type | meaning |
+-- |---|---|---|
+-- | chain | text | chain name |
+-- | day | date | UTC day |
+-- | method | text | the decoded signature, or the 4-byte selector where calls do not decode |
+-- | decoded | boolean | whether `method` is a signature |
+-- | calls | bigint | calls |
+-- | failed | bigint | calls with status 0 |
+-- | callers | bigint | distinct senders |
+-- | contracts | bigint | distinct contracts called |
+-- | rank | bigint | by calls that day (1 = the most; ties share a rank) |
 WITH m AS (
   SELECT
     chain,

@@ -7,6 +7,31 @@
 -- approved: for approval_for_all, granted (true) or revoked. Only fully decoded logs.
 -- Key: (block_hash, log_index).
 -- partition: block_date
+--
+-- Token approvals from `silver.decoded_events` (fully decoded logs only): ERC-20
+-- `Approval(owner, spender, value)` and ERC-721 `Approval(owner, approved, tokenId)` — the same
+-- topic0, told apart by the indexed inputs — and `ApprovalForAll(owner, operator, approved)`
+-- (ERC-721 and ERC-1155 alike). Key `(block_hash, log_index)`. Partition: `block_date`.
+--
+-- | column | type | meaning |
+-- |---|---|---|
+-- | chain | text | chain name |
+-- | block_number | bigint | height |
+-- | block_hash | text | its block |
+-- | block_time | timestamp (UTC) | its block's timestamp |
+-- | block_date | date | UTC day of `block_time` |
+-- | tx_hash | text | the transaction |
+-- | tx_index | bigint | its position |
+-- | log_index | bigint | the log |
+-- | token | text | the token contract |
+-- | standard | text | `erc20`, `erc721` or `erc721_or_erc1155` (`ApprovalForAll`) |
+-- | kind | text | `approval` or `approval_for_all` |
+-- | owner | text | the owner granting |
+-- | spender | text | the approved spender or operator |
+-- | value | text | ERC-20 allowance, lossless decimal text |
+-- | value_decimal | decimal(38,0) | `value` where it fits |
+-- | token_id | text | ERC-721 token approved |
+-- | approved | boolean | `approval_for_all`: granted (true) or revoked |
 SELECT
   chain,
   block_number,

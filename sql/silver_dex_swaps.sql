@@ -5,6 +5,40 @@
 -- into in and out. sqrt_price_x96, liquidity and tick are V3's state after the swap (NULL for
 -- V2). Only fully decoded logs (decode_status = 'decoded'). Key: (block_hash, log_index).
 -- partition: block_date
+--
+-- Uniswap V2 `Swap(sender, amount0In, amount1In, amount0Out, amount1Out, to)` and V3
+-- `Swap(sender, recipient, amount0, amount1, sqrtPriceX96, liquidity, tick)` logs (and those of
+-- forks emitting the same events) from `silver.decoded_events`, fully decoded ones only. Amounts
+-- are of the pool's token0 and token1, into and out of the pool: V2 logs both directions; V3's
+-- signed amounts (positive: into the pool) are split. The tokens' addresses are in the pool's
+-- creation event (`PairCreated` / `PoolCreated` in `silver.decoded_events`), not in the swap.
+-- Key `(block_hash, log_index)`. Partition: `block_date`.
+--
+-- | column | type | meaning |
+-- |---|---|---|
+-- | chain | text | chain name |
+-- | block_number | bigint | height |
+-- | block_hash | text | its block |
+-- | block_time | timestamp (UTC) | its block's timestamp |
+-- | block_date | date | UTC day of `block_time` |
+-- | tx_hash | text | the transaction |
+-- | tx_index | bigint | its position |
+-- | log_index | bigint | the log |
+-- | protocol | text | `uniswap_v2` or `uniswap_v3` |
+-- | pool | text | the pair or pool contract |
+-- | sender | text | who called the pool (often a router) |
+-- | recipient | text | who received the output (V2 `to`) |
+-- | amount0_in | text | token0 into the pool, lossless decimal text |
+-- | amount1_in | text | token1 into the pool |
+-- | amount0_out | text | token0 out of the pool |
+-- | amount1_out | text | token1 out of the pool |
+-- | amount0_in_decimal | decimal(38,0) | `amount0_in` where it fits, else NULL |
+-- | amount1_in_decimal | decimal(38,0) | likewise |
+-- | amount0_out_decimal | decimal(38,0) | likewise |
+-- | amount1_out_decimal | decimal(38,0) | likewise |
+-- | sqrt_price_x96 | text | V3: the pool's price after the swap (Q64.96), NULL for V2 |
+-- | liquidity | text | V3: in-range liquidity after the swap |
+-- | tick | int | V3: the tick after the swap |
 WITH s AS (
   SELECT
     chain, block_number, block_hash, block_time, block_date, tx_hash, tx_index, log_index,

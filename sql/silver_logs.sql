@@ -1,6 +1,27 @@
 -- silver.logs: every event log of a Silver block exactly once (canonical only).
 -- Reads bronze.logs and silver.blocks. Key: (block_hash, log_index).
 -- partition: block_date
+--
+-- Every event log of a Silver block exactly once. Key `(block_hash, log_index)`. Partition:
+-- `block_date`.
+--
+-- | column | type | meaning |
+-- |---|---|---|
+-- | chain | text | chain name |
+-- | block_number | bigint | height |
+-- | block_hash | text | its block |
+-- | block_time | timestamp (UTC) | its block's timestamp |
+-- | block_date | date | UTC day of `block_time` |
+-- | tx_hash | text | the transaction that emitted it |
+-- | tx_index | bigint | that transaction's position |
+-- | log_index | bigint | position in the block |
+-- | address | text | emitting contract |
+-- | topic0 | text | event signature hash (NULL for anonymous events) |
+-- | topic1 | text | first indexed argument |
+-- | topic2 | text | second indexed argument |
+-- | topic3 | text | third indexed argument |
+-- | topics_count | bigint | number of topics (0–4) |
+-- | data | text | non-indexed arguments (hex) |
 WITH dedup AS (
   SELECT *, row_number() OVER (
     PARTITION BY chain, block_hash, log_index ORDER BY _ingested_at DESC, _kafka_partition DESC, _kafka_offset DESC

@@ -6,6 +6,30 @@
 -- strings (`uint256(hex)`, see medallion/src/udf.rs); amount_decimal is the DECIMAL(38,0) where it
 -- fits, else NULL. A log of these topics that does not decode has NULL amount and token id.
 -- partition: block_date
+--
+-- Token movements decoded from `silver.logs`: ERC-20 and ERC-721 `Transfer` (the same topic0;
+-- 3 topics = ERC-20, 4 = ERC-721), ERC-1155 `TransferSingle` and `TransferBatch` (one row per
+-- element). Partition: `block_date`.
+--
+-- | column | type | meaning |
+-- |---|---|---|
+-- | chain | text | chain name |
+-- | block_number | bigint | height |
+-- | block_hash | text | its block |
+-- | block_time | timestamp (UTC) | its block's timestamp |
+-- | block_date | date | UTC day of `block_time` |
+-- | tx_hash | text | the transaction |
+-- | tx_index | bigint | its position |
+-- | log_index | bigint | the log |
+-- | batch_index | bigint | position within a `TransferBatch` (0 otherwise) |
+-- | token | text | the token contract |
+-- | standard | text | `erc20`, `erc721` or `erc1155` |
+-- | from_address | text | sender (the zero address for a mint) |
+-- | to_address | text | receiver (the zero address for a burn) |
+-- | operator | text | ERC-1155 operator |
+-- | token_id | text | ERC-721 / ERC-1155 token id, lossless decimal text |
+-- | amount | text | amount, lossless decimal text (1 for ERC-721) |
+-- | amount_decimal | decimal(38,0) | `amount` where it fits, else NULL |
 WITH erc20_721 AS (
   SELECT
     l.*,

@@ -4,6 +4,42 @@
 -- NULL, not 0. Before London (no base fee) the whole fee goes to the fee recipient.
 -- method_selector: the first 4 bytes of a contract call's input (`0x` + 8 hex digits).
 -- partition: block_date
+--
+-- Every transaction of a Silver block exactly once, with its receipt. Partition: `block_date`.
+--
+-- | column | type | meaning |
+-- |---|---|---|
+-- | chain | text | chain name |
+-- | block_number | bigint | height of its block |
+-- | block_hash | text | its block |
+-- | block_time | timestamp (UTC) | its block's timestamp |
+-- | block_date | date | UTC day of `block_time` |
+-- | hash | text | transaction hash |
+-- | tx_index | bigint | position in the block |
+-- | tx_type | bigint | EIP-2718 type (0 legacy, 1 access list, 2 dynamic fee, 3 blob, 4 set code) |
+-- | type_known | boolean | false for a type chainlake does not know (kept raw) |
+-- | class | text | `native_transfer`, `contract_deploy` or `contract_call` |
+-- | from_address | text | sender |
+-- | to_address | text | recipient; NULL for a deployment |
+-- | value_wei | decimal(38,0) | value sent; NULL if it does not fit (see `value_raw`) |
+-- | value_raw | text | value sent, lossless decimal text |
+-- | input | text | call data (hex) |
+-- | nonce | bigint | sender nonce |
+-- | gas_limit | bigint | gas limit of the transaction |
+-- | gas_price | decimal(38,0) | legacy gas price (wei) |
+-- | max_fee_per_gas | decimal(38,0) | EIP-1559 fee cap |
+-- | max_priority_fee_per_gas | decimal(38,0) | EIP-1559 tip cap |
+-- | max_fee_per_blob_gas | decimal(38,0) | EIP-4844 blob fee cap |
+-- | has_receipt | boolean | false when the provider gave no receipt for it: status and fees are NULL |
+-- | status | bigint | 1 success, 0 failure; NULL before Byzantium or without a receipt |
+-- | gas_used | bigint | gas used (receipt) |
+-- | cumulative_gas_used | bigint | cumulative gas used in the block (receipt) |
+-- | effective_gas_price | decimal(38,0) | price paid per gas (receipt) |
+-- | contract_address | text | the deployed contract, for a deployment |
+-- | logs_count | bigint | logs emitted |
+-- | fee_wei | decimal(38,0) | `gas_used × effective_gas_price`; NULL without a receipt |
+-- | priority_fee_wei | decimal(38,0) | what the fee recipient got: `gas_used × (effective_gas_price − base fee)`, the whole fee before London; NULL without a receipt |
+-- | method_selector | text | the first 4 bytes of a contract call's input (`0x` + 8 hex digits) |
 WITH all_txs AS (
   SELECT * FROM bronze.txs_native_transfer
   UNION ALL SELECT * FROM bronze.txs_contract_deploy

@@ -63,6 +63,9 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: pipeline::Format,
     },
+    /// Print what each Silver and Gold table holds and its columns (from its SQL file), or the
+    /// one named (`silver.blocks`).
+    Tables { name: Option<String> },
     /// Re-check Bronze for a range of heights from the lake alone (no node): the holes
     /// (heights without a canonical verified block, with the reason), header hashes,
     /// completeness of transactions, receipts and logs; exits 1 while there is any.

@@ -101,6 +101,7 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
         Command::Bench(cmd) => bench(cfg, cmd).await,
         Command::Verify { from, to } => verify(&cfg, from, to).await,
         Command::Repair { from, to } => repair(&cfg, from, to, &cancel).await,
+        Command::Tables { name } => tables(&cfg, name.as_deref()),
         Command::Abi(cmd) => abi(&cfg, cmd),
         Command::Dremio(DremioCommand::Bootstrap) => {
             for (what, outcome) in pipeline::dremio_bootstrap(&cfg).await? {
@@ -309,6 +310,17 @@ async fn repair(cfg: &Config, from: u64, to: u64, cancel: &CancellationToken) ->
         r.holes_left
     );
     Ok(if r.holes_left.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(HOLES_LEFT) })
+}
+
+/// `chainlake tables [NAME]`: each table's documentation, from its SQL file; exits 1 when no
+/// table has that name.
+fn tables(cfg: &Config, name: Option<&str>) -> anyhow::Result<ExitCode> {
+    let jobs = chainlake_medallion::jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
+    let chosen: Vec<_> = jobs.iter().filter(|j| name.is_none_or(|n| j.table().to_string() == n)).collect();
+    for job in &chosen {
+        println!("# {} ({})\n\n{}\n", job.table(), job.path.display(), job.doc());
+    }
+    Ok(if chosen.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// The exit code of a backfill or repair that ended with heights still holes.

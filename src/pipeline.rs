@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chainlake_ingest::crawl::backfill::{BackfillPlan, Leases, SharedBackfill, SharedReport};
+use chainlake_ingest::crawl::backfill::{BackfillPlan, RedisChunkLeases, SharedBackfill, SharedReport};
 use chainlake_ingest::crawl::progress::Progress;
 use chainlake_ingest::crawl::window_store::WindowStore;
 use chainlake_ingest::crawl::{CrawlStats, Crawler};
@@ -74,7 +74,7 @@ pub async fn backfill_shared(
     let plan = BackfillPlan { from, to, chunk_size: cfg.backfill.chunk_size };
     let worker =
         format!("{}-{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()), std::process::id());
-    let leases = Leases::connect(
+    let leases = RedisChunkLeases::connect(
         &cfg.redis.url,
         &cfg.kafka.topic_prefix,
         &cfg.chain.name,

@@ -146,13 +146,13 @@ fn end_offsets(brokers: &str, topic: &str) -> i64 {
 /// is not claimed again (the claim checks `done` in the same step).
 #[tokio::test]
 async fn a_completed_chunk_cannot_be_claimed_again() {
-    use chainlake_ingest::crawl::backfill::{BackfillPlan, Leases};
+    use chainlake_ingest::crawl::backfill::{BackfillPlan, RedisChunkLeases};
     let cfg = common::test_config("leases", "/tmp/unused");
     let plan = BackfillPlan { from: 0, to: 999, chunk_size: 100 };
     let ns = common::unique("leases");
     let ttl = Duration::from_secs(30);
-    let a = Leases::connect(&cfg.redis.url, &ns, "c", &plan, "a".into(), ttl).await.unwrap();
-    let b = Leases::connect(&cfg.redis.url, &ns, "c", &plan, "b".into(), ttl).await.unwrap();
+    let a = RedisChunkLeases::connect(&cfg.redis.url, &ns, "c", &plan, "a".into(), ttl).await.unwrap();
+    let b = RedisChunkLeases::connect(&cfg.redis.url, &ns, "c", &plan, "b".into(), ttl).await.unwrap();
     assert!(a.claim(3).await.unwrap());
     assert!(!b.done().await.unwrap().contains(&3)); // b's view, read before a completes
     assert!(!b.claim(3).await.unwrap(), "held by a");

@@ -41,9 +41,25 @@ pub enum Error {
         #[source]
         source: Box<DataFusionError>,
     },
-    /// The lake location or a SQL file is not usable.
+    /// A setting that cannot work (the lake's location, a maintenance argument).
     #[error("{what}: {reason}")]
     Config { what: String, reason: String },
+    /// The SQL jobs cannot be loaded: a file without its partition line, jobs reading each
+    /// other in a cycle, no job at all.
+    #[error("sql jobs ({source_of}): {reason}")]
+    Jobs { source_of: String, reason: String },
+    /// A job reads a table that does not exist.
+    #[error("job {job} reads {input}, which does not exist: {reason}")]
+    MissingInput { job: String, input: String, reason: &'static str },
+    /// A commit file of a table's Delta log does not read as Delta writes them.
+    #[error("commit {version} of table {table}: {reason}")]
+    CommitLog { table: String, version: u64, reason: String },
+    /// A partition value is not what its column promises (a date).
+    #[error("partition value {value:?} of {table} is not a date (YYYY-MM-DD)")]
+    PartitionValue { table: String, value: String },
+    /// The DataFusion session lacks what every session has (a bug, never input).
+    #[error("datafusion session: {0}")]
+    Session(&'static str),
     /// Another writer committed offsets of a partition this replica holds: it must rejoin.
     #[error(
         "fenced on {table}: {topic}/{partition} has offset {found:?} in Delta, this replica wrote {ours:?}"

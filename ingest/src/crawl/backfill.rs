@@ -8,7 +8,7 @@
 //! Keys under `chainlake:{namespace}{chain}:backfill:{from}-{to}:{chunk}`: `:lease:{i}` (worker
 //! id, with TTL), `:ckpt` (hash chunk → next height), `:done` (set of chunks).
 //!
-//! The scheduling ([`SharedBackfill`]) is written against the [`ChunkLeases`] role; [`Leases`]
+//! The scheduling ([`SharedBackfill`]) is written against the [`ChunkLeases`] role; [`RedisChunkLeases`]
 //! is its Redis implementation, and the unit tests use an in-process one (testing.rs).
 
 use std::collections::HashSet;
@@ -76,7 +76,7 @@ fn redis_err(action: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
 
 /// Chunk leases, checkpoints and completions of one plan in Redis.
 #[derive(Clone)]
-pub struct Leases {
+pub struct RedisChunkLeases {
     conn: MultiplexedConnection,
     base: String,
     worker: String,
@@ -103,7 +103,7 @@ const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0";
 
-impl Leases {
+impl RedisChunkLeases {
     /// `worker` names this process in the leases (for operators: who holds what).
     pub async fn connect(
         url: &str,
@@ -117,7 +117,7 @@ impl Leases {
         let conn = client.get_multiplexed_async_connection().await.map_err(redis_err("connect"))?;
         let base =
             crate::redis_keys::RedisKeys::new(namespace, chain).backfill(plan.from, plan.to, plan.chunk_size);
-        Ok(Leases { conn, base, worker, ttl })
+        Ok(RedisChunkLeases { conn, base, worker, ttl })
     }
 
     fn lease_key(&self, chunk: u64) -> String {
@@ -133,7 +133,7 @@ impl Leases {
     }
 }
 
-impl ChunkLeases for Leases {
+impl ChunkLeases for RedisChunkLeases {
     fn worker(&self) -> &str {
         &self.worker
     }

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chainlake_wire::clock::{Clock, SystemClock};
 use chainlake_wire::{BlockBundle, UnverifiedRecord, SCHEMA_VERSION};
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
@@ -111,6 +112,8 @@ pub struct Crawler<S = Providers, P = Publisher> {
     pub(crate) holes: Option<(Arc<dyn HoleStore>, HolesConfig)>,
     /// Holes found while their store could not be reached: recorded at its next answer.
     unrecorded: Arc<std::sync::Mutex<Vec<Hole>>>,
+    /// What time it is for the holes' due times (the system clock but in tests).
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) seq: Sequencer,
 }
 
@@ -135,6 +138,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
             store: None,
             holes: None,
             unrecorded: Arc::default(),
+            clock: Arc::new(SystemClock),
             seq: Sequencer::default(),
         }
     }
@@ -148,6 +152,12 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     /// Keeps the heights that could not be proven in `holes`, re-driven as `cfg` says.
     pub fn with_holes(mut self, holes: Arc<dyn HoleStore>, cfg: HolesConfig) -> Self {
         self.holes = Some((holes, cfg));
+        self
+    }
+
+    /// Reads the time from `clock` (a test's paused clock) for the holes' due times.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -233,7 +243,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         provider: &str,
         hash: &str,
     ) -> Hole {
-        let now = chainlake_wire::clock::now_ms();
+        let now = self.clock.now_ms();
         let next_try = self.holes.as_ref().map_or(now, |(_, cfg)| crate::holes::next_try(cfg, 0, now));
         Hole {
             height,

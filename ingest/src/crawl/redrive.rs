@@ -34,7 +34,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
         cancel: &CancellationToken,
     ) -> Result<RedriveReport> {
         let Some((store, cfg)) = &self.holes else { return Ok(RedriveReport::default()) };
-        let now = chainlake_wire::clock::now_ms();
+        let now = self.clock.now_ms();
         let holes = store.claim_due(range, now, CLAIM_LEASE, cfg.batch).await?;
         self.redrive(holes, false, cancel).await
     }
@@ -156,7 +156,7 @@ impl<S: BlockSource, P: RecordSink> Crawler<S, P> {
     async fn again(&self, hole: Hole, reason: &str, detail: String) -> Result<()> {
         let Some((store, cfg)) = &self.holes else { return Ok(()) };
         let tries = hole.tries.saturating_add(1);
-        let now = chainlake_wire::clock::now_ms();
+        let now = self.clock.now_ms();
         let hole =
             Hole { reason: reason.to_owned(), detail, tries, next_try: next_try(cfg, tries, now), ..hole };
         tracing::warn!(chain = self.rpc.chain(), block = hole.height, reason = %hole.reason, tries,

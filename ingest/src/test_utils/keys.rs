@@ -22,7 +22,7 @@ fn down() -> KeyError {
 }
 
 #[derive(Default)]
-struct Leases {
+struct KeyLeaseTable {
     /// key → (holder|token, expiry)
     leases: HashMap<String, (String, Instant)>,
     fences: HashMap<String, u64>,
@@ -34,7 +34,7 @@ struct Leases {
 /// Key leases in memory.
 #[derive(Clone, Default)]
 pub struct MemoryKeyLeases {
-    inner: Arc<Mutex<Leases>>,
+    inner: Arc<Mutex<KeyLeaseTable>>,
     pub down: Arc<AtomicBool>,
 }
 

@@ -89,7 +89,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
                     if std::mem::replace(&mut self.seen[i], true) {
                         return Err(de::Error::custom(format!("duplicate field `{name}`")));
                     }
-                    map.next_value_seed(Value { kind: *kind, nullable: *nullable })?;
+                    map.next_value_seed(ValueSeed { kind: *kind, nullable: *nullable })?;
                 }
                 Key::Unknown(name) => {
                     if name.starts_with('_') || is_partition_column(&name) {
@@ -144,19 +144,19 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 }
 
 /// One known field's value.
-struct Value {
+struct ValueSeed {
     kind: Kind,
     nullable: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for Value {
+impl<'de> DeserializeSeed<'de> for ValueSeed {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Value {
+impl<'de> Visitor<'de> for ValueSeed {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.kind {
@@ -207,7 +207,7 @@ impl<'de> Visitor<'de> for Value {
         if self.kind != Kind::StrList {
             return Err(de::Error::invalid_type(Unexpected::Seq, &self));
         }
-        while seq.next_element_seed(Value { kind: Kind::Str, nullable: true })?.is_some() {}
+        while seq.next_element_seed(ValueSeed { kind: Kind::Str, nullable: true })?.is_some() {}
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {

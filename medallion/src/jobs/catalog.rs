@@ -31,10 +31,7 @@ fn add_layer_schemas(ctx: &SessionContext, registry: &Arc<Registry>) -> Result<(
     crate::jobs::udf::register(ctx);
     crate::jobs::decode_udf::register(ctx, registry);
     crate::jobs::canonical::udwf::register(ctx);
-    let catalog = ctx.catalog("datafusion").ok_or_else(|| Error::Config {
-        what: "datafusion session".into(),
-        reason: "no default catalog".into(),
-    })?;
+    let catalog = ctx.catalog("datafusion").ok_or(Error::Session("no default catalog"))?;
     for layer in Layer::ALL {
         catalog
             .register_schema(layer.as_str(), Arc::new(MemorySchemaProvider::new()))

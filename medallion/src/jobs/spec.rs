@@ -54,8 +54,8 @@ impl Job {
             Some(("gold", n)) => (Layer::Gold, n),
             _ => return Ok(None),
         };
-        let partition = header(&sql, "partition").ok_or_else(|| Error::Config {
-            what: format!("sql file {}", path.display()),
+        let partition = header(&sql, "partition").ok_or_else(|| Error::Jobs {
+            source_of: path.display().to_string(),
             reason: "no `-- partition: <column>` line (the column its table is partitioned by)".into(),
         })?;
         let me = TableRef { layer, name: name.to_owned() };
@@ -74,6 +74,42 @@ impl Job {
     pub fn table(&self) -> TableRef {
         TableRef { layer: self.layer, name: self.name.clone() }
     }
+
+    /// The table's documentation: the comment block at the top of its SQL file, without the
+    /// `-- ` of each line (what it holds and reads, its partition, a table of its columns).
+    pub fn doc(&self) -> String {
+        let lines = self.sql.lines().take_while(|l| l.trim_start().starts_with("--"));
+        let text: Vec<&str> =
+            lines.map(|l| l.trim_start().trim_start_matches("--").trim_start_matches(' ')).collect();
+        text.join("\n")
+    }
+
+    /// The columns its documentation lists (`| name | type | meaning |` rows), in order.
+    pub fn column_docs(&self) -> Vec<ColumnDoc> {
+        self.doc()
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> =
+                    l.strip_prefix('|')?.strip_suffix('|')?.split('|').map(str::trim).collect();
+                let [name, ty, meaning] = cells.as_slice() else { return None };
+                let header = *name == "column" || name.starts_with("---");
+                (!header).then(|| ColumnDoc {
+                    name: (*name).into(),
+                    ty: (*ty).into(),
+                    meaning: (*meaning).into(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// One column as a table's SQL file documents it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDoc {
+    pub name: String,
+    /// The type in words (`bigint`, `decimal(38,0)`, `timestamp (UTC)`).
+    pub ty: String,
+    pub meaning: String,
 }
 
 /// The value of a `-- key: value` comment line.
@@ -133,8 +169,8 @@ pub fn load_jobs(dir: Option<&Path>) -> Result<Vec<Job>> {
     jobs.sort_by(|a, b| (a.layer != Layer::Silver, &a.name).cmp(&(b.layer != Layer::Silver, &b.name)));
     let jobs = in_dependency_order(jobs)?;
     if jobs.is_empty() {
-        return Err(Error::Config {
-            what: format!("sql dir {}", dir.map_or("(built-in)".into(), |d| d.display().to_string())),
+        return Err(Error::Jobs {
+            source_of: dir.map_or("built-in".into(), |d| d.display().to_string()),
             reason: "no silver_*.sql or gold_*.sql".into(),
         });
     }
@@ -149,8 +185,8 @@ fn in_dependency_order(mut pending: Vec<Job>) -> Result<Vec<Job>> {
         let produced: BTreeSet<TableRef> = pending.iter().map(Job::table).collect();
         let Some(next) = pending.iter().position(|j| j.inputs.iter().all(|i| !produced.contains(i))) else {
             let names: Vec<String> = pending.iter().map(|j| j.table().to_string()).collect();
-            return Err(Error::Config {
-                what: "sql jobs".into(),
+            return Err(Error::Jobs {
+                source_of: "their inputs".into(),
                 reason: format!("they read each other in a cycle: {names:?}"),
             });
         };

@@ -21,7 +21,7 @@ use crate::rpc::verify::{verify_block, Check, Failure, Reason};
 use crate::{Error, Result};
 
 /// What verifying one answer found.
-type Checked = std::result::Result<(), Failure>;
+type Verdict = std::result::Result<(), Failure>;
 
 impl Providers {
     /// Block and receipts at `number`, verified as `chain.verify` says.
@@ -92,7 +92,7 @@ impl Providers {
     /// Verifies on the blocking pool: milliseconds of CPU per block that would otherwise
     /// stall every fetch, transform and ack polled by the same task (a backfill polls all of
     /// its in-flight blocks from one task), so several blocks are proven at once.
-    async fn verify_raw(&self, raw: RawBlock) -> Result<(RawBlock, Checked)> {
+    async fn verify_raw(&self, raw: RawBlock) -> Result<(RawBlock, Verdict)> {
         let started = Instant::now();
         let options = self.verify_options;
         let done = tokio::task::spawn_blocking(move || {
@@ -113,7 +113,7 @@ impl Providers {
 
     /// Fetches the receipts again by the (proven) block hash from the provider that served
     /// the block, and verifies again.
-    async fn refetch_receipts(&self, source: &RpcSource, mut raw: RawBlock) -> Result<(RawBlock, Checked)> {
+    async fn refetch_receipts(&self, source: &RpcSource, mut raw: RawBlock) -> Result<(RawBlock, Verdict)> {
         let hash = raw.block.get("hash").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
         match source.receipts_by_hash(raw.number, &hash, &raw.block).await {
             Ok(receipts) => raw.receipts = receipts,

@@ -49,7 +49,7 @@ pub struct Providers {
     /// With a key pool: one source per key, and only the key this replica leases is used.
     gate: Option<Arc<dyn RequestGate>>,
     /// Why no key is leased, asked of the pool when a round finds none.
-    waiting: Option<Waiting>,
+    waiting: Option<WhyWaiting>,
     /// The pool's task holding the lease, stopped (and the lease released) by [`Self::release_key`].
     holder: Option<Arc<tokio::sync::Mutex<Option<Holder>>>>,
 }
@@ -57,7 +57,7 @@ pub struct Providers {
 /// The pool's lease-holding task and what stops it.
 type Holder = (CancellationToken, tokio::task::JoinHandle<()>);
 
-type Waiting = Arc<dyn Fn() -> futures::future::BoxFuture<'static, String> + Send + Sync>;
+type WhyWaiting = Arc<dyn Fn() -> futures::future::BoxFuture<'static, String> + Send + Sync>;
 
 /// How long to wait between rounds over every provider, and when to stop waiting.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +91,7 @@ impl Providers {
             tokio::spawn(async move { pool.run(&stop).await })
         };
         let asked = pool.clone();
-        let waiting: Waiting = Arc::new(move || {
+        let waiting: WhyWaiting = Arc::new(move || {
             let p = asked.clone();
             Box::pin(async move { p.waiting().await })
         });

@@ -88,8 +88,9 @@ pub async fn changes(
         let bytes =
             store.read_commit_entry(version).await.map_err(Error::delta("read commit", table.table_url()))?;
         let Some(bytes) = bytes else { return Ok(Err(Gap::Missing(version))) };
-        parse_commit(&bytes, partition, &mut out).map_err(|reason| Error::Config {
-            what: format!("commit {version} of {}", table.table_url()),
+        parse_commit(&bytes, partition, &mut out).map_err(|reason| Error::CommitLog {
+            table: table.table_url().to_string(),
+            version,
             reason,
         })?;
     }

@@ -308,9 +308,10 @@ async fn open_inputs(
         } else if name.layer == Layer::Bronze {
             Input { table: None, partition: None, provider: empty_bronze(&name.name)? }
         } else {
-            return Err(Error::Config {
-                what: format!("job {}", job.table()),
-                reason: format!("reads {name}, which does not exist (its job runs first?)"),
+            return Err(Error::MissingInput {
+                job: job.table().to_string(),
+                input: name.to_string(),
+                reason: "its job runs first?",
             });
         };
         register_provider(ctx, name.layer, &name.name, input.provider.clone())?;
@@ -325,9 +326,10 @@ fn empty_bronze(name: &str) -> Result<Arc<dyn deltalake::datafusion::catalog::Ta
         .find(|k| k.table_name() == name)
         .map(bronze_schema)
         .or_else(|| (name == REJECTED_TABLE).then(crate::bronze::rejected_schema))
-        .ok_or_else(|| Error::Config {
-            what: format!("bronze.{name}"),
-            reason: "no such Bronze table".into(),
+        .ok_or_else(|| Error::MissingInput {
+            job: "a job".into(),
+            input: format!("bronze.{name}"),
+            reason: "no topic has such a Bronze table",
         })?;
     let mem = deltalake::datafusion::catalog::MemTable::try_new(schema, vec![Vec::new()])
         .map_err(Error::sql(format!("bronze.{name}")))?;

@@ -153,10 +153,7 @@ pub async fn scope(
 }
 
 fn parse_day(v: &str, input: &TableRef) -> Result<NaiveDate> {
-    partition_date(v).ok_or_else(|| Error::Config {
-        what: format!("partition value {v:?} of {input}"),
-        reason: "not a date (YYYY-MM-DD)".into(),
-    })
+    partition_date(v).ok_or_else(|| Error::PartitionValue { table: input.to_string(), value: v.to_owned() })
 }
 
 /// The lowest height, and the days they were detected, of the reorg events in `files` (the
