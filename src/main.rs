@@ -222,7 +222,7 @@ async fn keys_monitor(cfg: &Config, caught_up: bool, cancel: &CancellationToken)
 /// Every RPC request of this process goes to `{chain}.ops.rpc_usage` (the usage ledger's feed).
 fn usage_feed(cfg: &Config) -> anyhow::Result<()> {
     let replica = chainlake::keys::replica_name();
-    let feed = chainlake_ingest::rpc::usage::KafkaUsage::start(&cfg.kafka, &cfg.chain.name, &replica)?;
+    let feed = chainlake_ingest::publish::usage::KafkaUsage::start(&cfg.kafka, &cfg.chain.name, &replica)?;
     chainlake_ingest::rpc::usage::install(feed);
     Ok(())
 }

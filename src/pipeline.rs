@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chainlake_ingest::crawl::backfill::{BackfillPlan, RedisChunkLeases, SharedBackfill, SharedReport};
+use chainlake_ingest::crawl::backfill::{BackfillPlan, SharedBackfill, SharedReport};
+use chainlake_ingest::crawl::chunk_leases::RedisChunkLeases;
 use chainlake_ingest::crawl::progress::Progress;
 use chainlake_ingest::crawl::window_store::WindowStore;
 use chainlake_ingest::crawl::{CrawlStats, Crawler};
 use chainlake_ingest::holes::redis::RedisHoles;
 use chainlake_ingest::publish::{ensure_topics, Publisher};
+use chainlake_ingest::verify::VerifyOptions;
 
 use chainlake_decode::Registry;
 use chainlake_medallion::bronze::{BronzeSink, SinkStats, Until, REJECTED_TABLE};
@@ -41,7 +43,7 @@ pub async fn connect_until(cfg: &Config, cancel: &CancellationToken) -> Result<C
     cfg.holes.validate().map_err(chainlake_ingest::Error::from)?;
     let rpc = crate::keys::providers(cfg, cancel)
         .await?
-        .with_verify(cfg.chain.verify, cfg.chain.verify_options())
+        .with_verify(cfg.chain.verify, VerifyOptions { senders: cfg.chain.verify_senders })
         .with_cancel(cancel.clone());
     // A provider on another chain is refused and named; only none on this chain stops us.
     rpc.check_chain_id(cfg.chain.chain_id).await?;
@@ -228,7 +230,7 @@ pub fn dremio_refresher(cfg: &Config, jobs: &[jobs::Job]) -> Result<Option<Refre
     if !cfg.dremio.enabled() || !cfg.dremio.refresh {
         return Ok(None);
     }
-    let plan = BootstrapPlan::from_config(cfg, job_tables(jobs))?;
+    let plan = BootstrapPlan::from_config(&cfg.dremio, &cfg.lake, &cfg.chain.name, job_tables(jobs))?;
     Ok(Some(Refresher::new(crate::dremio::Http::new(&cfg.dremio)?, plan)))
 }
 
@@ -241,7 +243,7 @@ pub async fn dremio_bootstrap(cfg: &Config) -> Result<Vec<(String, crate::dremio
         }));
     }
     let jobs = jobs::load_jobs(cfg.medallion.sql_dir.as_deref())?;
-    let plan = BootstrapPlan::from_config(cfg, job_tables(&jobs))?;
+    let plan = BootstrapPlan::from_config(&cfg.dremio, &cfg.lake, &cfg.chain.name, job_tables(&jobs))?;
     Ok(crate::dremio::bootstrap(&crate::dremio::Http::new(&cfg.dremio)?, &plan).await?)
 }
 

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chainlake_ingest::config::VerifyMode;
 use chainlake_ingest::holes::redis::RedisHoles;
 use chainlake_ingest::holes::{Hole, HoleStore};
-use chainlake_ingest::rpc::verify::verify_header;
+use chainlake_ingest::verify::verify_header;
 use chainlake_medallion::deltalake::datafusion::prelude::SessionContext;
 use chainlake_medallion::jobs::canonical::lake::canonical_heights;
 use chainlake_medallion::jobs::spec::Job;

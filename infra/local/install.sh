@@ -19,9 +19,9 @@ need_cmd cc || apt_install gcc make
 need_cmd python3 || apt_install python3 python3-venv
 need_cmd redis-server || apt_install redis-server
 need_cmd nginx || [[ -x /usr/sbin/nginx ]] || apt_install nginx
-# Prometheus and promtool: the alert-rule and dashboard tests (tests/prometheus.rs).
+# Prometheus and promtool: the alert-rule and dashboard tests (tests/it_ops/prometheus.rs).
 need_cmd promtool || apt_install prometheus
-# docker-compose (v1, Debian): tests/compose.rs loads docker-compose.yml and the Swarm stack with
+# docker-compose (v1, Debian): tests/it_ops/compose.rs loads docker-compose.yml and the Swarm stack with
 # Compose's own schema (`config` needs no Docker engine).
 need_cmd docker-compose || apt_install docker-compose
 

@@ -89,7 +89,7 @@ http {
       limit_req zone=perkey burst=5 nodelay;
       rewrite ^ / break; proxy_pass http://127.0.0.1:$ANVIL_PORT;
     }
-    # The key pool's keys (tests/key_pool.rs): 10 r/s each, as a free hosted key.
+    # The key pool's keys (tests/it_ingest/key_pool.rs): 10 r/s each, as a free hosted key.
     location ~ ^/v3/pool_[0-9]+\$ {
       access_log $NG/pool.log leased;
       limit_req zone=perkey burst=10 nodelay;

@@ -30,11 +30,6 @@ fn all_senders() -> f64 {
 }
 
 impl ChainConfig {
-    /// What verification checks beyond the roots (`chain.verify-senders`).
-    pub fn verify_options(&self) -> crate::rpc::verify::VerifyOptions {
-        crate::rpc::verify::VerifyOptions { senders: self.verify_senders }
-    }
-
     /// Refuses a sender fraction outside 0..=1.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         if !(0.0..=1.0).contains(&self.verify_senders) {

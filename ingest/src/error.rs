@@ -32,8 +32,8 @@ pub enum Error {
         chain: String,
         block: u64,
         provider: String,
-        failure: Box<crate::rpc::verify::Failure>,
-        raw: Box<crate::rpc::raw::RawBlock>,
+        failure: Box<crate::verify::Failure>,
+        raw: Box<crate::verify::raw::RawBlock>,
         /// Answers for this block that failed verification so far (over every provider).
         attempts: u32,
     },

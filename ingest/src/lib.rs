@@ -1,11 +1,13 @@
 //! chainlake-ingest: reads an EVM chain over JSON-RPC and publishes it to Kafka.
 //!
 //! One folder per role; a role's trait sits in a file that imports none of its
-//! implementations, and no module imports one that imports it back (tests/layout):
+//! implementations, and no module imports one that imports it back (tests/it_ops/layout.rs):
 //! - [`source`]: the two roles the crawler drives, a `BlockSource` and a `RecordSink`;
+//! - [`verify`]: the proofs, pure functions of the raw answers (the height asked for, header
+//!   hash, roots, senders, positions), and `RawBlock`, a block as answered with its verdict;
 //! - [`rpc`]: a `BlockSource` over JSON-RPC — transport, one provider's calls (2 per block),
-//!   the proofs, several providers with failover (an answer that does not prove is a fault
-//!   like a 502), `newHeads`, the usage feed, readiness;
+//!   several providers with failover (an answer that does not prove is a fault like a 502),
+//!   `newHeads`, the usage feed, readiness;
 //! - [`keys`]: the API-key pool shared by replicas (leases, quotas, the usage ledgers);
 //! - [`crawl`]: the crawler — backfills and their shared ranges, the head follower with its
 //!   reorg window, the publication order, transform, re-driving holes;
@@ -30,5 +32,6 @@ pub mod rpc;
 pub mod source;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -1,5 +1,5 @@
 //! Every metric the ingest crate exports: name, type, labels, meaning. Code refers to the
-//! constants; docs/operations.md is checked against [`ALL`] (tests/docs.rs in the root crate).
+//! constants; docs/operations.md is checked against [`ALL`] (tests/it_ops/docs.rs in the root crate).
 
 use chainlake_wire::metric::MetricDef;
 use chainlake_wire::metric::MetricKind::{Counter, Gauge, Histogram};

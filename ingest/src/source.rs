@@ -1,7 +1,7 @@
 //! The two roles the crawler drives: a [`BlockSource`] it reads the chain from and a
 //! [`RecordSink`] it publishes the records to. Production uses
 //! [`crate::rpc::providers::Providers`] (JSON-RPC, failover) and [`crate::publish::Publisher`]
-//! (Kafka); the unit tests script both in process (`testing.rs`).
+//! (Kafka); the unit tests script both in process (`test_utils/`).
 
 use std::future::Future;
 
@@ -9,7 +9,7 @@ use alloy::primitives::B256;
 use chainlake_wire::{BlockBundle, ChainEventRecord, UnverifiedRecord};
 use tokio_util::sync::CancellationToken;
 
-use crate::rpc::raw::RawBlock;
+use crate::verify::raw::RawBlock;
 use crate::{Error, Result};
 
 /// Reads one chain: its head, its blocks with their receipts, and canonical hashes.

@@ -1,6 +1,6 @@
 //! chainlake-medallion: Kafka → Bronze Delta tables (exactly-once), then Silver and Gold.
 //!
-//! One folder per role; no module imports one that imports it back (tests/layout):
+//! One folder per role; no module imports one that imports it back (tests/it_ops/layout.rs):
 //! - [`lake`]: table locations (local directory or `s3://`), writing Delta tables, the `txn`
 //!   checkpoints inside commits, maintenance (compact, vacuum, checkpoint, check);
 //! - [`bronze`]: the sink, one Bronze table per topic, Kafka offsets in the Delta commit;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chainlake_ingest::config::VerifyMode;
 use chainlake_ingest::devnet::{bulk, Anvil, Artifacts};
-use chainlake_ingest::rpc::verify::{verify_block, VerifyOptions};
+use chainlake_ingest::verify::{verify_block, VerifyOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::{cpu_of, own_cpu, peak_rss_kib};

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use chainlake_medallion::config::LakeConfig;
 use chainlake_medallion::jobs::incremental::JobReport;
 use chainlake_medallion::jobs::schedule::AfterRun;
 use tokio::sync::Mutex;
@@ -11,7 +12,7 @@ use tokio::sync::Mutex;
 use super::api::{Api, ApiResponse, Http};
 use super::error::DremioError;
 use super::requests::{self, ApiRequest, S3Access};
-use crate::config::Config;
+use super::settings::DremioConfig;
 
 /// What bootstrap found or did for one thing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,23 +42,27 @@ pub struct BootstrapPlan {
 }
 
 impl BootstrapPlan {
-    /// From `[dremio]` and `[lake]` (the lake must be on S3) and the jobs' tables.
-    pub fn from_config(cfg: &Config, tables: Vec<(String, String)>) -> Result<Self, DremioError> {
-        let d = &cfg.dremio;
+    /// From `[dremio]` and `[lake]` (the lake must be on S3), the chain's name and the jobs'
+    /// tables.
+    pub fn from_config(
+        d: &DremioConfig,
+        lake: &LakeConfig,
+        chain: &str,
+        tables: Vec<(String, String)>,
+    ) -> Result<Self, DremioError> {
         let bad = |key: &'static str, reason: String| DremioError::Config { key, reason };
-        let root = url::Url::parse(&cfg.lake.root)
+        let root = url::Url::parse(&lake.root)
             .ok()
             .filter(|u| matches!(u.scheme(), "s3" | "s3a"))
             .ok_or_else(|| {
                 bad(
                     "lake.root",
-                    format!("{} is not on S3: Dremio reads the lake through an S3 source", cfg.lake.root),
+                    format!("{} is not on S3: Dremio reads the lake through an S3 source", lake.root),
                 )
             })?;
         let bucket = root.host_str().unwrap_or_default().to_owned();
         let option = |name: &str| {
-            cfg.lake
-                .storage_options
+            lake.storage_options
                 .iter()
                 .find(|(k, _)| k.to_uppercase().replace('-', "_") == name)
                 .map(|(_, v)| v.clone())
@@ -89,7 +94,7 @@ impl BootstrapPlan {
             source: d.source.clone(),
             bucket,
             prefix: root.path().trim_matches('/').to_owned(),
-            chain: cfg.chain.name.clone(),
+            chain: chain.to_owned(),
             s3: S3Access { endpoint, access_key, secret_key, secure },
             nessie: (!d.nessie_url.is_empty()).then(|| (d.nessie_source.clone(), d.nessie_url.clone())),
             tables,

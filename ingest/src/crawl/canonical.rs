@@ -2,7 +2,7 @@
 //!
 //! A new block at height n must name the stored hash at n-1 as its parent. When it does not,
 //! the chain reorganised: the follower walks back to the common ancestor, announces the
-//! orphaned hashes and re-publishes the new branch (crawler.rs).
+//! orphaned hashes and re-publishes the new branch (follow.rs).
 
 use std::collections::BTreeMap;
 

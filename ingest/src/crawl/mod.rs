@@ -5,14 +5,15 @@
 //! [`window_store`]), and re-drives holes ([`redrive`]); writes every block's records, in height
 //! order, numbered by [`sequence`]. A block that could not be proven becomes a hole
 //! ([`crate::holes`]); a verified block resolves the hole of its height. [`backfill`] shares a
-//! range among processes (Redis leases, checkpoints), with [`progress`] reporting;
-//! [`transform`] turns raw answers into wire records.
+//! range among processes (the chunk-leases role; [`chunk_leases`] in Redis), with [`progress`]
+//! reporting; [`transform`] turns raw answers into wire records.
 //!
 //! `Crawler` is one type whose behaviours live in their own files (follow.rs, redrive.rs): each
 //! imports this file, this file imports none of them.
 
 pub mod backfill;
 pub mod canonical;
+pub mod chunk_leases;
 pub mod follow;
 pub mod progress;
 pub mod redrive;
@@ -39,9 +40,9 @@ use crate::crawl::window_store::WindowStore;
 use crate::holes::{Hole, HoleStore};
 use crate::publish::Publisher;
 use crate::rpc::providers::Providers;
-use crate::rpc::raw::RawBlock;
-use crate::rpc::verify::{Check, Failure, Reason};
 use crate::source::{BlockSource, RecordSink};
+use crate::verify::raw::RawBlock;
+use crate::verify::{Check, Failure, Reason};
 use crate::Result;
 
 /// One block transformed and acknowledged by Kafka.

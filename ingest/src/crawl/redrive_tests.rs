@@ -1,4 +1,4 @@
-//! Unit tests of the hole decisions on scripted chains (testing/): a height that does not
+//! Unit tests of the hole decisions on scripted chains (test_utils/): a height that does not
 //! prove is kept as a hole and the line goes on; a backfill ends, re-driving its range's holes
 //! first; two proven blocks that do not link leave both heights to re-drive; a verified block
 //! resolves its height's hole.

@@ -93,7 +93,7 @@ fn header_record(chain: &str, b: &Obj) -> std::result::Result<BlockRecord, Field
         withdrawals_root: hexnum::opt_string(b, "withdrawalsRoot")?,
         parent_beacon_block_root: hexnum::opt_string(b, "parentBeaconBlockRoot")?,
         requests_hash: hexnum::opt_string(b, "requestsHash")?,
-        // Set by the crawler: whether verify.rs proved the block, and its publication order.
+        // Set by the crawler: whether verify/ proved the block, and its publication order.
         verified: false,
         seq: 0,
         publisher: None,

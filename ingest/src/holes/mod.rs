@@ -11,7 +11,7 @@
 //!
 //! [`HoleStore`] is the role; [`redis::RedisHoles`] its implementation (beside the backfill
 //! claims, so it survives restarts and is shared by replicas); the unit tests use an in-process
-//! one (testing.rs).
+//! one (test_utils/holes.rs).
 
 pub mod redis;
 
@@ -28,7 +28,7 @@ use crate::Result;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hole {
     pub height: u64,
-    /// Why the last attempt failed (a [`crate::rpc::verify::Reason`] label).
+    /// Why the last attempt failed (a [`crate::verify::Reason`] label).
     pub reason: String,
     pub detail: String,
     /// The provider of the last answer (pseudonym).

@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::lease::KeyLeases;
 use super::ledger::UsageLedger;
 use super::pool::{Denied, KeyPool};
+use super::RequestGate;
 use crate::metrics as m;
-use crate::rpc::transport::RequestGate;
 
 impl std::fmt::Display for Denied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -24,8 +24,8 @@ use chainlake_wire::records::RpcUsageRecord;
 use chainlake_wire::{KafkaConfig, TopicKind, Topics};
 
 use super::ledger::{UsageLedger, OBSERVED};
+use crate::keys::{KeyError, KeyResult};
 use crate::metrics as m;
-use crate::{Error, Result};
 
 /// What one monitor run saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,8 +47,8 @@ pub enum MonitorUntil {
     CaughtUp,
 }
 
-fn kerr<'a>(action: &'static str, brokers: &'a str) -> impl Fn(rdkafka::error::KafkaError) -> Error + 'a {
-    move |e| Error::Kafka { action, brokers: brokers.to_owned(), source: Box::new(e) }
+fn kerr<'a>(action: &'static str, brokers: &'a str) -> impl Fn(rdkafka::error::KafkaError) -> KeyError + 'a {
+    move |e| KeyError::Kafka { action, brokers: brokers.to_owned(), source: Box::new(e) }
 }
 
 /// Reads the chain's usage topic into `ledger` (which should be the [`OBSERVED`] one).
@@ -58,7 +58,7 @@ pub async fn monitor<U: UsageLedger>(
     ledger: &U,
     until: MonitorUntil,
     cancel: &CancellationToken,
-) -> Result<MonitorReport> {
+) -> KeyResult<MonitorReport> {
     let topic = Topics::new(&kafka.topic_prefix, chain).name(TopicKind::RpcUsage);
     let group = format!("{}chainlake-keys-monitor-{chain}", kafka.topic_prefix);
     let consumer: StreamConsumer = ClientConfig::new()
@@ -118,7 +118,7 @@ pub async fn monitor<U: UsageLedger>(
 }
 
 /// Counts one record in the ledger and the metrics.
-async fn count<U: UsageLedger>(chain: &str, rec: &RpcUsageRecord, ledger: &U) -> Result<()> {
+async fn count<U: UsageLedger>(chain: &str, rec: &RpcUsageRecord, ledger: &U) -> KeyResult<()> {
     ledger.add(&rec.key, u64::try_from(rec.sent_at).unwrap_or(0), 1).await?;
     metrics::counter!(m::KEY_OBSERVED, "chain" => chain.to_owned(), "key" => rec.key.clone(),
         "provider" => rec.provider.clone(), "outcome" => rec.outcome.clone())
@@ -134,7 +134,7 @@ fn malformed(chain: &str, topic: &str, partition: i32, offset: i64, why: &str, r
     tracing::warn!(%chain, %topic, partition, offset, reason = %why, "usage record does not parse: skipped");
 }
 
-fn commit(consumer: &StreamConsumer, brokers: &str) -> Result<()> {
+fn commit(consumer: &StreamConsumer, brokers: &str) -> KeyResult<()> {
     match consumer.commit_consumer_state(CommitMode::Sync) {
         // Nothing stored yet (an empty topic): nothing to commit.
         Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => Ok(()),
@@ -143,7 +143,7 @@ fn commit(consumer: &StreamConsumer, brokers: &str) -> Result<()> {
 }
 
 /// The end offset of every partition of `topic` now.
-fn high_watermarks(consumer: &StreamConsumer, topic: &str, brokers: &str) -> Result<BTreeMap<i32, i64>> {
+fn high_watermarks(consumer: &StreamConsumer, topic: &str, brokers: &str) -> KeyResult<BTreeMap<i32, i64>> {
     let timeout = Duration::from_secs(10);
     let md = consumer
         .fetch_metadata(Some(topic), timeout)

@@ -4,6 +4,7 @@
 
 pub mod decoded;
 pub mod producer;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -21,9 +21,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{ProviderConfig, RpcConfig};
-use crate::rpc::raw::RawBlock;
 use crate::rpc::readiness::{self, Dependency};
 use crate::rpc::transport::RedactedHttp;
+use crate::verify::raw::RawBlock;
 use crate::{Error, Result};
 
 /// How a provider serves receipts, learned from its first answer.
@@ -62,7 +62,7 @@ impl RpcSource {
         chain: &str,
         provider: &ProviderConfig,
         rpc: &RpcConfig,
-        gate: Arc<dyn crate::rpc::transport::RequestGate>,
+        gate: Arc<dyn crate::keys::RequestGate>,
         index: usize,
     ) -> Result<Self> {
         Self::build(chain, provider, rpc, Some((gate, index)))
@@ -72,7 +72,7 @@ impl RpcSource {
         chain: &str,
         provider: &ProviderConfig,
         rpc: &RpcConfig,
-        gate: Option<(Arc<dyn crate::rpc::transport::RequestGate>, usize)>,
+        gate: Option<(Arc<dyn crate::keys::RequestGate>, usize)>,
     ) -> Result<Self> {
         let url: url::Url = provider.url.parse().map_err(|e: url::ParseError| Error::ProviderUrl {
             chain: chain.to_owned(),

@@ -1,9 +1,8 @@
-//! Reading one chain over JSON-RPC: everything between a provider and a proven block.
+//! Reading one chain over JSON-RPC: everything between a provider and a proven block (the
+//! proofs themselves are [`crate::verify`]).
 //!
 //! - [`transport`]: the HTTP transport (timeouts, no URL in any span, the key gate);
 //! - [`client`]: one provider's calls, two per block ([`client::RpcSource`]);
-//! - [`raw`]: a block as answered, and what verification found;
-//! - [`verify`]: the proofs (the height asked for, header hash, roots, senders, positions);
 //! - [`providers`]: several providers behind one interface (failover, lies as faults, rests,
 //!   demotion), implementing the [`crate::source::BlockSource`] role;
 //! - [`heads`]: `newHeads` over WebSocket;
@@ -14,8 +13,6 @@ pub mod client;
 pub mod heads;
 pub mod probe;
 pub mod providers;
-pub mod raw;
 pub mod readiness;
 pub mod transport;
 pub mod usage;
-pub mod verify;

@@ -16,33 +16,7 @@ use alloy::transports::{TransportError, TransportErrorKind, TransportFut};
 use tower::Service;
 use tracing::Instrument;
 
-/// What stands before every request of a key-pool endpoint (the replica's key lease, its rate
-/// limit and the ledger: [`crate::keys::pool::KeyPool`]) and hears every answer.
-pub trait RequestGate: Send + Sync {
-    /// Waits until one call of `method` may go out on key `index`; the lease's fencing token,
-    /// or why not.
-    fn admit<'a>(
-        &'a self,
-        index: usize,
-        method: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, String>> + Send + 'a>>;
-    /// This replica's name (sent with each request, with the lease token: an audit trail of
-    /// who used a key when, on the provider's side).
-    fn replica(&self) -> &str;
-    /// The answer to a request of `methods` on key `index` (`status` 0: no HTTP answer).
-    fn answered(
-        &self,
-        index: usize,
-        methods: &[String],
-        status: u16,
-        latency: Duration,
-        retry_after: Option<Duration>,
-    );
-    /// The key this replica may send on now, if any.
-    fn current(&self) -> Option<usize>;
-    /// The name of the provider key `index` belongs to.
-    fn provider(&self, index: usize) -> &str;
-}
+use crate::keys::RequestGate;
 
 /// One provider's HTTP endpoint; clones share the connection pool.
 #[derive(Clone)]

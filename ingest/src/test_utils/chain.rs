@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use alloy::primitives::B256;
 use serde_json::json;
 
-use crate::rpc::raw::RawBlock;
 use crate::source::BlockSource;
+use crate::verify::raw::RawBlock;
 use crate::{Error, Result};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -132,11 +132,11 @@ impl BlockSource for ScriptedChain {
             st.apply(step);
         }
         let mut raw = RawBlock::new(number, block, json!([]), "scripted");
-        raw.check = crate::rpc::verify::Check::Verified;
+        raw.check = crate::verify::Check::Verified;
         if let Some(left) = st.lies.get_mut(&number).filter(|n| **n > 0) {
             *left = left.saturating_sub(usize::from(*left != usize::MAX));
-            let failure = crate::rpc::verify::Failure::decode("scripted lie");
-            raw.check = crate::rpc::verify::Check::Rejected { failure, attempts: 1 };
+            let failure = crate::verify::Failure::decode("scripted lie");
+            raw.check = crate::verify::Check::Rejected { failure, attempts: 1 };
         }
         Ok(raw)
     }

@@ -1,7 +1,7 @@
 //! Verified fetches: a block reaches the crawler only with a [`Check`] saying what was proven.
 //!
 //! Reads blocks and receipts through [`Providers::call_bounded`]; proves each answer with
-//! [`crate::rpc::verify`] inside the provider's turn, so an answer that does not prove is a fault
+//! [`crate::verify`] inside the provider's turn, so an answer that does not prove is a fault
 //! like a 502: counted per provider and reason (`chainlake_verify_failures_total`), counted
 //! towards that provider's demotion as a lie, and retried on the next provider, then in backoff
 //! rounds (call.rs). When only the receipts are wrong they are first fetched again by block hash
@@ -16,8 +16,8 @@ use std::time::Instant;
 use super::{below_head, Providers};
 use crate::config::VerifyMode;
 use crate::rpc::client::RpcSource;
-use crate::rpc::raw::RawBlock;
-use crate::rpc::verify::{verify_block, Check, Failure, Reason};
+use crate::verify::raw::RawBlock;
+use crate::verify::{verify_block, Check, Failure, Reason};
 use crate::{Error, Result};
 
 /// What verifying one answer found.

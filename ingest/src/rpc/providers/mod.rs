@@ -22,12 +22,12 @@ use crate::config::{ProviderConfig, RpcConfig, VerifyMode};
 use crate::keys::lease::KeyLeases;
 use crate::keys::ledger::UsageLedger;
 use crate::keys::pool::KeyPool;
+use crate::keys::RequestGate;
 use crate::rpc::client::RpcSource;
 use crate::rpc::heads::{HeadCursor, WsHeads};
-use crate::rpc::raw::RawBlock;
-use crate::rpc::transport::RequestGate;
-use crate::rpc::verify::VerifyOptions;
 use crate::source::BlockSource;
+use crate::verify::raw::RawBlock;
+use crate::verify::VerifyOptions;
 use crate::{Error, Result};
 use demotion::{Changes, HealthTable, Policy};
 

@@ -1,5 +1,5 @@
 //! Unit tests of the provider decisions over real HTTP to scripted in-process providers
-//! (testing/rpc_fake.rs): a lie is a fault like a 502, a `Retry-After` rests one provider, a
+//! (test_utils/rpc_fake.rs): a lie is a fault like a 502, a `Retry-After` rests one provider, a
 //! provider on another chain is refused, a bogus head is an outlier.
 
 use std::time::{Duration, Instant};
@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::Providers;
 use crate::config::{ProviderConfig, RpcConfig};
-use crate::rpc::verify::{Check, Reason};
 use crate::test_utils::flaky::FlakyServer;
 use crate::test_utils::rpc_fake::{mainnet, Reply, RpcFake};
+use crate::verify::{Check, Reason};
 use crate::Error;
 
 const HEIGHT: u64 = 18_000_000;
@@ -80,7 +80,7 @@ fn header_liar(method: &str, params: &Value) -> Reply {
     }
 }
 
-async fn fetch(p: &Providers) -> crate::rpc::raw::RawBlock {
+async fn fetch(p: &Providers) -> crate::verify::raw::RawBlock {
     p.fetch_checked(HEIGHT).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
