@@ -144,6 +144,22 @@ impl Rng {
 }
 
 /// Defaults, pointed at the test services, namespaced by `name`, with its lake at `lake_root`.
+/// `chainlake ingest backfill --from 0 --to {to} --chunk-size {chunk}` (the real binary) on
+/// `cfg`'s node, Kafka and Redis, without metrics or progress bar; stdout piped.
+pub fn backfill_command(cfg: &Config, to: u64, chunk: u64) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_chainlake"));
+    cmd.args(["ingest", "backfill", "--from", "0", "--to", &to.to_string()])
+        .args(["--chunk-size", &chunk.to_string(), "--no-progress"])
+        .env("CHAINLAKE__RPC__URL", &cfg.rpc.url)
+        .env("CHAINLAKE__KAFKA__BROKERS", &cfg.kafka.brokers)
+        .env("CHAINLAKE__KAFKA__TOPIC_PREFIX", &cfg.kafka.topic_prefix)
+        .env("CHAINLAKE__REDIS__URL", &cfg.redis.url)
+        .env("CHAINLAKE__METRICS__LISTEN", "")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
 pub fn test_config(name: &str, lake_root: &str) -> Config {
     require(&[Service::Kafka, Service::Redis]);
     let id = unique(name);

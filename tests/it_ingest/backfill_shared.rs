@@ -6,7 +6,6 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use alloy::rpc::client::ClientBuilder;
@@ -19,25 +18,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 fn backfill(cfg: &Config, to: u64, extra_env: &[(&str, &str)]) -> common::Reaped {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlake"));
-    cmd.args([
-        "ingest",
-        "backfill",
-        "--from",
-        "0",
-        "--to",
-        &to.to_string(),
-        "--chunk-size",
-        "100",
-        "--no-progress",
-    ])
-    .env("CHAINLAKE__RPC__URL", &cfg.rpc.url)
-    .env("CHAINLAKE__KAFKA__BROKERS", &cfg.kafka.brokers)
-    .env("CHAINLAKE__KAFKA__TOPIC_PREFIX", &cfg.kafka.topic_prefix)
-    .env("CHAINLAKE__REDIS__URL", &cfg.redis.url)
-    .env("CHAINLAKE__METRICS__LISTEN", "")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    let mut cmd = common::backfill_command(cfg, to, 100);
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

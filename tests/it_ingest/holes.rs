@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::common::proxy::Proxy;
@@ -123,32 +123,14 @@ async fn a_follower_re_drives_holes_on_its_schedule() {
 }
 
 fn backfill_command(cfg: &Config, to: u64) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlake"));
-    cmd.args([
-        "ingest",
-        "backfill",
-        "--from",
-        "0",
-        "--to",
-        &to.to_string(),
-        "--chunk-size",
-        "10",
-        "--no-progress",
-    ])
-    .env("CHAINLAKE__RPC__URL", &cfg.rpc.url)
-    .env("CHAINLAKE__RPC__MAX_RETRIES", "0")
-    .env("CHAINLAKE__RPC__VERIFY_ATTEMPTS", "2")
-    .env("CHAINLAKE__RPC__INITIAL_BACKOFF", "10ms")
-    .env("CHAINLAKE__RPC__MAX_BACKOFF", "50ms")
-    .env("CHAINLAKE__HOLES__INITIAL_BACKOFF", "100ms")
-    .env("CHAINLAKE__HOLES__MAX_BACKOFF", "200ms")
-    .env("CHAINLAKE__HOLES__BACKFILL_WAIT", "3s")
-    .env("CHAINLAKE__KAFKA__BROKERS", &cfg.kafka.brokers)
-    .env("CHAINLAKE__KAFKA__TOPIC_PREFIX", &cfg.kafka.topic_prefix)
-    .env("CHAINLAKE__REDIS__URL", &cfg.redis.url)
-    .env("CHAINLAKE__METRICS__LISTEN", "")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    let mut cmd = common::backfill_command(cfg, to, 10);
+    cmd.env("CHAINLAKE__RPC__MAX_RETRIES", "0")
+        .env("CHAINLAKE__RPC__VERIFY_ATTEMPTS", "2")
+        .env("CHAINLAKE__RPC__INITIAL_BACKOFF", "10ms")
+        .env("CHAINLAKE__RPC__MAX_BACKOFF", "50ms")
+        .env("CHAINLAKE__HOLES__INITIAL_BACKOFF", "100ms")
+        .env("CHAINLAKE__HOLES__MAX_BACKOFF", "200ms")
+        .env("CHAINLAKE__HOLES__BACKFILL_WAIT", "3s");
     cmd
 }
 
