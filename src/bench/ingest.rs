@@ -35,6 +35,11 @@ pub struct IngestBench {
     pub publishing: Duration,
     pub our_cpu: Duration,
     pub node_cpu: Duration,
+    /// CPU of the Kafka broker (a local `tansu` process, if one is found) during the backfill.
+    pub broker_cpu: Option<Duration>,
+    /// Wall time of the node-bound ceiling: the same two calls per block through the same
+    /// client at the same concurrency, nothing verified, transformed or published.
+    pub wall_ceiling: Duration,
     /// Backfill wall time of the same chain with `chain.verify = off`.
     pub wall_unverified: Duration,
     /// µs to verify one block of the bench chain, and the mainnet blocks (if found).
@@ -125,12 +130,58 @@ impl IngestBench {
                     100.0 * (secs / self.wall_unverified.as_secs_f64().max(1e-9) - 1.0)
                 ),
             ),
-            (
-                "CPU: anvil / chainlake",
-                format!("{:.1} s / {:.1} s", self.node_cpu.as_secs_f64(), self.our_cpu.as_secs_f64()),
-            ),
         ];
+        let rows: Vec<(&str, String)> = rows.into_iter().chain(self.pace_rows()).collect();
         super::table(&rows)
+    }
+
+    /// CPU per process, the node-bound ceiling and the bottleneck.
+    fn pace_rows(&self) -> [(&'static str, String); 3] {
+        let secs = self.wall.as_secs_f64().max(1e-9);
+        [
+            (
+                "CPU: anvil / chainlake / broker",
+                format!(
+                    "{:.1} s / {:.1} s / {}",
+                    self.node_cpu.as_secs_f64(),
+                    self.our_cpu.as_secs_f64(),
+                    self.broker_cpu
+                        .map_or("n/a (no local tansu)".into(), |c| format!("{:.1} s", c.as_secs_f64()))
+                ),
+            ),
+            (
+                "ceiling (fetch only, same client and concurrency)",
+                format!(
+                    "{:.1} blocks/s; backfill = {:.2} × ceiling",
+                    self.blocks as f64 / self.wall_ceiling.as_secs_f64().max(1e-9),
+                    self.wall_ceiling.as_secs_f64() / secs
+                ),
+            ),
+            ("bottleneck", self.bottleneck()),
+        ]
+    }
+
+    /// Which process sets the pace, from each one's share of a core over the backfill.
+    fn bottleneck(&self) -> String {
+        let wall = self.wall.as_secs_f64().max(1e-9);
+        let broker = self.broker_cpu.unwrap_or_default().as_secs_f64();
+        let shares = [
+            ("the node (anvil)", self.node_cpu.as_secs_f64() / wall),
+            ("chainlake", self.our_cpu.as_secs_f64() / wall),
+            ("the broker (tansu)", broker / wall),
+        ];
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        let total: f64 = shares.iter().map(|(_, s)| s).sum();
+        let each = shares.iter().map(|(n, s)| format!("{n} {s:.2}")).collect::<Vec<_>>().join(", ");
+        let (name, top) = shares.iter().fold(("", 0.0), |a, (n, s)| if *s > a.1 { (n, *s) } else { a });
+        let verdict = if top >= 0.9 {
+            format!("{name}: a core saturated")
+        } else if total >= 0.9 * cores {
+            format!("the machine: {total:.2} of {cores:.0} cores busy")
+        } else {
+            "latency: no process saturated a core (more in flight would help)".into()
+        };
+        format!("{verdict} (cores used: {each})")
     }
 }
 
@@ -157,12 +208,17 @@ pub async fn run(cfg: &mut Config, blocks: u64, txs_per_block: u64) -> Result<In
             best = Some((run.wall, run));
         }
     }
+    let mut wall_ceiling = Duration::MAX;
+    for _ in 0..2 {
+        wall_ceiling = wall_ceiling.min(ceiling(cfg, chain.first_block, chain.last_block).await?);
+    }
     let verify = time_verify(cfg, (chain.first_block + chain.last_block) / 2).await?;
     anvil.stop().await;
     let Some((wall, run)) = best else {
         return Err(PipelineError::Incomplete { what: "bench backfill", done: 0, expected: blocks });
     };
-    let (stats, requests, our_cpu, node_cpu) = (run.stats, run.requests, run.our_cpu, run.node_cpu);
+    let (stats, requests, our_cpu, node_cpu, broker_cpu) =
+        (run.stats, run.requests, run.our_cpu, run.node_cpu, run.broker_cpu);
     Ok(IngestBench {
         blocks: stats.blocks,
         txs: stats.txs,
@@ -177,6 +233,8 @@ pub async fn run(cfg: &mut Config, blocks: u64, txs_per_block: u64) -> Result<In
         publishing: stats.publishing,
         our_cpu,
         node_cpu,
+        broker_cpu,
+        wall_ceiling,
         wall_unverified,
         verify,
         verify_mainnet: time_mainnet_verify("block-18000000.json", Some("receipts-18000000.json")),
@@ -191,13 +249,19 @@ struct Run {
     requests: u64,
     our_cpu: Duration,
     node_cpu: Duration,
+    broker_cpu: Option<Duration>,
 }
 
 async fn backfill(cfg: &Config, anvil: &Anvil, from: u64, to: u64) -> Result<Run> {
     let crawler = pipeline::connect(cfg).await?;
     let cancel = CancellationToken::new();
-    let (requests0, cpu0, node0) =
-        (crawler.rpc().requests(), own_cpu(), anvil.pid().map(cpu_of).unwrap_or_default());
+    let broker = pid_named("tansu");
+    let (requests0, cpu0, node0, broker0) = (
+        crawler.rpc().requests(),
+        own_cpu(),
+        anvil.pid().map(cpu_of).unwrap_or_default(),
+        broker.map(cpu_of).unwrap_or_default(),
+    );
     let started = Instant::now();
     let stats = crawler.backfill(from, to, cfg.rpc.concurrency, &cancel).await?;
     let wall = started.elapsed();
@@ -214,6 +278,31 @@ async fn backfill(cfg: &Config, anvil: &Anvil, from: u64, to: u64) -> Result<Run
         requests: crawler.rpc().requests() - requests0,
         our_cpu: own_cpu().saturating_sub(cpu0),
         node_cpu: anvil.pid().map(cpu_of).unwrap_or_default().saturating_sub(node0),
+        broker_cpu: broker.map(|p| cpu_of(p).saturating_sub(broker0)),
+    })
+}
+
+/// The node-bound ceiling: every block of `from..=to` fetched (block and receipts, the same
+/// two calls through the same client) at `rpc.concurrency`, and nothing else; its wall time.
+async fn ceiling(cfg: &Config, from: u64, to: u64) -> Result<Duration> {
+    use futures::{StreamExt, TryStreamExt};
+    let crawler = pipeline::connect(cfg).await?;
+    let rpc = crawler.rpc();
+    let started = Instant::now();
+    futures::stream::iter(from..=to)
+        .map(|n| rpc.fetch_block(n))
+        .buffer_unordered(cfg.rpc.concurrency.max(1))
+        .try_for_each(|_| async { Ok(()) })
+        .await?;
+    Ok(started.elapsed())
+}
+
+/// The first process whose command name is `name` (the local broker), if any.
+fn pid_named(name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        (comm.trim() == name).then_some(pid)
     })
 }
 
