@@ -19,6 +19,8 @@ metrics! {
     SINK_BYTES = "chainlake_sink_bytes_total", Counter, ["topic"], "payload bytes committed to Bronze";
     SINK_COMMITS = "chainlake_sink_commits_total", Counter, ["topic"], "Delta commits of rows";
     SINK_COMMIT_SECONDS = "chainlake_sink_commit_seconds", Histogram, ["topic"], "Delta commit latency";
+    SINK_HEAD_LAG = "chainlake_sink_head_lag_seconds", Histogram, [],
+        "head latency: a block's timestamp on the chain → its row committed to `bronze.blocks`";
     SINK_LAST_COMMIT = "chainlake_sink_last_commit_seconds", Gauge, ["topic"],
         "Unix time of this replica's last Delta commit of rows to a topic's Bronze table";
     SINK_LAG_RECORDS = "chainlake_sink_lag_records", Gauge, ["topic", "partition"],

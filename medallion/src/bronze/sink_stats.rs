@@ -16,4 +16,6 @@ pub struct SinkStats {
     pub stalls: u64,
     /// How long the Delta commits of rows took.
     pub commit_latency: Latencies,
+    /// Head latency: each block's timestamp on the chain → its row committed to Bronze.
+    pub head_lag: Latencies,
 }

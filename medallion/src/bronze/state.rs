@@ -2,9 +2,10 @@
 //! the offsets already in Delta (to skip) or buffered (to commit with the rows).
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chainlake_wire::TopicKind;
+use deltalake::arrow::array::{Int64Array, RecordBatch};
 use deltalake::kernel::Transaction;
 use deltalake::DeltaTable;
 
@@ -216,6 +217,8 @@ impl TopicState {
                 check_txns(&mut self.table, &self.topic, &expected).await?;
             }
             let next = self.table.version().map_or(0, |v| v + 1);
+            let block_times =
+                if self.kind == TopicKind::Blocks { block_timestamps(&batches) } else { Vec::new() };
             let bytes = self.bytes as u64;
             let txns =
                 self.pending.iter().map(|(p, o)| Transaction::new(app_id(sink_id, &self.topic, *p), *o));
@@ -241,8 +244,14 @@ impl TopicState {
             stats.commit_latency.record(took);
             metrics::histogram!(crate::metrics::SINK_COMMIT_SECONDS, "topic" => topic.clone())
                 .record(took.as_secs_f64());
-            metrics::gauge!(crate::metrics::SINK_LAST_COMMIT, "topic" => topic)
-                .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+            metrics::gauge!(crate::metrics::SINK_LAST_COMMIT, "topic" => topic).set(now);
+            for t in block_times {
+                // A clock skewed behind the chain's would give negative lags: counted as 0.
+                let lag = (now - t as f64).max(0.0);
+                stats.head_lag.record(Duration::from_secs_f64(lag));
+                metrics::histogram!(crate::metrics::SINK_HEAD_LAG).record(lag);
+            }
         }
         // Offsets of rejected-only flushes are covered by the `_rejected` txn versions.
         self.pending.clear();
@@ -250,6 +259,15 @@ impl TopicState {
         self.oldest = None;
         Ok(flushed)
     }
+}
+
+/// The `timestamp` (seconds) of every block row of `batches`.
+fn block_timestamps(batches: &[RecordBatch]) -> Vec<i64> {
+    batches
+        .iter()
+        .filter_map(|b| b.column_by_name("timestamp")?.as_any().downcast_ref::<Int64Array>())
+        .flat_map(|a| a.iter().flatten())
+        .collect()
 }
 
 #[cfg(test)]
@@ -274,6 +292,23 @@ mod tests {
             state.accept(envelope, Some(&block()), stats);
         }
         state
+    }
+
+    /// Each committed block's head latency is counted once, from its own timestamp.
+    #[tokio::test]
+    async fn a_commit_records_each_blocks_head_latency() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = local_lake(dir.path(), 10);
+        let rejected_url = lake.table_url("c", Layer::Bronze, REJECTED_TABLE).unwrap();
+        let mut rejected = lake.open(&rejected_url).await.unwrap();
+        let mut stats = SinkStats::default();
+        let mut state = buffered(&lake, 0..3, &mut stats).await;
+        state.flush(&lake, "s", &mut rejected, &mut stats).await.unwrap();
+        assert_eq!(stats.head_lag.count(), 3);
+        let age = chrono::Utc::now().timestamp() - full_block().timestamp as i64;
+        // The fixture's block is old: its lag is its age (or the histogram's last bucket).
+        let p50 = stats.head_lag.quantile(0.5).as_secs_f64();
+        assert!(p50 >= (age as f64).min(4.0 * 3600.0) * 0.8, "p50 {p50} s, block age {age} s");
     }
 
     #[tokio::test]
