@@ -130,6 +130,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// `map_err(Error::redis("claim chunk"))`: a Redis failure named by what was being done.
+    pub fn redis(action: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
+        move |e| Error::Redis { action, source: Box::new(e) }
+    }
+
     /// Whether retrying the same operation later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -11,10 +11,6 @@ use redis::AsyncCommands;
 use crate::crawl::backfill::{BackfillPlan, ChunkLeases};
 use crate::{Error, Result};
 
-fn redis_err(action: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
-    move |e| Error::Redis { action, source: Box::new(e) }
-}
-
 /// Chunk leases, checkpoints and completions of one plan in Redis.
 #[derive(Clone)]
 pub struct RedisChunkLeases {
@@ -54,8 +50,8 @@ impl RedisChunkLeases {
         worker: String,
         ttl: Duration,
     ) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(redis_err("open client"))?;
-        let conn = client.get_multiplexed_async_connection().await.map_err(redis_err("connect"))?;
+        let client = redis::Client::open(url).map_err(Error::redis("open client"))?;
+        let conn = client.get_multiplexed_async_connection().await.map_err(Error::redis("connect"))?;
         let base =
             crate::redis_keys::RedisKeys::new(namespace, chain).backfill(plan.from, plan.to, plan.chunk_size);
         Ok(RedisChunkLeases { conn, base, worker, ttl })
@@ -70,7 +66,7 @@ impl RedisChunkLeases {
         let mut conn = self.conn.clone();
         let mut keys = vec![format!("{}:ckpt", self.base), format!("{}:done", self.base)];
         keys.extend((0..chunks).map(|c| self.lease_key(c)));
-        conn.del::<_, ()>(keys).await.map_err(redis_err("reset plan"))
+        conn.del::<_, ()>(keys).await.map_err(Error::redis("reset plan"))
     }
 }
 
@@ -90,7 +86,7 @@ impl ChunkLeases for RedisChunkLeases {
             .arg(chunk)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_err("claim chunk"))?;
+            .map_err(Error::redis("claim chunk"))?;
         Ok(claimed == 1)
     }
 
@@ -106,7 +102,7 @@ impl ChunkLeases for RedisChunkLeases {
             .arg(next)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_err("renew lease"))?;
+            .map_err(Error::redis("renew lease"))?;
         Ok(ok == 1)
     }
 
@@ -118,14 +114,14 @@ impl ChunkLeases for RedisChunkLeases {
             .arg(&self.worker)
             .invoke_async::<i64>(&mut conn)
             .await
-            .map_err(redis_err("release lease"))?;
+            .map_err(Error::redis("release lease"))?;
         Ok(())
     }
 
     /// Where work on `chunk` resumes, if it was checkpointed.
     async fn checkpoint(&self, chunk: u64) -> Result<Option<u64>> {
         let mut conn = self.conn.clone();
-        conn.hget(format!("{}:ckpt", self.base), chunk).await.map_err(redis_err("read checkpoint"))
+        conn.hget(format!("{}:ckpt", self.base), chunk).await.map_err(Error::redis("read checkpoint"))
     }
 
     /// Marks `chunk` done and releases it.
@@ -133,12 +129,12 @@ impl ChunkLeases for RedisChunkLeases {
         let mut conn = self.conn.clone();
         conn.sadd::<_, _, ()>(format!("{}:done", self.base), chunk)
             .await
-            .map_err(redis_err("complete chunk"))?;
+            .map_err(Error::redis("complete chunk"))?;
         self.release(chunk).await
     }
 
     async fn done(&self) -> Result<HashSet<u64>> {
         let mut conn = self.conn.clone();
-        conn.smembers(format!("{}:done", self.base)).await.map_err(redis_err("read done chunks"))
+        conn.smembers(format!("{}:done", self.base)).await.map_err(Error::redis("read done chunks"))
     }
 }

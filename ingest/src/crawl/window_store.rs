@@ -23,15 +23,11 @@ pub struct WindowStore {
     high_key: String,
 }
 
-fn redis_err(action: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
-    move |e| Error::Redis { action, source: Box::new(e) }
-}
-
 impl WindowStore {
     /// `namespace` separates deployments (tests, demos) that follow the same chain name.
     pub async fn connect(url: &str, namespace: &str, chain: &str) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(redis_err("open client"))?;
-        let conn = client.get_multiplexed_async_connection().await.map_err(redis_err("connect"))?;
+        let client = redis::Client::open(url).map_err(Error::redis("open client"))?;
+        let conn = client.get_multiplexed_async_connection().await.map_err(Error::redis("connect"))?;
         let keys = crate::redis_keys::RedisKeys::new(namespace, chain);
         Ok(WindowStore {
             conn,
@@ -56,14 +52,14 @@ return epoch";
             .arg(now)
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_err("claim seq epoch"))
+            .map_err(Error::redis("claim seq epoch"))
     }
 
     /// The stored window (empty when nothing was followed yet).
     pub async fn load(&self, capacity: u64) -> Result<CanonicalWindow> {
         let mut conn = self.conn.clone();
         let stored: std::collections::HashMap<u64, String> =
-            conn.hgetall(&self.key).await.map_err(redis_err("load window"))?;
+            conn.hgetall(&self.key).await.map_err(Error::redis("load window"))?;
         let mut window = CanonicalWindow::new(capacity);
         let mut heights: Vec<_> = stored.into_iter().collect();
         heights.sort();
@@ -78,7 +74,8 @@ return epoch";
                 }
             }
         }
-        let high: Option<u64> = conn.get(&self.high_key).await.map_err(redis_err("load published high"))?;
+        let high: Option<u64> =
+            conn.get(&self.high_key).await.map_err(Error::redis("load published high"))?;
         if let Some(h) = high {
             window.raise(h);
         }
@@ -88,7 +85,7 @@ return epoch";
     /// Raises the published high-water mark (before publishing a block at `number`).
     pub async fn raise_high(&self, number: u64) -> Result<()> {
         let mut conn = self.conn.clone();
-        conn.set::<_, _, ()>(&self.high_key, number).await.map_err(redis_err("raise published high"))
+        conn.set::<_, _, ()>(&self.high_key, number).await.map_err(Error::redis("raise published high"))
     }
 
     /// Records a published height and forgets the ones that left the window.
@@ -99,7 +96,7 @@ return epoch";
             pipe.hdel(&self.key, evicted).ignore();
         }
         let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await.map_err(redis_err("record height"))
+        pipe.query_async::<()>(&mut conn).await.map_err(Error::redis("record height"))
     }
 
     /// Forgets orphaned heights (a reorg event announced them): nothing above `ancestor` is
@@ -111,6 +108,6 @@ return epoch";
             pipe.hdel(&self.key, heights).ignore();
         }
         let mut conn = self.conn.clone();
-        pipe.query_async::<()>(&mut conn).await.map_err(redis_err("forget heights"))
+        pipe.query_async::<()>(&mut conn).await.map_err(Error::redis("forget heights"))
     }
 }

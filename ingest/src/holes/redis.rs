@@ -21,10 +21,6 @@ pub struct RedisHoles {
     base: String,
 }
 
-fn redis_err(action: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
-    move |e| Error::Redis { action, source: Box::new(e) }
-}
-
 const RECORD: &str = r"
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
@@ -59,8 +55,8 @@ return out";
 impl RedisHoles {
     /// `namespace` separates deployments (tests, demos) that follow the same chain name.
     pub async fn connect(url: &str, namespace: &str, chain: &str) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(redis_err("open client"))?;
-        let conn = client.get_multiplexed_async_connection().await.map_err(redis_err("connect"))?;
+        let client = redis::Client::open(url).map_err(Error::redis("open client"))?;
+        let conn = client.get_multiplexed_async_connection().await.map_err(Error::redis("connect"))?;
         Ok(RedisHoles { conn, base: crate::redis_keys::RedisKeys::new(namespace, chain).holes() })
     }
 
@@ -85,7 +81,7 @@ impl HoleStore for RedisHoles {
             let mut call = script.prepare_invoke();
             self.keys(&mut call);
             call.arg(hole.height).arg(hole.next_try).arg(info);
-            call.invoke_async(&mut self.conn.clone()).await.map_err(redis_err("record hole"))
+            call.invoke_async(&mut self.conn.clone()).await.map_err(Error::redis("record hole"))
         })
     }
 
@@ -95,7 +91,7 @@ impl HoleStore for RedisHoles {
             let mut call = script.prepare_invoke();
             self.keys(&mut call);
             call.arg(height);
-            call.invoke_async(&mut self.conn.clone()).await.map_err(redis_err("resolve hole"))
+            call.invoke_async(&mut self.conn.clone()).await.map_err(Error::redis("resolve hole"))
         })
     }
 
@@ -113,7 +109,7 @@ impl HoleStore for RedisHoles {
             self.keys(&mut call);
             call.arg(*range.start()).arg(*range.end()).arg(now).arg(until).arg(limit);
             let infos: Vec<String> =
-                call.invoke_async(&mut self.conn.clone()).await.map_err(redis_err("claim holes"))?;
+                call.invoke_async(&mut self.conn.clone()).await.map_err(Error::redis("claim holes"))?;
             Self::parse(infos)
         })
     }
@@ -127,7 +123,7 @@ impl HoleStore for RedisHoles {
                 .arg(*range.end())
                 .query_async(&mut conn)
                 .await
-                .map_err(redis_err("list holes"))?;
+                .map_err(Error::redis("list holes"))?;
             if heights.is_empty() {
                 return Ok(Vec::new());
             }
@@ -136,7 +132,7 @@ impl HoleStore for RedisHoles {
                 .arg(&heights)
                 .query_async(&mut conn)
                 .await
-                .map_err(redis_err("read holes"))?;
+                .map_err(Error::redis("read holes"))?;
             Self::parse(infos.into_iter().flatten().collect())
         })
     }
