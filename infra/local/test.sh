@@ -3,6 +3,15 @@
 # (unit, integration against the services, golden SQL) with the lints CI enforces.
 source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
+# The shared anvil mines a block a second and tests add to it: a chain hours old makes tests that
+# backfill it from 0 (tests/it_ingest/key_pool_storm.rs) slow. Each run starts on a fresh one.
+if running anvil; then
+  pid="$(cat "$RUN_DIR/anvil.pid")"
+  log "restarting anvil ($pid) for a fresh chain"
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$RUN_DIR/anvil.pid"
+fi
 bash infra/local/up.sh
 # moto keeps every object in memory and lists a bucket by scanning all of it: start each test run
 # from an empty S3 so earlier runs (and benchmarks) do not slow this one down.
